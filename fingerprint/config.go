@@ -1,0 +1,108 @@
+package fingerprint
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// Field identifies one request property a fingerprint binds.
+type Field uint8
+
+// The fields a fingerprint can bind, in the order they are stored.
+const (
+	UserAgent      Field = iota + 1 // the User-Agent header, version digits normalized
+	AcceptLanguage                  // the primary subtag of the first Accept-Language range
+	ClientIP                        // the client address's /24 (IPv4) or /64 (IPv6) prefix
+)
+
+// numFields is the number of defined fields; fields are numbered 1..numFields.
+const numFields = 3
+
+var fieldNames = [numFields + 1]string{
+	UserAgent:      "user-agent",
+	AcceptLanguage: "accept-language",
+	ClientIP:       "client-ip",
+}
+
+// String returns the field's name as used in logs and in the MAC input:
+// "user-agent", "accept-language" or "client-ip".
+func (f Field) String() string {
+	if f.valid() {
+		return fieldNames[f]
+	}
+	return "Field(" + strconv.Itoa(int(f)) + ")"
+}
+
+func (f Field) valid() bool { return f >= UserAgent && f <= ClientIP }
+
+// bit returns the field's bit in the stored presence bitmap.
+func (f Field) bit() uint8 { return 1 << (f - 1) }
+
+// Action says what a mismatch of a field does.
+type Action uint8
+
+// The actions a Config can choose per field.
+const (
+	Default Action = iota // the field's default action
+	Off                   // the field is not bound
+	Log                   // soft: a mismatch is reported, the session survives
+	Destroy               // hard: a mismatch ends the session
+)
+
+var actionNames = [...]string{
+	Default: "default",
+	Off:     "off",
+	Log:     "log",
+	Destroy: "destroy",
+}
+
+// String returns the action's name: "default", "off", "log" or "destroy".
+func (a Action) String() string {
+	if int(a) < len(actionNames) {
+		return actionNames[a]
+	}
+	return "Action(" + strconv.Itoa(int(a)) + ")"
+}
+
+// Config chooses the action per field. The zero Config is the safe default:
+// UserAgent Destroy, AcceptLanguage Log, ClientIP Off.
+//
+// Turning a field on after sessions were created does not affect those
+// sessions: a field that was not bound at login is never checked. Turning a
+// field Off stops checking it at once.
+type Config struct {
+	// UserAgent is the action for a User-Agent mismatch. Default: Destroy.
+	UserAgent Action
+	// AcceptLanguage is the action for an Accept-Language mismatch.
+	// Default: Log.
+	AcceptLanguage Action
+	// ClientIP is the action for a client IP prefix mismatch. Enable it only
+	// when the client address is resolved with trusted-proxy configuration.
+	// Default: Off.
+	ClientIP Action
+}
+
+var defaultActions = [numFields + 1]Action{
+	UserAgent:      Destroy,
+	AcceptLanguage: Log,
+	ClientIP:       Off,
+}
+
+// resolve returns the effective action per field, indexed by Field.
+func (c Config) resolve() ([numFields + 1]Action, error) {
+	var out [numFields + 1]Action
+	for f, a := range [numFields + 1]Action{UserAgent: c.UserAgent, AcceptLanguage: c.AcceptLanguage, ClientIP: c.ClientIP} {
+		if f == 0 {
+			continue
+		}
+		switch a {
+		case Default:
+			out[f] = defaultActions[f]
+		case Off, Log, Destroy:
+			out[f] = a
+		default:
+			return out, fmt.Errorf("fingerprint: invalid action %d for field %s", uint8(a), Field(f))
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,448 @@
+package ginsession
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/gin-contrib/sessions"
+	"github.com/gin-gonic/gin"
+	gsessions "github.com/gorilla/sessions"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionshield/sessionshield/fingerprint"
+)
+
+// userIDKey is the gin.Context key under which RequireAuth and Login put
+// the user ID.
+const userIDKey = "github.com/sessionshield/sessionshield/ginsession.userID"
+
+// maxUserIDLen is the longest user ID Login accepts, in bytes.
+const maxUserIDLen = 256
+
+// The JSON bodies of RequireAuth's refusals. They are the same bytes
+// whatever check failed within a kind (SEC-28), and never name a field.
+var (
+	bodyNotLoggedIn  = gin.H{"error": "not logged in"}
+	bodyInvalid      = gin.H{"error": "session invalid"}
+	bodyExpired      = gin.H{"error": "session expired"}
+	bodyUnavailable  = gin.H{"error": "session store unavailable"}
+	bodyReauthNeeded = gin.H{"error": "reauthentication required"}
+)
+
+// current finds the session that sessions.Sessions registered for c (the
+// named one for sessions.SessionsMany), loading it if nothing has yet.
+func current(c *gin.Context, name string) (*Store, *gsessions.Session, *state, error) {
+	v, ok := c.Get(sessions.DefaultKey)
+	if !ok {
+		return nil, nil, nil, ErrNoSessionMiddleware
+	}
+	var gs sessions.Session
+	switch x := v.(type) {
+	case sessions.Session:
+		gs = x
+	case map[string]sessions.Session:
+		gs = x[name]
+	}
+	inner, ok := gs.(interface{ Session() *gsessions.Session })
+	if !ok {
+		return nil, nil, nil, ErrNoSessionMiddleware
+	}
+	sess := inner.Session()
+	if sess == nil {
+		return nil, nil, nil, ErrNoSessionMiddleware
+	}
+	s, ok := sess.Store().(*Store)
+	if !ok {
+		return nil, nil, nil, ErrNoSessionMiddleware
+	}
+	st := lookup(c.Request.Context(), sess)
+	if st == nil {
+		return nil, nil, nil, ErrNotLoaded
+	}
+	return s, sess, st, nil
+}
+
+// Login starts an authenticated session for userID (SEC-14). It issues a new
+// session ID and destroys the pre-login session in Redis, so a session ID
+// planted before login (fixation) is worthless after it; the values of the
+// pre-login session (a cart, say) carry over. It stores the user ID, the
+// authentication time and the browser's fingerprint, adds the session to
+// the user's index and sets the cookie, all in one Redis round trip.
+//
+// Call it after the application has checked the credentials. On error
+// nothing is logged in and no cookie is set: answer 503 when the error wraps
+// ErrStoreUnavailable.
+func Login(c *gin.Context, userID string) error {
+	if userID == "" || len(userID) > maxUserIDLen {
+		return ErrInvalidUserID
+	}
+	s, sess, st, err := current(c, "")
+	if err != nil {
+		return err
+	}
+	if st.loadErr != nil {
+		return st.loadErr
+	}
+	o := merge(s.opts, sess.Options)
+	if err := checkName(st.name, o); err != nil {
+		return err
+	}
+	fields, size, err := encodeValues(sess.Values)
+	if err != nil {
+		return err
+	}
+	if size > s.cfg.MaxSessionBytes {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, size, s.cfg.MaxSessionBytes)
+	}
+	if o.MaxAge < 0 {
+		o.MaxAge = s.opts.MaxAge
+		sess.Options.MaxAge = o.MaxAge
+	}
+	old := *st
+	now := s.now()
+	idx := s.userKey(userID)
+	st.user = userID
+	st.fp = s.fp.Compute(c.Request, c.ClientIP())
+	st.device = fingerprint.Device(c.Request.UserAgent())
+	ctx := c.Request.Context()
+	err = s.create(ctx, c.Writer, sess, st, o, fields, now, func(p redis.Pipeliner, hash string) {
+		if old.exists {
+			p.Del(ctx, old.key)
+			if old.user != "" {
+				p.ZRem(ctx, s.userKey(old.user), old.hash)
+			}
+		}
+		p.ZRemRangeByScore(ctx, idx, "-inf", fmt.Sprint(now))
+		p.ZAdd(ctx, idx, redis.Z{Score: float64(now + s.absMS), Member: hash})
+		p.PExpire(ctx, idx, s.cfg.AbsoluteTimeout)
+	})
+	if err != nil {
+		*st = old
+		return err
+	}
+	c.Set(userIDKey, userID)
+	s.emit(ctx, Event{Type: EventLogin, UserID: userID, Session: s.ref(st.hash)})
+	return nil
+}
+
+// Logout ends the current session (SEC-15): it deletes it in Redis, removes
+// it from the user's index, expires the cookie with the same attributes and
+// sends Clear-Site-Data: "cookies". Without a session it only expires the
+// cookie. It returns an error wrapping ErrStoreUnavailable when Redis could
+// not be reached; the cookie is expired all the same.
+func Logout(c *gin.Context) error {
+	s, sess, st, err := current(c, "")
+	if err != nil {
+		return err
+	}
+	c.Header("Clear-Site-Data", `"cookies"`)
+	if st.loadErr != nil {
+		setCookie(c.Writer, expiredCookie(st.name, merge(s.opts, sess.Options)))
+		return st.loadErr
+	}
+	user, ref := st.user, ""
+	if st.exists {
+		ref = s.ref(st.hash)
+	}
+	st.hadCookie = true // always expire the cookie on logout
+	if err := s.destroyQuiet(c.Request.Context(), c.Writer, sess, st); err != nil {
+		return err
+	}
+	c.Set(userIDKey, "")
+	if user != "" {
+		s.emit(c.Request.Context(), Event{Type: EventLogout, UserID: user, Session: ref, Reason: "logout"})
+	}
+	return nil
+}
+
+// destroyQuiet is destroy without the generic "destroyed" event, for
+// callers that report a more specific one.
+func (s *Store) destroyQuiet(ctx context.Context, w http.ResponseWriter, sess *gsessions.Session, st *state) error {
+	user := st.user
+	st.user = ""
+	err := s.destroyKeys(ctx, st.key, st.hash, user, st.exists)
+	st.user = user
+	if err != nil {
+		s.emit(ctx, Event{Type: EventStoreError, Err: err})
+	}
+	if st.exists || st.hadCookie {
+		setCookie(w, expiredCookie(st.name, merge(s.opts, sess.Options)))
+	}
+	st.exists, st.user, st.fields, st.id = false, "", nil, ""
+	for k := range sess.Values {
+		delete(sess.Values, k)
+	}
+	sess.ID = ""
+	sess.IsNew = true
+	return err
+}
+
+// destroyKeys deletes a session key and its entry in the user's index in
+// one round trip. The two keys may live in different Cluster slots, so this
+// is a pipeline, not a transaction.
+func (s *Store) destroyKeys(ctx context.Context, key, hash, user string, exists bool) error {
+	if !exists {
+		return nil
+	}
+	var err error
+	if user == "" {
+		err = s.rdb.Del(ctx, key).Err()
+	} else {
+		_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			p.Del(ctx, key)
+			p.ZRem(ctx, s.userKey(user), hash)
+			return nil
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("%w: destroying session: %w", ErrStoreUnavailable, err)
+	}
+	return nil
+}
+
+// AuthOption configures RequireAuth.
+type AuthOption func(*authConfig)
+
+type authConfig struct {
+	name string
+}
+
+// WithSessionName makes RequireAuth use the session called name, for
+// routes behind sessions.SessionsMany.
+func WithSessionName(name string) AuthOption {
+	return func(a *authConfig) { a.name = name }
+}
+
+// RequireAuth returns a middleware for route groups that lets a request
+// through only with a live, logged-in session whose fingerprint matches.
+// The whole check is one Redis round trip, sliding expiry included. It
+// answers, with Cache-Control: no-store and Vary: Cookie on every response:
+//
+//   - 401 {"error":"not logged in"}: no session, or one without a user;
+//   - 401 {"error":"session invalid"}: a hard fingerprint field differs; the
+//     session is destroyed (key deleted, index updated, cookie expired);
+//   - 401 {"error":"session expired"}: the idle or absolute timeout passed;
+//     the session is destroyed;
+//   - 503 {"error":"session store unavailable"}: Redis failed or timed out;
+//     no cookie is set and nothing is treated as logged in.
+//
+// Otherwise UserID(c) returns the user and the next handler runs. The route
+// must be behind sessions.Sessions(name, store) with a *Store; without it
+// RequireAuth panics at the first request with a message that says so.
+func RequireAuth(opts ...AuthOption) gin.HandlerFunc {
+	var cfg authConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return func(c *gin.Context) {
+		h := c.Writer.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Add("Vary", "Cookie")
+		s, sess, st, err := current(c, cfg.name)
+		if err != nil {
+			panic(err)
+		}
+		ctx := c.Request.Context()
+		switch {
+		case st.loadErr != nil:
+			c.AbortWithStatusJSON(http.StatusServiceUnavailable, bodyUnavailable)
+			return
+		case st.expired:
+			setCookie(c.Writer, expiredCookie(st.name, merge(s.opts, sess.Options)))
+			c.AbortWithStatusJSON(http.StatusUnauthorized, bodyExpired)
+			return
+		case !st.exists || st.user == "":
+			c.AbortWithStatusJSON(http.StatusUnauthorized, bodyNotLoggedIn)
+			return
+		}
+		if now := s.now(); now-st.lastSeen >= s.idleMS || now-st.created >= s.absMS {
+			reason := "idle"
+			if now-st.created >= s.absMS {
+				reason = "absolute"
+			}
+			s.endSession(ctx, c, sess, st, EventExpired, reason, nil)
+			c.AbortWithStatusJSON(http.StatusUnauthorized, bodyExpired)
+			return
+		}
+		res := s.fp.Check(st.fp, c.Request, c.ClientIP())
+		if !res.OK() {
+			s.endSession(ctx, c, sess, st, EventFingerprintMismatch, "fingerprint", res.Fields())
+			c.AbortWithStatusJSON(http.StatusUnauthorized, bodyInvalid)
+			return
+		}
+		if len(res.Soft) > 0 {
+			s.emit(ctx, Event{Type: EventFingerprintSoft, UserID: st.user, Session: s.ref(st.hash), Fields: res.Fields()})
+		}
+		c.Set(userIDKey, st.user)
+		c.Next()
+	}
+}
+
+// endSession destroys a session RequireAuth refused and reports why.
+func (s *Store) endSession(ctx context.Context, c *gin.Context, sess *gsessions.Session, st *state,
+	t EventType, reason string, fields []string) {
+	user, ref := st.user, s.ref(st.hash)
+	_ = s.destroyQuiet(ctx, c.Writer, sess, st) // a failed delete is reported as a store error; the request is refused anyway
+	s.emit(ctx, Event{Type: t, UserID: user, Session: ref, Reason: reason, Fields: fields})
+}
+
+// RequireFreshAuth returns a middleware for sensitive routes, to be used
+// after RequireAuth: it answers 401 {"error":"reauthentication required"}
+// when the last login is older than d (SEC-21).
+func RequireFreshAuth(d time.Duration) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Header("Cache-Control", "no-store")
+		s, _, st, err := current(c, "")
+		if err != nil {
+			panic(err)
+		}
+		if !st.exists || st.user == "" {
+			c.AbortWithStatusJSON(http.StatusUnauthorized, bodyNotLoggedIn)
+			return
+		}
+		if s.now()-st.created > d.Milliseconds() {
+			c.AbortWithStatusJSON(http.StatusUnauthorized, bodyReauthNeeded)
+			return
+		}
+		c.Next()
+	}
+}
+
+// UserID returns the user of the request's session, as set by RequireAuth
+// or Login, or "" when the request is not authenticated.
+func UserID(c *gin.Context) string {
+	return c.GetString(userIDKey)
+}
+
+// SessionInfo describes one live session of a user, for a "your sessions"
+// page. It holds nothing secret.
+type SessionInfo struct {
+	// Ref is the session's opaque reference: pass it to RevokeSession.
+	Ref string `json:"ref"`
+	// Created is when the session was created (the login).
+	Created time.Time `json:"created"`
+	// LastSeen is the session's last activity.
+	LastSeen time.Time `json:"lastSeen"`
+	// Device is a short description of the browser, such as "Firefox on Linux".
+	Device string `json:"device"`
+	// Current is true for the session of the request behind ctx.
+	Current bool `json:"current"`
+}
+
+// UserSessions lists the live sessions of userID, most recently active
+// first. Pass the request's context (c.Request.Context()) to have the
+// caller's own session marked Current. Entries of sessions that have ended
+// are pruned from the index as they are found.
+func (s *Store) UserSessions(ctx context.Context, userID string) ([]SessionInfo, error) {
+	hashes, err := s.indexed(ctx, userID)
+	if err != nil || len(hashes) == 0 {
+		return nil, err
+	}
+	cmds := make([]*redis.SliceCmd, len(hashes))
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, h := range hashes {
+			cmds[i] = p.HMGet(ctx, s.sessionKey(h), metaCreated, metaLastSeen, metaDevice, metaUser)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: listing sessions: %w", ErrStoreUnavailable, err)
+	}
+	cur := currentFor(ctx, userID)
+	var gone []any
+	out := make([]SessionInfo, 0, len(hashes))
+	for i, cmd := range cmds {
+		v := cmd.Val()
+		if len(v) != 4 || v[0] == nil || v[3] != userID {
+			gone = append(gone, hashes[i])
+			continue
+		}
+		var st state
+		st.setMeta(metaCreated, str(v[0]))
+		st.setMeta(metaLastSeen, str(v[1]))
+		out = append(out, SessionInfo{
+			Ref:      s.ref(hashes[i]),
+			Created:  time.UnixMilli(st.created).UTC(),
+			LastSeen: time.UnixMilli(st.lastSeen).UTC(),
+			Device:   str(v[2]),
+			Current:  cur != nil && cur.hash == hashes[i],
+		})
+	}
+	if len(gone) > 0 {
+		_ = s.rdb.ZRem(ctx, s.userKey(userID), gone...).Err() // pruning is best effort
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].LastSeen.After(out[j].LastSeen) })
+	return out, nil
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+// indexed returns the at-rest names of userID's sessions that have not
+// passed their absolute deadline, pruning the ones that have.
+func (s *Store) indexed(ctx context.Context, userID string) ([]string, error) {
+	idx := s.userKey(userID)
+	var members *redis.StringSliceCmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZRemRangeByScore(ctx, idx, "-inf", fmt.Sprint(s.now()))
+		members = p.ZRange(ctx, idx, 0, -1)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading the user's sessions: %w", ErrStoreUnavailable, err)
+	}
+	return members.Val(), nil
+}
+
+// RevokeSession ends the session of userID whose reference is ref (from
+// UserSessions): its key is deleted and it leaves the index, so its next
+// request gets 401. It returns an error wrapping ErrUnknownSession when no
+// live session of userID has that reference.
+func (s *Store) RevokeSession(ctx context.Context, userID, ref string) error {
+	hashes, err := s.indexed(ctx, userID)
+	if err != nil {
+		return err
+	}
+	for _, h := range hashes {
+		if s.ref(h) == ref {
+			if err := s.destroyKeys(ctx, s.sessionKey(h), h, userID, true); err != nil {
+				return err
+			}
+			s.emit(ctx, Event{Type: EventRevoked, UserID: userID, Session: ref, Reason: "revoked"})
+			return nil
+		}
+	}
+	return ErrUnknownSession
+}
+
+// RevokeUser ends every session of userID ("log out everywhere", password
+// change, account disabled) and returns how many it ended. Every client of
+// that user gets 401 on its next request. A login that runs at the same
+// moment may survive; call it again after changing the password.
+func (s *Store) RevokeUser(ctx context.Context, userID string) (int, error) {
+	hashes, err := s.indexed(ctx, userID)
+	if err != nil || len(hashes) == 0 {
+		return 0, err
+	}
+	members := make([]any, len(hashes))
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, h := range hashes {
+			p.Del(ctx, s.sessionKey(h))
+			members[i] = h
+		}
+		p.ZRem(ctx, s.userKey(userID), members...)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("%w: revoking sessions: %w", ErrStoreUnavailable, err)
+	}
+	for _, h := range hashes {
+		s.emit(ctx, Event{Type: EventRevoked, UserID: userID, Session: s.ref(h), Reason: "revoked"})
+	}
+	return len(hashes), nil
+}

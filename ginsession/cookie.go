@@ -1,0 +1,163 @@
+package ginsession
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	gsessions "github.com/gorilla/sessions"
+)
+
+// cookieLen is the exact length of a cookie value: the 43-character ID, a
+// dot and the 43-character base64url HMAC-SHA256 of it.
+const cookieLen = idLen + 1 + idLen
+
+// sign returns the cookie value for id: the ID and an HMAC-SHA256 over the
+// cookie name and the ID with the newest cookie key (SEC-2).
+func (s *Store) sign(name, id string) string {
+	mac := cookieMAC(s.cookieKeys[0], name, id)
+	buf := make([]byte, 0, cookieLen)
+	buf = append(buf, id...)
+	buf = append(buf, '.')
+	buf = b64.AppendEncode(buf, mac[:])
+	return string(buf)
+}
+
+func cookieMAC(key []byte, name, id string) [sha256.Size]byte {
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte(name))
+	h.Write([]byte{0})
+	h.Write([]byte(id))
+	var out [sha256.Size]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// verify checks a cookie value and returns the session ID it carries. It
+// touches nothing but the value (no Redis): a cookie of the wrong length or
+// alphabet, or whose MAC matches no key, is rejected (SEC-4). stale reports
+// that an older key verified it, so the next write re-signs it.
+func (s *Store) verify(name, value string) (id string, stale, ok bool) {
+	if len(value) != cookieLen || value[idLen] != '.' {
+		return "", false, false
+	}
+	var raw [idBytes]byte
+	if n, err := b64.Strict().Decode(raw[:], []byte(value[:idLen])); err != nil || n != idBytes {
+		return "", false, false
+	}
+	var mac [sha256.Size]byte
+	if n, err := b64.Strict().Decode(mac[:], []byte(value[idLen+1:])); err != nil || n != sha256.Size {
+		return "", false, false
+	}
+	id = value[:idLen]
+	for i, k := range s.cookieKeys {
+		want := cookieMAC(k, name, id)
+		if hmac.Equal(want[:], mac[:]) {
+			return id, i > 0, true
+		}
+	}
+	return "", false, false
+}
+
+// defaultOptions are the hardened cookie attributes of a store (SEC-8 to SEC-13).
+func defaultOptions(cfg *Config) gsessions.Options {
+	return gsessions.Options{
+		Path:     "/",
+		Domain:   cfg.Domain,
+		MaxAge:   int(cfg.AbsoluteTimeout / time.Second),
+		Secure:   !cfg.Insecure,
+		HttpOnly: true,
+		SameSite: cfg.SameSite,
+	}
+}
+
+// merge returns the attributes a cookie is sent with when a caller set o
+// through store.Options or session.Options: o can only tighten the store's
+// hardened defaults. A zero field keeps the default; HttpOnly and Secure
+// cannot be switched off; SameSite can be Strict or Lax, never None; MaxAge
+// is taken as given (<0 destroys, 0 means a browser-session cookie, >0 is
+// capped at the time left to the absolute timeout when the cookie is sent).
+func merge(d gsessions.Options, o *gsessions.Options) gsessions.Options {
+	if o == nil {
+		return d
+	}
+	e := d
+	if o.Path != "" {
+		e.Path = o.Path
+	}
+	if o.Domain != "" {
+		e.Domain = o.Domain
+	}
+	e.MaxAge = o.MaxAge
+	e.Secure = d.Secure || o.Secure
+	e.HttpOnly = true
+	e.Partitioned = d.Partitioned || o.Partitioned
+	if o.SameSite == http.SameSiteStrictMode || o.SameSite == http.SameSiteLaxMode {
+		e.SameSite = o.SameSite
+	}
+	return e
+}
+
+// checkName enforces the rules browsers apply to prefixed cookie names, so
+// that a misconfiguration fails with an error instead of a cookie the
+// browser silently drops.
+func checkName(name string, o gsessions.Options) error {
+	switch {
+	case strings.HasPrefix(name, "__Host-"):
+		if !o.Secure || o.Path != "/" || o.Domain != "" {
+			return fmt.Errorf("%w: cookie name %q needs Secure, Path=/ and no Domain (Insecure is %v, Path %q, Domain %q)",
+				ErrConfig, name, !o.Secure, o.Path, o.Domain)
+		}
+	case strings.HasPrefix(name, "__Secure-"):
+		if !o.Secure {
+			return fmt.Errorf("%w: cookie name %q needs Secure; Insecure is set", ErrConfig, name)
+		}
+	}
+	return nil
+}
+
+// cookie builds the Set-Cookie for a live session. maxAge is in seconds;
+// 0 sends no Max-Age (a browser-session cookie).
+func cookie(name, value string, o gsessions.Options, maxAge int) *http.Cookie {
+	return &http.Cookie{
+		Name:        name,
+		Value:       value,
+		Path:        o.Path,
+		Domain:      o.Domain,
+		MaxAge:      maxAge,
+		Secure:      o.Secure,
+		HttpOnly:    true,
+		SameSite:    o.SameSite,
+		Partitioned: o.Partitioned,
+	}
+}
+
+// expiredCookie builds the Set-Cookie that removes a session cookie: the
+// same name, Path and Domain, Max-Age=0 and an Expires in the past.
+func expiredCookie(name string, o gsessions.Options) *http.Cookie {
+	c := cookie(name, "", o, -1)
+	c.Expires = time.Unix(1, 0).UTC()
+	return c
+}
+
+// setCookie adds c to the response, replacing any Set-Cookie for the same
+// name that this response already carries (a login followed by a save must
+// not send two values).
+func setCookie(w http.ResponseWriter, c *http.Cookie) {
+	h := w.Header()
+	if prev := h.Values("Set-Cookie"); len(prev) > 0 {
+		kept := prev[:0:0]
+		for _, v := range prev {
+			if !strings.HasPrefix(v, c.Name+"=") {
+				kept = append(kept, v)
+			}
+		}
+		h["Set-Cookie"] = kept
+	}
+	if v := c.String(); v != "" {
+		h.Add("Set-Cookie", v)
+	}
+}

@@ -1,0 +1,53 @@
+package ginsession
+
+import "errors"
+
+// The errors callers branch on, with errors.Is. Every error this package
+// returns starts with "ginsession:" and wraps one of these; errors that come
+// from Redis also wrap the Redis error. No error ever contains a session ID,
+// a cookie value or a raw request header.
+var (
+	// ErrNoClient is returned by NewStore when the Redis client is nil.
+	ErrNoClient = errors.New("ginsession: a Redis client is required")
+	// ErrNoSecret is returned by NewStore when Config.Secrets is empty or
+	// holds an empty secret.
+	ErrNoSecret = errors.New("ginsession: Config.Secrets is required: set at least one secret of 32 bytes or more, newest first")
+	// ErrShortSecret is returned by NewStore when a secret is shorter than 32 bytes.
+	ErrShortSecret = errors.New("ginsession: each secret in Config.Secrets must be at least 32 bytes")
+	// ErrConfig is wrapped by every other configuration error from NewStore
+	// and from the cookie-name checks.
+	ErrConfig = errors.New("ginsession: invalid configuration")
+	// ErrStoreUnavailable wraps every failure to talk to Redis. A request
+	// whose session could not be loaded is never treated as logged in, and
+	// its session is never saved.
+	ErrStoreUnavailable = errors.New("ginsession: session store unavailable")
+	// ErrSessionGone is returned by Save when the session was destroyed
+	// (logged out, revoked, expired or rotated by another request) after this
+	// request loaded it; nothing is written, so the session is not recreated.
+	ErrSessionGone = errors.New("ginsession: session was destroyed by another request")
+	// ErrTooLarge is returned by Save when the encoded values exceed
+	// Config.MaxSessionBytes; nothing is written.
+	ErrTooLarge = errors.New("ginsession: session values exceed the size limit")
+	// ErrEncode is returned by Save when a key or value cannot be encoded
+	// (a type that gob cannot encode or that was not registered with gob.Register).
+	ErrEncode = errors.New("ginsession: cannot encode session value")
+	// ErrDecode is returned by Get when a stored value cannot be decoded (for
+	// example a gob type that is no longer registered). The other values are
+	// loaded, and the undecodable one is kept in Redis untouched.
+	ErrDecode = errors.New("ginsession: cannot decode stored session value")
+	// ErrNotLoaded is returned by Save for a session this store did not load
+	// in the same request.
+	ErrNotLoaded = errors.New("ginsession: session was not loaded by this store in this request")
+	// ErrNoSessionMiddleware is returned by Login and Logout (and is the panic
+	// message of RequireAuth) when the route is not behind
+	// sessions.Sessions(name, store) with a *ginsession.Store.
+	ErrNoSessionMiddleware = errors.New("ginsession: the route needs r.Use(sessions.Sessions(name, store)) with a *ginsession.Store before it")
+	// ErrInvalidUserID is returned by Login for an empty or oversized user ID.
+	ErrInvalidUserID = errors.New("ginsession: user ID must be 1 to 256 bytes")
+	// ErrUnknownSession is returned by RevokeSession when the reference does
+	// not name a live session of that user.
+	ErrUnknownSession = errors.New("ginsession: no such session for this user")
+	// ErrEvictionPolicy is returned by CheckRedis when Redis may evict
+	// session keys under memory pressure (maxmemory-policy is not noeviction).
+	ErrEvictionPolicy = errors.New("ginsession: Redis maxmemory-policy is not noeviction: live sessions can be evicted")
+)

@@ -1,0 +1,75 @@
+package ginsession
+
+import (
+	"context"
+	"log/slog"
+)
+
+// EventType names a security event.
+type EventType string
+
+// The security events a Store reports (SEC-48).
+const (
+	// EventLogin: Login issued a new session for a user.
+	EventLogin EventType = "login"
+	// EventLogout: Logout destroyed a session.
+	EventLogout EventType = "logout"
+	// EventDestroyed: a logged-in session was destroyed by Save with a
+	// negative MaxAge.
+	EventDestroyed EventType = "destroyed"
+	// EventFingerprintMismatch: a hard fingerprint field differed; the
+	// session was destroyed. Fields names the fields, never their values.
+	EventFingerprintMismatch EventType = "fingerprint_mismatch"
+	// EventFingerprintSoft: a soft fingerprint field differed; the session
+	// was kept.
+	EventFingerprintSoft EventType = "fingerprint_soft_mismatch"
+	// EventExpired: a session was found past its idle or absolute timeout
+	// and deleted.
+	EventExpired EventType = "expired"
+	// EventRevoked: RevokeSession or RevokeUser ended a session.
+	EventRevoked EventType = "revoked"
+	// EventStoreError: Redis failed; the request failed closed.
+	EventStoreError EventType = "store_error"
+)
+
+// Event is one security event. It never holds a session ID, a cookie value,
+// a password or a raw request header: Session is the session's opaque
+// reference (the same one UserSessions and Session.ID show).
+type Event struct {
+	Type    EventType
+	UserID  string   // the user, when known
+	Session string   // the session's reference, when known
+	Fields  []string // mismatched fingerprint fields
+	Reason  string   // why a session ended (logout, idle, absolute, fingerprint, revoked, save)
+	Err     error    // the store error, for EventStoreError
+}
+
+func (s *Store) emit(ctx context.Context, e Event) {
+	level := slog.LevelInfo
+	switch e.Type {
+	case EventFingerprintMismatch, EventFingerprintSoft:
+		level = slog.LevelWarn
+	case EventStoreError:
+		level = slog.LevelError
+	}
+	attrs := make([]slog.Attr, 0, 5)
+	if e.UserID != "" {
+		attrs = append(attrs, slog.String("user", e.UserID))
+	}
+	if e.Session != "" {
+		attrs = append(attrs, slog.String("session", e.Session))
+	}
+	if len(e.Fields) > 0 {
+		attrs = append(attrs, slog.Any("fields", e.Fields))
+	}
+	if e.Reason != "" {
+		attrs = append(attrs, slog.String("reason", e.Reason))
+	}
+	if e.Err != nil {
+		attrs = append(attrs, slog.String("error", e.Err.Error()))
+	}
+	s.log.LogAttrs(ctx, level, "ginsession."+string(e.Type), attrs...)
+	if s.cfg.OnEvent != nil {
+		s.cfg.OnEvent(e)
+	}
+}

@@ -1,0 +1,33 @@
+package ginsession
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+)
+
+// idBytes is the size of a session ID before encoding: 256 bits from
+// crypto/rand (SEC-1).
+const idBytes = 32
+
+// idLen is the length of an encoded session ID (base64url, no padding).
+const idLen = 43
+
+var b64 = base64.RawURLEncoding
+
+// newID returns a fresh session ID: 32 bytes from crypto/rand, base64url.
+func newID() string {
+	var b [idBytes]byte
+	// crypto/rand.Read never returns an error on supported platforms; it
+	// crashes the program irrecoverably instead (Go 1.24+).
+	_, _ = rand.Read(b[:])
+	return b64.EncodeToString(b[:])
+}
+
+// idHash returns the at-rest name of a session: base64url(SHA-256(id)).
+// Only this hash is ever written to Redis, so a dump, MONITOR output or a
+// replica never shows a usable ID (SEC-6).
+func idHash(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return b64.EncodeToString(sum[:])
+}

@@ -1,0 +1,101 @@
+package ginsession
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+
+	gsessions "github.com/gorilla/sessions"
+)
+
+// state is what the store knows about one session during one request,
+// beyond the values the application sees in Session.Values: the fields as
+// they were loaded (to write only what changed), the metadata, and whether
+// loading failed. It never leaves the request.
+type state struct {
+	name      string
+	id        string            // the raw session ID; empty until the session exists
+	hash      string            // base64url(SHA-256(id)), the at-rest name
+	key       string            // the Redis key
+	fields    map[string]string // user fields as stored, for the diff on Save
+	opaque    int               // stored fields that could not be decoded (kept as they are)
+	created   int64             // Unix ms
+	lastSeen  int64             // Unix ms, as it was before this request
+	user      string
+	fp        []byte
+	device    string
+	exists    bool  // a live record backs this session
+	expired   bool  // the cookie named a session that had timed out (now deleted)
+	hadCookie bool  // the request carried a cookie of this name
+	resign    bool  // an older secret verified the cookie: re-sign on the next write
+	loadErr   error // Redis failed: fail closed
+}
+
+func (st *state) setMeta(f, v string) {
+	switch f {
+	case metaCreated:
+		st.created, _ = strconv.ParseInt(v, 10, 64)
+	case metaLastSeen:
+		st.lastSeen, _ = strconv.ParseInt(v, 10, 64)
+	case metaUser:
+		st.user = v
+	case metaFP:
+		st.fp = []byte(v)
+	case metaDevice:
+		st.device = v
+	}
+}
+
+// requestStates holds the states of the sessions loaded in one request. It
+// lives in the request's context, next to gorilla's session registry.
+type requestStates struct {
+	entries []stateEntry
+}
+
+type stateEntry struct {
+	sess *gsessions.Session
+	st   *state
+}
+
+type statesKey struct{}
+
+// attach records st for sess in r's context. Like gorilla's registry, it
+// replaces *r with a shallow copy that carries the new context, so the
+// caller's *http.Request (gin's c.Request) sees it.
+func attach(r *http.Request, sess *gsessions.Session, st *state) {
+	if rs, ok := r.Context().Value(statesKey{}).(*requestStates); ok {
+		rs.entries = append(rs.entries, stateEntry{sess, st})
+		return
+	}
+	rs := &requestStates{entries: []stateEntry{{sess, st}}}
+	*r = *r.WithContext(context.WithValue(r.Context(), statesKey{}, rs))
+}
+
+// lookup returns the state recorded for sess, or nil.
+func lookup(ctx context.Context, sess *gsessions.Session) *state {
+	rs, ok := ctx.Value(statesKey{}).(*requestStates)
+	if !ok {
+		return nil
+	}
+	for _, e := range rs.entries {
+		if e.sess == sess {
+			return e.st
+		}
+	}
+	return nil
+}
+
+// currentFor returns the live, logged-in state of userID among the sessions
+// loaded in the request behind ctx, or nil.
+func currentFor(ctx context.Context, userID string) *state {
+	rs, ok := ctx.Value(statesKey{}).(*requestStates)
+	if !ok {
+		return nil
+	}
+	for _, e := range rs.entries {
+		if e.st.exists && e.st.user == userID {
+			return e.st
+		}
+	}
+	return nil
+}

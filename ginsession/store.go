@@ -1,0 +1,529 @@
+package ginsession
+
+import (
+	"context"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-contrib/sessions"
+	gsessions "github.com/gorilla/sessions"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionshield/sessionshield/fingerprint"
+)
+
+// Compile-time check: a *Store is a gin-contrib/sessions Store.
+var _ sessions.Store = (*Store)(nil)
+
+// The defaults of Config, chosen to be safe with no configuration (see the
+// README for the reasoning and sources).
+const (
+	DefaultKeyPrefix       = "sess:"
+	DefaultIdleTimeout     = 30 * time.Minute
+	DefaultAbsoluteTimeout = 24 * time.Hour
+	DefaultMaxSessionBytes = 4096
+	// MinSecretLen is the shortest secret NewStore accepts, in bytes.
+	MinSecretLen = 32
+)
+
+// Config configures a Store. The zero Config with Secrets set is the
+// hardened default: no other field has to be set to be safe.
+type Config struct {
+	// Secrets sign session cookies and key the fingerprints and session
+	// references, newest first: the first signs, every one verifies (key
+	// rotation: put the new secret first, keep the old one until its cookies
+	// have expired). Each must be at least 32 bytes, from a secret store,
+	// never generated at startup. Required.
+	Secrets [][]byte
+
+	// KeyPrefix is put in front of every Redis key the store writes.
+	// A session lives at <KeyPrefix><base64url(SHA-256(ID))>, a user's
+	// session index at <KeyPrefix>u:<userID>. Default: "sess:".
+	KeyPrefix string
+
+	// IdleTimeout ends a session that saw no request for this long.
+	// Default: 30 minutes.
+	IdleTimeout time.Duration
+
+	// AbsoluteTimeout ends a session this long after it was created (for a
+	// logged-in session: after the login), however active it is. It is also
+	// the cookie's Max-Age. Default: 24 hours.
+	AbsoluteTimeout time.Duration
+
+	// Insecure drops the Secure cookie attribute, for plain-http development
+	// only. It cannot be combined with a __Host- or __Secure- cookie name.
+	// Default: false (Secure is always set, never derived from the request).
+	Insecure bool
+
+	// SameSite is http.SameSiteStrictMode or http.SameSiteLaxMode.
+	// SameSiteNoneMode is refused. Default: Strict.
+	SameSite http.SameSite
+
+	// Domain is the cookie's Domain attribute. Default: none (host-only),
+	// which a __Host- cookie name requires.
+	Domain string
+
+	// MaxSessionBytes caps the encoded size of a session's values; Save
+	// returns ErrTooLarge above it. Default: 4096.
+	MaxSessionBytes int
+
+	// Fingerprint chooses what Login binds a session to and what a mismatch
+	// does. Default: User-Agent (hard), Accept-Language (soft), IP off.
+	Fingerprint fingerprint.Config
+
+	// Logger receives the security events (login, logout, fingerprint
+	// mismatch, expiry, revocation, store errors). Events never carry a
+	// session ID, a cookie value or a raw header. Default: slog.Default().
+	Logger *slog.Logger
+
+	// OnEvent, when set, is called with every security event too, for
+	// metrics or alerting. It runs in the request's goroutine.
+	OnEvent func(Event)
+
+	// Now returns the current time. Default: time.Now. Tests inject a clock.
+	Now func() time.Time
+}
+
+// Store is a gin-contrib/sessions Store on Redis (any redis.UniversalClient:
+// a single node, Sentinel or Cluster) that is hardened by default. Use it
+// with sessions.Sessions and sessions.Default as usual, and with Login,
+// Logout and RequireAuth for the authentication lifecycle. A Store is safe
+// for concurrent use.
+type Store struct {
+	rdb        redis.UniversalClient
+	cfg        Config
+	opts       gsessions.Options
+	cookieKeys [][]byte
+	refKey     []byte
+	fp         *fingerprint.Binder
+	log        *slog.Logger
+	idleMS     int64
+	absMS      int64
+}
+
+// NewStore returns a Store that keeps sessions in rdb. It returns an error
+// that says what to fix when cfg is not safe to run with.
+func NewStore(rdb redis.UniversalClient, cfg Config) (*Store, error) {
+	if rdb == nil {
+		return nil, ErrNoClient
+	}
+	if len(cfg.Secrets) == 0 {
+		return nil, ErrNoSecret
+	}
+	for i, sec := range cfg.Secrets {
+		if len(sec) == 0 {
+			return nil, ErrNoSecret
+		}
+		if len(sec) < MinSecretLen {
+			return nil, fmt.Errorf("%w: secret %d is %d bytes", ErrShortSecret, i, len(sec))
+		}
+	}
+	if cfg.KeyPrefix == "" {
+		cfg.KeyPrefix = DefaultKeyPrefix
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.AbsoluteTimeout == 0 {
+		cfg.AbsoluteTimeout = DefaultAbsoluteTimeout
+	}
+	switch {
+	case cfg.IdleTimeout < time.Millisecond:
+		return nil, fmt.Errorf("%w: IdleTimeout must be at least 1ms, got %v", ErrConfig, cfg.IdleTimeout)
+	case cfg.AbsoluteTimeout < time.Millisecond:
+		return nil, fmt.Errorf("%w: AbsoluteTimeout must be at least 1ms, got %v", ErrConfig, cfg.AbsoluteTimeout)
+	case cfg.IdleTimeout > cfg.AbsoluteTimeout:
+		return nil, fmt.Errorf("%w: IdleTimeout (%v) must not exceed AbsoluteTimeout (%v)", ErrConfig, cfg.IdleTimeout, cfg.AbsoluteTimeout)
+	}
+	switch cfg.SameSite {
+	case 0:
+		cfg.SameSite = http.SameSiteStrictMode
+	case http.SameSiteStrictMode, http.SameSiteLaxMode:
+	case http.SameSiteNoneMode:
+		return nil, fmt.Errorf("%w: SameSite=None is refused: it sends the session cookie on cross-site requests; use Strict or Lax", ErrConfig)
+	default:
+		return nil, fmt.Errorf("%w: SameSite must be http.SameSiteStrictMode or http.SameSiteLaxMode", ErrConfig)
+	}
+	if cfg.MaxSessionBytes == 0 {
+		cfg.MaxSessionBytes = DefaultMaxSessionBytes
+	}
+	if cfg.MaxSessionBytes < 0 {
+		return nil, fmt.Errorf("%w: MaxSessionBytes must not be negative", ErrConfig)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	fp, err := fingerprint.New(cfg.Secrets, cfg.Fingerprint)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	s := &Store{
+		rdb:    rdb,
+		cfg:    cfg,
+		fp:     fp,
+		log:    cfg.Logger,
+		idleMS: cfg.IdleTimeout.Milliseconds(),
+		absMS:  cfg.AbsoluteTimeout.Milliseconds(),
+	}
+	for _, sec := range cfg.Secrets {
+		s.cookieKeys = append(s.cookieKeys, derive(sec, "sessionshield/cookie/v1"))
+	}
+	s.refKey = derive(cfg.Secrets[0], "sessionshield/ref/v1")
+	s.opts = defaultOptions(&cfg)
+	return s, nil
+}
+
+// derive returns a 32-byte key for one purpose from a secret (HKDF-SHA256),
+// so that the cookie MAC, the fingerprint and the references never share a key.
+func derive(secret []byte, info string) []byte {
+	k, err := hkdf.Key(sha256.New, secret, nil, info, 32)
+	if err != nil {
+		panic("ginsession: hkdf: " + err.Error()) // only for key lengths HKDF cannot produce
+	}
+	return k
+}
+
+// Options sets the cookie attributes of sessions from this store. They are
+// merged into the hardened defaults rather than replacing them, unlike the
+// other gin-contrib stores: a zero field keeps the default, HttpOnly and
+// Secure cannot be switched off, SameSite can be Strict or Lax but never
+// None, and an empty Path stays "/". MaxAge is taken as given: a negative
+// MaxAge destroys the session on Save, 0 sends a browser-session cookie
+// (no Max-Age), and a positive one is capped at the time left to the
+// absolute timeout.
+func (s *Store) Options(o sessions.Options) {
+	g := o.ToGorillaOptions()
+	s.opts = merge(s.opts, g)
+}
+
+// Get returns the session called name for r, loading it from Redis at most
+// once per request (gorilla's request registry). It implements
+// gorilla/sessions' Store. When Redis fails the session is empty and the
+// error wraps ErrStoreUnavailable; such a session is never saved and never
+// counts as logged in.
+func (s *Store) Get(r *http.Request, name string) (*gsessions.Session, error) {
+	return gsessions.GetRegistry(r).Get(s, name)
+}
+
+// New loads the session called name from the request's cookie, or starts a
+// new one. It implements gorilla/sessions' Store; applications call Get (or
+// sessions.Default) instead. A missing, forged, tampered, malformed or
+// oversized cookie starts a new session without any Redis command, and an
+// ID that has no live record is never adopted: the first write gets a new ID.
+// Reading a live session refreshes its idle timeout in the same round trip.
+func (s *Store) New(r *http.Request, name string) (*gsessions.Session, error) {
+	sess := gsessions.NewSession(s, name)
+	opts := s.opts
+	sess.Options = &opts
+	sess.IsNew = true
+	st := &state{name: name}
+	attach(r, sess, st)
+	if err := checkName(name, s.opts); err != nil {
+		st.loadErr = err
+		return sess, err
+	}
+	c, err := r.Cookie(name)
+	if err != nil {
+		return sess, nil
+	}
+	st.hadCookie = true
+	id, stale, ok := s.verify(name, c.Value)
+	if !ok {
+		return sess, nil
+	}
+	st.resign = stale
+	err = s.load(r.Context(), sess, st, id)
+	if err != nil && !errors.Is(err, ErrDecode) {
+		s.emit(r.Context(), Event{Type: EventStoreError, Err: err})
+	}
+	return sess, err
+}
+
+// loadScript reads a session and, if it is live, refreshes its last-seen
+// time and its TTL in the same round trip. The timeouts are checked here too,
+// with the application's clock, so a stale TTL never keeps a session alive:
+// an expired session is deleted and returned with status 2.
+var loadScript = redis.NewScript(`
+local v = redis.call('HGETALL', KEYS[1])
+if #v == 0 then return 0 end
+local c, a
+for i = 1, #v, 2 do
+  if v[i] == '_c' then c = tonumber(v[i+1]) elseif v[i] == '_a' then a = tonumber(v[i+1]) end
+end
+local now, idle, abs = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+if c == nil or a == nil or now - a >= idle or now - c >= abs then
+  redis.call('DEL', KEYS[1])
+  table.insert(v, 1, 2)
+  return v
+end
+local ttl = c + abs - now
+if idle < ttl then ttl = idle end
+redis.call('HSET', KEYS[1], '_a', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ttl)
+table.insert(v, 1, 1)
+return v
+`)
+
+// createScript writes a new session and its TTL atomically.
+var createScript = redis.NewScript(`
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+`)
+
+// updateScript writes the fields of a session that changed, deletes the ones
+// that were removed and sets the TTL, atomically, and only if the session
+// still exists: a save that races a logout never recreates the session.
+var updateScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local n = tonumber(ARGV[2])
+if n > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV, 3, 2 + n)) end
+if #ARGV > 2 + n then redis.call('HSET', KEYS[1], unpack(ARGV, 3 + n)) end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+`)
+
+func (s *Store) now() int64 { return s.cfg.Now().UnixMilli() }
+
+func (s *Store) sessionKey(hash string) string { return s.cfg.KeyPrefix + hash }
+
+func (s *Store) userKey(userID string) string { return s.cfg.KeyPrefix + "u:" + userID }
+
+// ttl returns the Redis TTL of a session created at created, at now:
+// min(idle timeout, time left to the absolute deadline), at least 1 ms.
+func (s *Store) ttl(created, now int64) int64 {
+	t := min(s.idleMS, created+s.absMS-now)
+	return max(t, 1)
+}
+
+// ref returns the opaque, non-secret reference of a session: what logs,
+// events, Session.ID and the sessions list show instead of the ID.
+func (s *Store) ref(hash string) string {
+	h := hmac.New(sha256.New, s.refKey)
+	h.Write([]byte(hash))
+	var sum [sha256.Size]byte
+	return b64.EncodeToString(h.Sum(sum[:0])[:12])
+}
+
+func (s *Store) load(ctx context.Context, sess *gsessions.Session, st *state, id string) error {
+	hash := idHash(id)
+	key := s.sessionKey(hash)
+	now := s.now()
+	res, err := loadScript.Run(ctx, s.rdb, []string{key}, now, s.idleMS, s.absMS).Result()
+	if err != nil {
+		st.loadErr = fmt.Errorf("%w: loading session: %w", ErrStoreUnavailable, err)
+		return st.loadErr
+	}
+	arr, ok := res.([]any)
+	if !ok || len(arr) == 0 {
+		return nil // no live record: strict mode, a write gets a new ID
+	}
+	status, _ := arr[0].(int64)
+	var decodeErr error
+	st.fields = make(map[string]string, len(arr)/2)
+	for i := 1; i+1 < len(arr); i += 2 {
+		f, _ := arr[i].(string)
+		v, _ := arr[i+1].(string)
+		if isMeta(f) {
+			st.setMeta(f, v)
+			continue
+		}
+		if status != 1 {
+			continue
+		}
+		k, err := decodeKey(f)
+		if err == nil {
+			var val any
+			if val, err = decodeValue(v); err == nil {
+				sess.Values[k] = val
+				st.fields[f] = v
+				continue
+			}
+		}
+		st.opaque++
+		if decodeErr == nil {
+			decodeErr = fmt.Errorf("ginsession: field %q: %w", f, err)
+		}
+	}
+	st.hash = hash
+	if status != 1 {
+		st.expired = true
+		s.emit(ctx, Event{Type: EventExpired, UserID: st.user, Session: s.ref(hash)})
+		st.user, st.fields = "", nil
+		return nil
+	}
+	st.id, st.key, st.exists = id, key, true
+	sess.ID = s.ref(hash)
+	sess.IsNew = false
+	return decodeErr
+}
+
+// Save writes the session to Redis. It implements gorilla/sessions' Store;
+// applications call session.Save(). It writes only what changed: the fields
+// that were set or changed and the deletion of the ones removed, together
+// with the TTL, in one atomic round trip. A session with no values is never
+// written and sets no cookie; an unchanged session is not rewritten. A new
+// session (or one whose cookie named no live record) gets a new ID. A
+// negative MaxAge in the session's options destroys it: the Redis key is
+// deleted and the cookie expired with the same Path and Domain.
+func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *gsessions.Session) error {
+	st := lookup(r.Context(), sess)
+	if st == nil {
+		return ErrNotLoaded
+	}
+	if st.loadErr != nil {
+		return fmt.Errorf("ginsession: not saved, the session could not be loaded: %w", st.loadErr)
+	}
+	o := merge(s.opts, sess.Options)
+	if err := checkName(st.name, o); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	if o.MaxAge < 0 {
+		return s.destroy(ctx, w, sess, st, "save")
+	}
+	fields, size, err := encodeValues(sess.Values)
+	if err != nil {
+		return err
+	}
+	if size > s.cfg.MaxSessionBytes {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, size, s.cfg.MaxSessionBytes)
+	}
+	now := s.now()
+	if !st.exists {
+		if len(fields) == 0 {
+			return nil
+		}
+		return s.create(ctx, w, sess, st, o, fields, now, nil)
+	}
+	if st.user == "" && len(fields) == 0 && st.opaque == 0 {
+		return s.destroy(ctx, w, sess, st, "empty")
+	}
+	args := make([]any, 2, 2+len(st.fields)+2*len(fields)+2)
+	args[0] = s.ttl(st.created, now)
+	ndel := 0
+	for f := range st.fields {
+		if _, ok := fields[f]; !ok {
+			args = append(args, f)
+			ndel++
+		}
+	}
+	args[1] = ndel
+	for f, v := range fields {
+		if old, ok := st.fields[f]; !ok || old != v {
+			args = append(args, f, v)
+		}
+	}
+	if len(args) > 2 {
+		args = append(args, metaLastSeen, now)
+		n, err := updateScript.Run(ctx, s.rdb, []string{st.key}, args...).Int()
+		if err != nil {
+			err = fmt.Errorf("%w: saving session: %w", ErrStoreUnavailable, err)
+			s.emit(ctx, Event{Type: EventStoreError, Err: err})
+			return err
+		}
+		if n == 0 {
+			st.exists, st.user = false, ""
+			return ErrSessionGone
+		}
+		st.fields = fields
+		st.lastSeen = now
+	}
+	if st.resign || o != s.opts {
+		setCookie(w, cookie(st.name, s.sign(st.name, st.id), o, s.maxAge(o, st.created, now)))
+		st.resign = false
+	}
+	return nil
+}
+
+// maxAge returns the Max-Age of a session cookie: the configured MaxAge,
+// capped at the time left to the session's absolute deadline.
+func (s *Store) maxAge(o gsessions.Options, created, now int64) int {
+	if o.MaxAge <= 0 {
+		return 0
+	}
+	left := int((created + s.absMS - now) / 1000)
+	return max(min(o.MaxAge, left), 1)
+}
+
+// create writes a new session under a new ID with fields plus the store's
+// metadata, and sets its cookie. pre, when set, adds commands to the same
+// pipeline (Login uses it to delete the old session and index the new one);
+// they run before the new session is written.
+func (s *Store) create(ctx context.Context, w http.ResponseWriter, sess *gsessions.Session, st *state,
+	o gsessions.Options, fields map[string]string, now int64, pre func(redis.Pipeliner, string)) error {
+	id := newID()
+	hash := idHash(id)
+	key := s.sessionKey(hash)
+	nowS := strconv.FormatInt(now, 10)
+	args := make([]any, 0, 1+2*len(fields)+10)
+	args = append(args, s.ttl(now, now), metaCreated, nowS, metaLastSeen, nowS)
+	if st.user != "" {
+		args = append(args, metaUser, st.user, metaFP, st.fp, metaDevice, st.device)
+	}
+	for f, v := range fields {
+		args = append(args, f, v)
+	}
+	var err error
+	if pre == nil {
+		err = createScript.Run(ctx, s.rdb, []string{key}, args...).Err()
+	} else {
+		pipe := s.rdb.Pipeline()
+		pre(pipe, hash)
+		createScript.Eval(ctx, pipe, []string{key}, args...)
+		_, err = pipe.Exec(ctx)
+	}
+	if err != nil {
+		err = fmt.Errorf("%w: creating session: %w", ErrStoreUnavailable, err)
+		s.emit(ctx, Event{Type: EventStoreError, Err: err})
+		return err
+	}
+	st.id, st.hash, st.key, st.exists = id, hash, key, true
+	st.created, st.lastSeen, st.fields, st.expired, st.resign = now, now, fields, false, false
+	sess.ID = s.ref(hash)
+	sess.IsNew = false
+	setCookie(w, cookie(st.name, s.sign(st.name, id), o, s.maxAge(o, now, now)))
+	return nil
+}
+
+// destroy deletes the session from Redis and from its user's index, and
+// expires the cookie with the same Path and Domain.
+func (s *Store) destroy(ctx context.Context, w http.ResponseWriter, sess *gsessions.Session, st *state, reason string) error {
+	user, ref := st.user, ""
+	if st.exists {
+		ref = s.ref(st.hash)
+	}
+	if err := s.destroyQuiet(ctx, w, sess, st); err != nil {
+		return err
+	}
+	if user != "" {
+		s.emit(ctx, Event{Type: EventDestroyed, UserID: user, Session: ref, Reason: reason})
+	}
+	return nil
+}
+
+// CheckRedis checks the Redis settings the store depends on. It returns an
+// error wrapping ErrEvictionPolicy unless maxmemory-policy is noeviction:
+// every session key has a TTL, so the volatile-* policies evict live
+// sessions under memory pressure and log users out at random (SEC-33).
+// Call it at startup and warn or refuse to start.
+func (s *Store) CheckRedis(ctx context.Context) error {
+	res, err := s.rdb.ConfigGet(ctx, "maxmemory-policy").Result()
+	if err != nil {
+		return fmt.Errorf("%w: reading maxmemory-policy: %w", ErrStoreUnavailable, err)
+	}
+	if p := res["maxmemory-policy"]; p != "noeviction" {
+		return fmt.Errorf("%w (it is %q)", ErrEvictionPolicy, p)
+	}
+	return nil
+}

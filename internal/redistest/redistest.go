@@ -1,0 +1,229 @@
+// Package redistest is the one place the tests of this module get a Redis.
+//
+// The server is chosen once per test binary:
+//
+//  1. REDIS_URL, when set (parsed with redis.ParseURL). If it does not answer,
+//     every test that asks for Redis fails: a CI run that meant to test against
+//     a real server never silently falls back.
+//  2. Otherwise 127.0.0.1:6379, when a PING answers within a short timeout.
+//  3. Otherwise an in-process miniredis, so that `go test ./...` passes on a
+//     machine that has only Go installed.
+//
+// Tests of several packages run at the same time against one server, so every
+// test works under its own key prefix (see Prefix) and nothing ever flushes
+// the server.
+package redistest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// Kind says which server the tests talk to.
+type Kind string
+
+// The kinds of server Client can return.
+const (
+	KindURL       Kind = "REDIS_URL"
+	KindLocal     Kind = "127.0.0.1:6379"
+	KindMiniredis Kind = "miniredis (in-process)"
+)
+
+var (
+	once    sync.Once
+	opts    *redis.Options
+	kind    Kind
+	mini    *miniredis.Miniredis
+	initErr error
+)
+
+func setup() {
+	if url := os.Getenv("REDIS_URL"); url != "" {
+		kind = KindURL
+		opts, initErr = redis.ParseURL(url)
+		if initErr != nil {
+			initErr = fmt.Errorf("redistest: REDIS_URL: %w", initErr)
+			return
+		}
+		if err := ping(opts); err != nil {
+			initErr = fmt.Errorf("redistest: REDIS_URL is set but the server does not answer: %w", err)
+		}
+		return
+	}
+	local := &redis.Options{Addr: "127.0.0.1:6379", DialTimeout: 300 * time.Millisecond}
+	if ping(local) == nil {
+		kind, opts = KindLocal, &redis.Options{Addr: local.Addr}
+		return
+	}
+	m := miniredis.NewMiniRedis()
+	if err := m.Start(); err != nil {
+		initErr = fmt.Errorf("redistest: starting miniredis: %w", err)
+		return
+	}
+	mini, kind, opts = m, KindMiniredis, &redis.Options{Addr: m.Addr()}
+}
+
+func ping(o *redis.Options) error {
+	c := redis.NewClient(o)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return c.Ping(ctx).Err()
+}
+
+// Options returns a copy of the options of the chosen server, failing t when
+// there is none.
+func Options(t testing.TB) *redis.Options {
+	t.Helper()
+	once.Do(setup)
+	if initErr != nil {
+		t.Fatal(initErr)
+	}
+	o := *opts
+	return &o
+}
+
+// ServerKind reports which server the tests use.
+func ServerKind(t testing.TB) Kind {
+	t.Helper()
+	Options(t)
+	return kind
+}
+
+// RequireRealRedis skips t when the tests run against the in-process
+// miniredis, for assertions only a real server can answer (MEMORY USAGE,
+// INFO commandstats). In CI REDIS_URL is set, so these tests always run there.
+func RequireRealRedis(t testing.TB) {
+	t.Helper()
+	if ServerKind(t) == KindMiniredis {
+		t.Skip("needs a real Redis server (set REDIS_URL or run one on 127.0.0.1:6379)")
+	}
+}
+
+// Client returns a new client of the chosen server, closed when t ends.
+func Client(t testing.TB) *redis.Client {
+	t.Helper()
+	c := redis.NewClient(Options(t))
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// Counter is a go-redis hook that counts the commands a client sends and the
+// round trips they take (a pipeline or a transaction is one round trip).
+type Counter struct {
+	commands   atomic.Int64
+	roundTrips atomic.Int64
+	mu         sync.Mutex
+	names      []string
+}
+
+// CountingClient returns a new client of the chosen server with a Counter
+// installed, both released when t ends.
+func CountingClient(t testing.TB) (*redis.Client, *Counter) {
+	t.Helper()
+	c := Client(t)
+	n := &Counter{}
+	c.AddHook(n)
+	return c, n
+}
+
+// DialHook implements redis.Hook.
+func (n *Counter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+// ProcessHook implements redis.Hook.
+func (n *Counter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		n.roundTrips.Add(1)
+		n.add(cmd)
+		return next(ctx, cmd)
+	}
+}
+
+// ProcessPipelineHook implements redis.Hook.
+func (n *Counter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		n.roundTrips.Add(1)
+		for _, c := range cmds {
+			n.add(c)
+		}
+		return next(ctx, cmds)
+	}
+}
+
+func (n *Counter) add(cmd redis.Cmder) {
+	n.commands.Add(1)
+	n.mu.Lock()
+	n.names = append(n.names, cmd.FullName())
+	n.mu.Unlock()
+}
+
+// Reset sets the counts back to zero.
+func (n *Counter) Reset() {
+	n.commands.Store(0)
+	n.roundTrips.Store(0)
+	n.mu.Lock()
+	n.names = nil
+	n.mu.Unlock()
+}
+
+// Commands returns how many commands were sent since the last Reset.
+func (n *Counter) Commands() int64 { return n.commands.Load() }
+
+// RoundTrips returns how many round trips were made since the last Reset.
+func (n *Counter) RoundTrips() int64 { return n.roundTrips.Load() }
+
+// Names returns the names of the commands sent since the last Reset, in order.
+func (n *Counter) Names() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]string(nil), n.names...)
+}
+
+// Prefix returns a key prefix no other test uses, and deletes every key under
+// it when t ends (SCAN and UNLINK: a test never flushes the shared server).
+func Prefix(t testing.TB) string {
+	t.Helper()
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	p := "sstest:" + hex.EncodeToString(b) + ":"
+	t.Cleanup(func() { Cleanup(p) })
+	return p
+}
+
+// Cleanup deletes every key under prefix from the chosen server.
+func Cleanup(prefix string) {
+	if opts == nil {
+		return
+	}
+	c := redis.NewClient(opts)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	iter := c.Scan(ctx, 0, prefix+"*", 500).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+		if len(keys) == 500 {
+			c.Unlink(ctx, keys...)
+			keys = keys[:0]
+		}
+	}
+	if len(keys) > 0 {
+		c.Unlink(ctx, keys...)
+	}
+}
+
+// Miniredis returns the in-process server when the tests use it, else nil.
+// Tests use it to move the in-process clock (FastForward) where a real
+// server would need them to sleep.
+func Miniredis() *miniredis.Miniredis { return mini }
