@@ -2,8 +2,8 @@ package fingerprint
 
 import (
 	"crypto/sha256"
-	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -506,14 +506,12 @@ func TestFieldsNeverContainRawValues(t *testing.T) {
 }
 
 func TestConcurrentUse(t *testing.T) {
-	uas := userAgents(t)
 	b := newBinder(t, Config{ClientIP: Log}, secret2, secret1)
 	old := newBinder(t, Config{ClientIP: Log}, secret1)
 	rows := loadUserAgents(t)
-	done := make(chan struct{})
+	var wg sync.WaitGroup
 	for i := range 8 {
-		go func() {
-			defer func() { done <- struct{}{} }()
+		wg.Go(func() {
 			for j := range 50 {
 				row := rows[(i+j)%len(rows)]
 				r := newRequest(row.ua, "en")
@@ -525,12 +523,7 @@ func TestConcurrentUse(t *testing.T) {
 					t.Errorf("%s: old-key fingerprint rejected", row.name)
 				}
 			}
-		}()
+		})
 	}
-	for range 8 {
-		<-done
-	}
-	_ = uas
+	wg.Wait()
 }
-
-var _ = http.MethodGet

@@ -1,0 +1,558 @@
+package ginsession
+
+import (
+	"context"
+	"encoding/gob"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gin-contrib/sessions"
+	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sessionshield/sessionshield/internal/redistest"
+)
+
+func TestNewStoreRejectsUnsafeConfig(t *testing.T) {
+	rdb := redistest.Client(t)
+	secret := []byte(testSecret)
+	tests := []struct {
+		name string
+		rdb  redis.UniversalClient
+		cfg  Config
+		want error
+		msg  string
+	}{
+		{"nil client", nil, Config{Secrets: [][]byte{secret}}, ErrNoClient, "Redis client"},
+		{"no secrets", rdb, Config{}, ErrNoSecret, "Secrets is required"},
+		{"empty secret", rdb, Config{Secrets: [][]byte{{}}}, ErrNoSecret, "Secrets is required"},
+		{"short secret", rdb, Config{Secrets: [][]byte{secret[:31]}}, ErrShortSecret, "secret 0 is 31 bytes"},
+		{"short old secret", rdb, Config{Secrets: [][]byte{secret, []byte("short")}}, ErrShortSecret, "secret 1 is 5 bytes"},
+		{"SameSite=None", rdb, Config{Secrets: [][]byte{secret}, SameSite: http.SameSiteNoneMode}, ErrConfig, "SameSite=None is refused"},
+		{"SameSite default mode", rdb, Config{Secrets: [][]byte{secret}, SameSite: http.SameSiteDefaultMode}, ErrConfig, "SameSite must be"},
+		{"idle over absolute", rdb, Config{Secrets: [][]byte{secret}, IdleTimeout: 2 * time.Hour, AbsoluteTimeout: time.Hour}, ErrConfig, "must not exceed"},
+		{"negative idle", rdb, Config{Secrets: [][]byte{secret}, IdleTimeout: -time.Second}, ErrConfig, "IdleTimeout"},
+		{"negative size", rdb, Config{Secrets: [][]byte{secret}, MaxSessionBytes: -1}, ErrConfig, "MaxSessionBytes"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := NewStore(tc.rdb, tc.cfg)
+			require.Error(t, err)
+			assert.Nil(t, s)
+			assert.ErrorIs(t, err, tc.want)
+			assert.Contains(t, err.Error(), tc.msg)
+			assert.True(t, strings.HasPrefix(err.Error(), "ginsession: "), err.Error())
+			assert.NotContains(t, err.Error(), testSecret[:16], "an error never shows a secret")
+		})
+	}
+}
+
+func TestDefaultsAreDocumentedValues(t *testing.T) {
+	s, err := NewStore(redistest.Client(t), Config{Secrets: [][]byte{[]byte(testSecret)}})
+	require.NoError(t, err)
+	assert.Equal(t, "sess:", s.cfg.KeyPrefix)
+	assert.Equal(t, 30*time.Minute, s.cfg.IdleTimeout)
+	assert.Equal(t, 24*time.Hour, s.cfg.AbsoluteTimeout)
+	assert.Equal(t, 4096, s.cfg.MaxSessionBytes)
+	assert.Equal(t, http.SameSiteStrictMode, s.opts.SameSite)
+	assert.True(t, s.opts.Secure)
+	assert.True(t, s.opts.HttpOnly)
+	assert.Equal(t, "/", s.opts.Path)
+	assert.Equal(t, 86400, s.opts.MaxAge)
+}
+
+func TestIDsAreUniqueAndFullLength(t *testing.T) {
+	seen := make(map[string]bool, 10000)
+	for range 10000 {
+		id := newID()
+		raw, err := b64.Strict().DecodeString(id)
+		require.NoError(t, err)
+		require.Len(t, raw, 32)
+		require.False(t, seen[id], "duplicate ID")
+		seen[id] = true
+	}
+}
+
+func TestCookieAttributesByDefault(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Insecure = false })
+	r := h.client(chromeWin).do("POST", "/set?k=cart&v=3")
+	require.Equal(t, http.StatusOK, r.status, r.body)
+	require.Len(t, r.setCookies, 1)
+	raw := r.setCookies[0]
+	for _, attr := range []string{"; Path=/", "; Max-Age=86400", "; HttpOnly", "; Secure", "; SameSite=Strict"} {
+		assert.Contains(t, raw, attr)
+	}
+	assert.NotContains(t, raw, "Domain=")
+	c := r.cookie(t)
+	assert.Len(t, c.Value, cookieLen, "the cookie holds only the ID and its MAC")
+	assert.Less(t, len(c.Name)+len(c.Value), 200)
+	assert.NotContains(t, c.Value, "cart")
+}
+
+func TestInsecureDropsOnlySecure(t *testing.T) {
+	h := newHarness(t, nil)
+	raw := h.client(chromeWin).do("POST", "/set?k=a&v=1").setCookies[0]
+	assert.NotContains(t, raw, "Secure")
+	assert.Contains(t, raw, "HttpOnly")
+	assert.Contains(t, raw, "SameSite=Strict")
+}
+
+func TestHostPrefixIsChecked(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		ok     bool
+	}{
+		{"secure host-only", func(c *Config) { c.Insecure = false }, true},
+		{"insecure", nil, false},
+		{"with domain", func(c *Config) { c.Insecure, c.Domain = false, "example.com" }, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tc.mutate)
+			r := gin.New()
+			r.Use(sessions.Sessions("__Host-id", h.store))
+			r.POST("/set", func(c *gin.Context) {
+				s := sessions.Default(c)
+				s.Set("a", 1)
+				if err := s.Save(); err != nil {
+					c.String(http.StatusInternalServerError, err.Error())
+					return
+				}
+				c.Status(http.StatusOK)
+			})
+			w := httptest.NewRecorder()
+			r.ServeHTTP(w, httptest.NewRequest("POST", "/set", nil))
+			if tc.ok {
+				assert.Equal(t, http.StatusOK, w.Code)
+				assert.True(t, strings.HasPrefix(w.Header().Get("Set-Cookie"), "__Host-id="))
+				return
+			}
+			assert.Equal(t, http.StatusInternalServerError, w.Code)
+			assert.Contains(t, w.Body.String(), `cookie name "__Host-id" needs Secure, Path=/ and no Domain`)
+			assert.Empty(t, w.Header().Get("Set-Cookie"))
+			assert.Empty(t, h.sessionKeys())
+		})
+	}
+}
+
+func TestBadCookiesAreRejectedBeforeRedis(t *testing.T) {
+	h := newHarness(t, nil)
+	good := h.client(chromeWin)
+	require.Equal(t, http.StatusOK, good.do("POST", "/set?k=a&v=1").status)
+	valid := good.cookie
+	otherStore, err := NewStore(h.rdb, Config{Secrets: [][]byte{[]byte(strings.Repeat("x", 32))}, KeyPrefix: h.prefix})
+	require.NoError(t, err)
+	forged := otherStore.sign(cookieName, valid[:idLen])
+	tampered := []byte(valid)
+	tampered[idLen+5] ^= 1
+	flippedID := []byte(valid)
+	flippedID[3] ^= 1
+	tests := map[string]string{
+		"forged with another key": forged,
+		"tampered MAC":            string(tampered),
+		"tampered ID":             string(flippedID),
+		"4 KB":                    strings.Repeat("A", 4096),
+		"not base64":              strings.Repeat("!", idLen) + "." + strings.Repeat("*", idLen),
+		"ID only":                 valid[:idLen],
+		"empty":                   "",
+		"one byte short":          valid[:cookieLen-1],
+		"one byte long":           valid + "A",
+		"no dot":                  strings.Replace(valid, ".", "A", 1),
+	}
+	for name, value := range tests {
+		t.Run(name, func(t *testing.T) {
+			c := h.client(chromeWin)
+			c.cookie = value
+			h.count.Reset()
+			r := c.do("GET", "/api/profile")
+			assert.Equal(t, http.StatusUnauthorized, r.status)
+			assert.JSONEq(t, `{"error":"not logged in"}`, r.body)
+			assert.Zero(t, h.count.Commands(), "a bad cookie costs no Redis command: %v", h.count.Names())
+			r = c.do("GET", "/get?k=a")
+			assert.Nil(t, jsonField(t, r.body, "value"), "a bad cookie never reaches a session")
+			assert.Zero(t, h.count.Commands())
+		})
+	}
+}
+
+func TestOptionsNeverWeakenTheCookie(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Insecure = false })
+	h.store.Options(sessions.Options{HttpOnly: false, Secure: false, SameSite: http.SameSiteNoneMode, Path: "", MaxAge: 3600})
+	raw := h.client(chromeWin).do("POST", "/set?k=a&v=1").setCookies[0]
+	assert.Contains(t, raw, "; HttpOnly")
+	assert.Contains(t, raw, "; Secure")
+	assert.Contains(t, raw, "; SameSite=Strict")
+	assert.Contains(t, raw, "; Path=/")
+	assert.Contains(t, raw, "; Max-Age=3600")
+
+	h.handler = func(c *gin.Context) {
+		s := sessions.Default(c)
+		s.Set("a", 1)
+		s.Options(sessions.Options{SameSite: http.SameSiteLaxMode, Path: "/app"})
+		saveOr500(c, s)
+	}
+	raw = h.client(chromeWin).do("POST", "/hook").setCookies[0]
+	assert.Contains(t, raw, "; SameSite=Lax", "Lax is a legitimate choice")
+	assert.Contains(t, raw, "; Path=/app")
+	assert.Contains(t, raw, "; HttpOnly")
+	assert.Contains(t, raw, "; Secure")
+	assert.NotContains(t, raw, "Max-Age", "MaxAge 0 is a browser-session cookie")
+}
+
+func TestMaxAgeNegativeDestroys(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Domain = "example.test" })
+	h.store.Options(sessions.Options{Path: "/", MaxAge: 600})
+	c := h.client(chromeWin)
+	require.Equal(t, http.StatusOK, c.do("POST", "/set?k=a&v=1").status)
+	old := c.cookie
+	key := h.keyOf(old)
+	require.True(t, h.exists(key))
+	r := c.do("POST", "/destroy")
+	require.Equal(t, http.StatusOK, r.status, r.body)
+	assert.False(t, h.exists(key), "the Redis key is deleted")
+	ck := r.cookie(t)
+	require.NotNil(t, ck)
+	assert.Equal(t, -1, ck.MaxAge, "Max-Age=0 on the wire")
+	assert.Contains(t, r.setCookies[0], "Max-Age=0")
+	assert.Contains(t, r.setCookies[0], "Domain=example.test")
+	assert.Contains(t, r.setCookies[0], "Path=/")
+	c.cookie = old
+	assert.Nil(t, jsonField(t, c.do("GET", "/get?k=a").body, "value"))
+}
+
+func TestDataModel(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.client(chromeWin)
+	require.Equal(t, http.StatusOK, c.do("POST", "/set?k=cart&v=3").status)
+	keys := h.sessionKeys()
+	require.Len(t, keys, 1)
+	id := c.cookie[:idLen]
+	assert.Equal(t, h.keyOf(c.cookie), keys[0], "key is prefix + base64url(SHA-256(ID))")
+	assert.NotContains(t, keys[0], id)
+	ctx := context.Background()
+	all, err := h.raw.HGetAll(ctx, keys[0]).Result()
+	require.NoError(t, err)
+	assert.Equal(t, "s3", all["cart"], "each value is its own field")
+	assert.Contains(t, all, "_c")
+	assert.Contains(t, all, "_a")
+	for f, v := range all {
+		assert.NotContains(t, f+v, id, "no field holds the ID")
+	}
+	pttl, err := h.raw.PTTL(ctx, keys[0]).Result()
+	require.NoError(t, err)
+	assert.Greater(t, pttl, 29*time.Minute)
+	assert.LessOrEqual(t, pttl, 30*time.Minute, "TTL never above the idle timeout")
+}
+
+func TestTypesRoundTrip(t *testing.T) {
+	type prefs struct {
+		Theme string
+		Size  int
+	}
+	gob.Register(prefs{})
+	h := newHarness(t, nil)
+	when := time.Date(2026, 11, 28, 4, 5, 6, 7, time.UTC)
+	values := map[any]any{
+		"s": "hé", "i": 42, "neg": -7, "i64": int64(1) << 40, "f": 3.25, "t": true, "fa": false,
+		"b": []byte{0, 1, 2, 255}, "time": when, "nil": nil, "struct": prefs{"dark", 3},
+		"_under": "escaped", "~tilde": "escaped", "": "empty key",
+		7: "int key", 2.5: "float key", true: "bool key",
+	}
+	h.handler = func(c *gin.Context) {
+		s := sessions.Default(c)
+		if c.Request.Method == http.MethodPost {
+			for k, v := range values {
+				s.Set(k, v)
+			}
+			s.AddFlash("hello")
+			s.AddFlash("again", "custom")
+			saveOr500(c, s)
+			return
+		}
+		for k, want := range values {
+			got := s.Get(k)
+			if !assert.Equal(t, want, got, "key %v", k) {
+				continue
+			}
+		}
+		assert.Equal(t, []any{"hello"}, s.Flashes())
+		assert.Equal(t, []any{"again"}, s.Flashes("custom"))
+		saveOr500(c, s)
+	}
+	c := h.client(chromeWin)
+	require.Equal(t, http.StatusOK, c.do("POST", "/hook").status)
+	require.Equal(t, http.StatusOK, c.do("GET", "/hook").status)
+	all, err := h.raw.HGetAll(context.Background(), h.keyOf(c.cookie)).Result()
+	require.NoError(t, err)
+	assert.NotContains(t, all, "~s_flash", "consumed flashes are deleted from Redis")
+	assert.Equal(t, "i42", all["i"])
+	assert.Equal(t, "sescaped", all["~s_under"])
+}
+
+func TestEncodeRejectsUnregisteredTypes(t *testing.T) {
+	type unregistered struct{ C chan int }
+	h := newHarness(t, nil)
+	h.handler = func(c *gin.Context) {
+		s := sessions.Default(c)
+		s.Set("x", unregistered{})
+		err := s.Save()
+		assert.ErrorIs(t, err, ErrEncode)
+		c.Status(http.StatusNoContent)
+	}
+	r := h.client(chromeWin).do("POST", "/hook")
+	assert.Equal(t, http.StatusNoContent, r.status)
+	assert.Empty(t, r.setCookies)
+	assert.Empty(t, h.sessionKeys())
+}
+
+func TestSizeLimit(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.MaxSessionBytes = 100 })
+	c := h.client(chromeWin)
+	r := c.do("POST", "/set?k=big&v="+strings.Repeat("x", 200))
+	assert.Equal(t, http.StatusInternalServerError, r.status)
+	assert.Contains(t, r.body, "exceed the size limit")
+	assert.Empty(t, h.sessionKeys())
+}
+
+func TestNoEmptyOrNeedlessWrites(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.client(chromeWin)
+
+	t.Run("read without a session", func(t *testing.T) {
+		h.count.Reset()
+		r := c.do("GET", "/get?k=a")
+		assert.Empty(t, r.setCookies)
+		assert.Zero(t, h.count.Commands())
+	})
+	t.Run("save with no values", func(t *testing.T) {
+		h.handler = func(c *gin.Context) {
+			s := sessions.Default(c)
+			s.Set("a", 1)
+			s.Delete("a")
+			saveOr500(c, s)
+		}
+		r := c.do("POST", "/hook")
+		assert.Equal(t, http.StatusOK, r.status)
+		assert.Empty(t, r.setCookies)
+		assert.Empty(t, h.sessionKeys())
+	})
+	require.Equal(t, http.StatusOK, c.do("POST", "/set?k=a&v=1").status)
+	t.Run("read of an existing session is one round trip", func(t *testing.T) {
+		h.count.Reset()
+		r := c.do("GET", "/get?k=a")
+		assert.Equal(t, "1", jsonField(t, r.body, "value"))
+		assert.Empty(t, r.setCookies)
+		assert.Equal(t, int64(1), h.count.RoundTrips(), h.count.Names())
+		assert.Equal(t, int64(1), h.count.Commands(), h.count.Names())
+	})
+	t.Run("saving unchanged values writes nothing", func(t *testing.T) {
+		h.count.Reset()
+		r := c.do("POST", "/set?k=a&v=1")
+		assert.Equal(t, http.StatusOK, r.status)
+		assert.Empty(t, r.setCookies)
+		assert.Equal(t, int64(1), h.count.Commands(), "only the load: %v", h.count.Names())
+	})
+	t.Run("a write is one more round trip", func(t *testing.T) {
+		h.count.Reset()
+		r := c.do("POST", "/set?k=b&v=2")
+		assert.Equal(t, http.StatusOK, r.status)
+		assert.Equal(t, int64(2), h.count.RoundTrips(), h.count.Names())
+	})
+	t.Run("emptying an anonymous session deletes it", func(t *testing.T) {
+		key := h.keyOf(c.cookie)
+		h.handler = func(c *gin.Context) {
+			s := sessions.Default(c)
+			s.Clear()
+			saveOr500(c, s)
+		}
+		r := c.do("POST", "/hook")
+		assert.Equal(t, http.StatusOK, r.status)
+		assert.False(t, h.exists(key))
+		assert.Contains(t, r.setCookies[0], "Max-Age=0")
+	})
+}
+
+func TestConcurrentWritesOfDifferentKeysBothSurvive(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.client(chromeWin)
+	require.Equal(t, http.StatusOK, c.do("POST", "/set?k=seed&v=0").status)
+	cookieValue := c.cookie
+	for round := range 20 {
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				cl := h.client(chromeWin)
+				cl.cookie = cookieValue
+				r := cl.do("POST", "/set?k=k"+string(rune('a'+i))+"&v="+string(rune('0'+round%10)))
+				assert.Equal(t, http.StatusOK, r.status)
+			}()
+		}
+		wg.Wait()
+		all, err := h.raw.HGetAll(context.Background(), h.keyOf(cookieValue)).Result()
+		require.NoError(t, err)
+		for i := range 8 {
+			require.Equal(t, "s"+string(rune('0'+round%10)), all["k"+string(rune('a'+i))], "round %d key %d", round, i)
+		}
+	}
+}
+
+func TestStrictModeNeverAdoptsAnID(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.client(chromeWin)
+	require.Equal(t, http.StatusOK, c.do("POST", "/set?k=a&v=1").status)
+	old := c.cookie
+	oldKey := h.keyOf(old)
+	require.Equal(t, http.StatusOK, c.do("POST", "/destroy").status)
+	require.False(t, h.exists(oldKey))
+
+	c.cookie = old // replay the destroyed session's validly signed cookie
+	r := c.do("POST", "/set?k=b&v=2")
+	require.Equal(t, http.StatusOK, r.status)
+	ck := r.cookie(t)
+	require.NotNil(t, ck)
+	assert.NotEqual(t, old[:idLen], ck.Value[:idLen], "a new ID, never the replayed one")
+	assert.False(t, h.exists(oldKey), "the old key is never recreated")
+	assert.True(t, h.exists(h.keyOf(ck.Value)))
+}
+
+func TestSaveRacingDestroyDoesNotResurrect(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.client(chromeWin)
+	require.Equal(t, http.StatusOK, c.do("POST", "/set?k=a&v=1").status)
+	key := h.keyOf(c.cookie)
+	loaded, proceed := make(chan struct{}), make(chan struct{})
+	var saveErr error
+	h.handler = func(c *gin.Context) {
+		s := sessions.Default(c)
+		_ = s.Get("a") // load
+		close(loaded)
+		<-proceed
+		s.Set("b", 2)
+		saveErr = s.Save()
+		c.Status(http.StatusNoContent)
+	}
+	racer := h.client(chromeWin)
+	racer.cookie = c.cookie
+	done := make(chan reply)
+	go func() { done <- racer.do("POST", "/hook") }()
+	<-loaded
+	require.Equal(t, http.StatusOK, c.do("POST", "/destroy").status)
+	close(proceed)
+	r := <-done
+	assert.ErrorIs(t, saveErr, ErrSessionGone)
+	assert.Empty(t, r.setCookies)
+	assert.False(t, h.exists(key), "the destroyed session is not recreated")
+	assert.Empty(t, h.sessionKeys())
+}
+
+func TestKeyRotation(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.client(chromeWin)
+	require.Equal(t, http.StatusOK, c.do("POST", "/set?k=a&v=1").status)
+	issuedWithK1 := c.cookie
+
+	k2 := []byte(strings.Repeat("k", 40))
+	rotated, err := NewStore(h.rdb, Config{Secrets: [][]byte{k2, []byte(testSecret)}, KeyPrefix: h.prefix, Insecure: true})
+	require.NoError(t, err)
+	srv := httptest.NewServer(h.router(cookieName, rotated))
+	defer srv.Close()
+	c2 := &client{h: &harness{t: t, srv: srv}, ua: chromeWin, headers: map[string]string{}, http: srv.Client(), cookie: issuedWithK1}
+	r := c2.do("GET", "/get?k=a")
+	assert.Equal(t, "1", jsonField(t, r.body, "value"), "a K1 cookie is accepted under [K2, K1]")
+	r = c2.do("POST", "/set?k=b&v=2")
+	require.Equal(t, http.StatusOK, r.status)
+	ck := r.cookie(t)
+	require.NotNil(t, ck, "the next write re-signs with K2")
+	assert.Equal(t, issuedWithK1[:idLen], ck.Value[:idLen], "same session")
+	assert.Equal(t, rotated.sign(cookieName, ck.Value[:idLen]), ck.Value)
+
+	only2, err := NewStore(h.rdb, Config{Secrets: [][]byte{k2}, KeyPrefix: h.prefix, Insecure: true})
+	require.NoError(t, err)
+	_, _, ok := only2.verify(cookieName, issuedWithK1)
+	assert.False(t, ok, "after K1 is dropped its cookies are rejected")
+}
+
+func TestRedisDownFailsClosed(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.client(chromeWin)
+	require.Equal(t, http.StatusOK, c.do("POST", "/login?user=u1").status)
+
+	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
+	defer dead.Close()
+	down, err := NewStore(dead, Config{Secrets: [][]byte{[]byte(testSecret)}, KeyPrefix: h.prefix, Insecure: true, Logger: h.store.log})
+	require.NoError(t, err)
+	var getErr, saveErr error
+	r := gin.New()
+	r.Use(sessions.Sessions(cookieName, down))
+	r.POST("/set", func(c *gin.Context) {
+		_, getErr = down.Get(c.Request, cookieName)
+		s := sessions.Default(c)
+		s.Set("x", 1)
+		saveErr = s.Save()
+		c.Status(http.StatusNoContent)
+	})
+	r.GET("/api/profile", RequireAuth(), func(c *gin.Context) { c.Status(http.StatusOK) })
+	req := httptest.NewRequest("POST", "/set", nil)
+	req.Header.Set("Cookie", cookieName+"="+c.cookie)
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, req)
+	assert.ErrorIs(t, getErr, ErrStoreUnavailable)
+	assert.ErrorIs(t, saveErr, ErrStoreUnavailable)
+	assert.Empty(t, w.Header().Values("Set-Cookie"))
+	assert.NotContains(t, getErr.Error(), c.cookie[:idLen])
+
+	req = httptest.NewRequest("GET", "/api/profile", nil)
+	req.Header.Set("Cookie", cookieName+"="+c.cookie)
+	req.Header.Set("User-Agent", chromeWin)
+	w = httptest.NewRecorder()
+	r.ServeHTTP(w, req)
+	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
+	assert.JSONEq(t, `{"error":"session store unavailable"}`, w.Body.String())
+	assert.Empty(t, w.Header().Values("Set-Cookie"))
+}
+
+func TestSessionsManyAndGorillaAPI(t *testing.T) {
+	h := newHarness(t, nil)
+	r := gin.New()
+	r.Use(sessions.SessionsMany([]string{"a", "b"}, h.store))
+	r.POST("/", func(c *gin.Context) {
+		sa, sb := sessions.DefaultMany(c, "a"), sessions.DefaultMany(c, "b")
+		sa.Set("n", "A")
+		sb.Set("n", "B")
+		require.NoError(t, sa.Save())
+		require.NoError(t, sb.Save())
+		assert.NotEmpty(t, sa.ID())
+		assert.NotEqual(t, sa.ID(), sb.ID())
+		c.Status(http.StatusOK)
+	})
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, httptest.NewRequest("POST", "/", nil))
+	require.Equal(t, http.StatusOK, w.Code)
+	cookies := w.Header().Values("Set-Cookie")
+	require.Len(t, cookies, 2)
+	assert.Len(t, h.sessionKeys(), 2)
+	for _, raw := range cookies {
+		ck, err := http.ParseSetCookie(raw)
+		require.NoError(t, err)
+		assert.Len(t, ck.Value, cookieLen, "only the signed ID, never the values")
+	}
+}
+
+func TestSessionIDIsAReferenceNotTheSecret(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.client(chromeWin)
+	require.Equal(t, http.StatusOK, c.do("POST", "/set?k=a&v=1").status)
+	id, _ := jsonField(t, c.do("GET", "/get?k=a").body, "id").(string)
+	require.NotEmpty(t, id)
+	assert.NotContains(t, c.cookie, id)
+	assert.Equal(t, h.store.ref(idHash(c.cookie[:idLen])), id)
+}
