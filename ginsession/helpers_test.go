@@ -99,6 +99,12 @@ func newHarness(t *testing.T, mutate func(*Config)) *harness {
 	st, err := NewStore(h.rdb, cfg)
 	require.NoError(t, err)
 	h.store = st
+	// Load the scripts, as a running server has them after its first
+	// request, so that round-trip counts do not depend on test order (a
+	// first EVALSHA on a fresh server costs one more round trip, once).
+	for _, s := range []*redis.Script{loadScript, createScript, updateScript} {
+		require.NoError(t, s.Load(context.Background(), h.raw).Err())
+	}
 	h.engine = h.router(cookieName, st)
 	h.srv = httptest.NewServer(h.engine)
 	t.Cleanup(h.srv.Close)

@@ -1,0 +1,473 @@
+package ginsession
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gin-contrib/sessions"
+	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sessionshield/sessionshield/fingerprint"
+)
+
+func (h *harness) login(ua, user string) *client {
+	h.t.Helper()
+	c := h.client(ua)
+	r := c.do("POST", "/login?user="+user)
+	require.Equal(h.t, http.StatusOK, r.status, r.body)
+	require.NotEmpty(h.t, c.cookie)
+	return c
+}
+
+func (h *harness) indexMembers(user string) []string {
+	h.t.Helper()
+	m, err := h.raw.ZRange(context.Background(), h.prefix+"u:"+user, 0, -1).Result()
+	require.NoError(h.t, err)
+	return m
+}
+
+func TestLoginRotatesIDAndKeepsValues(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.client(chromeWin)
+	require.Equal(t, http.StatusOK, c.do("POST", "/set?k=cart&v=3").status)
+	c0 := c.cookie
+	h.count.Reset()
+	r := c.do("POST", "/login?user=alice")
+	require.Equal(t, http.StatusOK, r.status)
+	assert.Equal(t, int64(2), h.count.RoundTrips(), "the load, then Login in one round trip: %v", h.count.Names())
+	c1 := c.cookie
+	require.NotEqual(t, c0[:idLen], c1[:idLen], "login issues a new ID")
+	assert.False(t, h.exists(h.keyOf(c0)), "the pre-login session is destroyed")
+	assert.NotContains(t, r.body, c1[:idLen], "the ID is never in a body")
+
+	assert.Equal(t, "3", jsonField(t, c.do("GET", "/get?k=cart").body, "value"), "values carry over")
+	assert.Equal(t, "alice", jsonField(t, c.do("GET", "/api/profile").body, "userId"))
+
+	all, err := h.raw.HGetAll(context.Background(), h.keyOf(c1)).Result()
+	require.NoError(t, err)
+	assert.Equal(t, "alice", all["_u"])
+	assert.Len(t, all["_f"], 19, "a 16-byte MAC of the UA (no Accept-Language was sent), never the raw header")
+	assert.NotContains(t, all["_f"], "Chrome")
+	assert.Equal(t, "Chrome on Windows", all["_d"])
+	assert.Equal(t, []string{idHash(c1[:idLen])}, h.indexMembers("alice"))
+
+	fixated := h.client(chromeWin)
+	fixated.cookie = c0
+	r = fixated.do("GET", "/api/profile")
+	assert.Equal(t, http.StatusUnauthorized, r.status, "the pre-login cookie is refused after login")
+	assert.JSONEq(t, `{"error":"not logged in"}`, r.body)
+}
+
+func TestLoginWithoutCookieIsOneRoundTrip(t *testing.T) {
+	h := newHarness(t, nil)
+	h.count.Reset()
+	c := h.login(chromeWin, "bob")
+	assert.Equal(t, int64(1), h.count.RoundTrips(), h.count.Names())
+	pttl, err := h.raw.PTTL(context.Background(), h.keyOf(c.cookie)).Result()
+	require.NoError(t, err)
+	assert.LessOrEqual(t, pttl, 30*time.Minute)
+	assert.Greater(t, pttl, 29*time.Minute)
+	ittl, err := h.raw.PTTL(context.Background(), h.prefix+"u:bob").Result()
+	require.NoError(t, err)
+	assert.Greater(t, ittl, 23*time.Hour, "the index lives as long as the newest session can")
+}
+
+func TestLoginRejectsBadUserID(t *testing.T) {
+	h := newHarness(t, nil)
+	for _, u := range []string{"", strings.Repeat("u", 257)} {
+		r := h.client(chromeWin).do("POST", "/login?user="+u)
+		assert.Equal(t, http.StatusServiceUnavailable, r.status)
+		assert.Empty(t, r.setCookies)
+	}
+	assert.Empty(t, h.sessionKeys())
+}
+
+func TestGuardedReadIsOneRoundTripWithHeaders(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.login(chromeWin, "carol")
+	before, err := h.raw.HGet(context.Background(), h.keyOf(c.cookie), "_a").Int64()
+	require.NoError(t, err)
+	h.clock.Advance(10 * time.Second)
+	h.count.Reset()
+	r := c.do("GET", "/api/profile")
+	require.Equal(t, http.StatusOK, r.status)
+	assert.JSONEq(t, `{"userId":"carol"}`, r.body)
+	assert.Equal(t, int64(1), h.count.RoundTrips(), h.count.Names())
+	assert.Equal(t, int64(1), h.count.Commands(), h.count.Names())
+	assert.Empty(t, r.setCookies, "a read sets no cookie")
+	assert.Equal(t, "no-store", r.header.Get("Cache-Control"))
+	assert.Contains(t, r.header.Values("Vary"), "Cookie")
+	after, err := h.raw.HGet(context.Background(), h.keyOf(c.cookie), "_a").Int64()
+	require.NoError(t, err)
+	assert.Equal(t, int64(10000), after-before, "sliding expiry: last activity moved with the read")
+
+	anon := h.client(chromeWin)
+	r = anon.do("GET", "/api/profile")
+	assert.Equal(t, "no-store", r.header.Get("Cache-Control"), "refusals are not cached either")
+}
+
+func TestHalfOpenSessionIsNotLoggedIn(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.client(chromeWin)
+	require.Equal(t, http.StatusOK, c.do("POST", "/set?k=userId&v=alice").status)
+	r := c.do("GET", "/api/profile")
+	assert.Equal(t, http.StatusUnauthorized, r.status)
+	assert.JSONEq(t, `{"error":"not logged in"}`, r.body)
+}
+
+func TestStolenCookieFromAnotherBrowserIsDestroyed(t *testing.T) {
+	h := newHarness(t, nil)
+	victim := h.login(chromeWin, "dave")
+	key := h.keyOf(victim.cookie)
+	thief := h.client(firefoxLinx)
+	thief.cookie = victim.cookie
+	r := thief.do("GET", "/api/profile")
+	assert.Equal(t, http.StatusUnauthorized, r.status)
+	assert.JSONEq(t, `{"error":"session invalid"}`, r.body)
+	assert.Contains(t, strings.Join(r.setCookies, "\n"), "Max-Age=0", "the cookie is expired")
+	assert.False(t, h.exists(key), "the session is destroyed")
+	assert.Empty(t, h.indexMembers("dave"), "and leaves the user's index")
+
+	r = victim.do("GET", "/api/profile")
+	assert.Equal(t, http.StatusUnauthorized, r.status, "the original browser must log in again")
+
+	ev := h.eventsOf(EventFingerprintMismatch)
+	require.Len(t, ev, 1)
+	assert.Equal(t, []string{"user-agent"}, ev[0].Fields)
+	assert.Equal(t, "dave", ev[0].UserID)
+}
+
+func TestBrowserUpdateKeepsTheSession(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.login(chromeWin, "erin")
+	c.ua = chromeWin2
+	r := c.do("GET", "/api/profile")
+	assert.Equal(t, http.StatusOK, r.status)
+	c.headers["Accept"] = "application/json"
+	assert.Equal(t, http.StatusOK, c.do("GET", "/api/profile").status, "Accept is never bound")
+}
+
+func TestAcceptLanguageIsSoftByDefault(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.client(chromeWin)
+	c.headers["Accept-Language"] = "en-US,en;q=0.9"
+	require.Equal(t, http.StatusOK, c.do("POST", "/login?user=frank").status)
+	c.headers["Accept-Language"] = "en-GB;q=0.8"
+	assert.Equal(t, http.StatusOK, c.do("GET", "/api/profile").status)
+	assert.Empty(t, h.eventsOf(EventFingerprintSoft))
+	c.headers["Accept-Language"] = "ja"
+	assert.Equal(t, http.StatusOK, c.do("GET", "/api/profile").status)
+	ev := h.eventsOf(EventFingerprintSoft)
+	require.Len(t, ev, 1)
+	assert.Equal(t, []string{"accept-language"}, ev[0].Fields)
+
+	hard := newHarness(t, func(c *Config) { c.Fingerprint.AcceptLanguage = fingerprint.Destroy })
+	c = hard.client(chromeWin)
+	c.headers["Accept-Language"] = "en"
+	require.Equal(t, http.StatusOK, c.do("POST", "/login?user=frank").status)
+	c.headers["Accept-Language"] = "ja"
+	assert.Equal(t, http.StatusUnauthorized, c.do("GET", "/api/profile").status, "configurable as a hard field")
+}
+
+func TestLogoutDestroysAndReplayIsRefused(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.login(chromeWin, "gina")
+	saved := c.cookie
+	key := h.keyOf(saved)
+	r := c.do("POST", "/logout")
+	require.Equal(t, http.StatusOK, r.status)
+	assert.Equal(t, `"cookies"`, r.header.Get("Clear-Site-Data"))
+	require.Len(t, r.setCookies, 1)
+	assert.Contains(t, r.setCookies[0], cookieName+"=;")
+	assert.Contains(t, r.setCookies[0], "Max-Age=0")
+	assert.Contains(t, r.setCookies[0], "HttpOnly")
+	assert.Contains(t, r.setCookies[0], "SameSite=Strict")
+	assert.Contains(t, r.setCookies[0], "Path=/")
+	assert.False(t, h.exists(key))
+	assert.Empty(t, h.indexMembers("gina"))
+
+	replay := h.client(chromeWin)
+	replay.cookie = saved
+	r = replay.do("GET", "/api/profile")
+	assert.Equal(t, http.StatusUnauthorized, r.status)
+	r = replay.do("POST", "/set?k=x&v=1")
+	require.Equal(t, http.StatusOK, r.status)
+	assert.NotEqual(t, saved[:idLen], replay.cookie[:idLen], "a write after logout never revives the old ID")
+	assert.False(t, h.exists(key))
+	require.Len(t, h.eventsOf(EventLogout), 1)
+}
+
+func TestIdleTimeout(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.IdleTimeout = 2 * time.Minute; c.AbsoluteTimeout = time.Hour })
+	c := h.login(chromeWin, "hank")
+	key := h.keyOf(c.cookie)
+	pttl, err := h.raw.PTTL(context.Background(), key).Result()
+	require.NoError(t, err)
+	assert.LessOrEqual(t, pttl, 2*time.Minute)
+	for range 5 { // activity keeps it alive past the idle timeout
+		h.clock.Advance(90 * time.Second)
+		require.Equal(t, http.StatusOK, c.do("GET", "/api/profile").status)
+	}
+	h.clock.Advance(2*time.Minute + time.Millisecond)
+	r := c.do("GET", "/api/profile")
+	assert.Equal(t, http.StatusUnauthorized, r.status)
+	assert.JSONEq(t, `{"error":"session expired"}`, r.body)
+	assert.Contains(t, strings.Join(r.setCookies, "\n"), "Max-Age=0")
+	assert.False(t, h.exists(key), "the code check deletes it even though Redis's TTL had not run out")
+	require.Len(t, h.eventsOf(EventExpired), 1)
+}
+
+func TestAbsoluteTimeoutIsNeverExtended(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.IdleTimeout = 30 * time.Minute; c.AbsoluteTimeout = time.Hour })
+	c := h.login(chromeWin, "iris")
+	key := h.keyOf(c.cookie)
+	h.clock.Advance(25 * time.Minute)
+	require.Equal(t, http.StatusOK, c.do("GET", "/api/profile").status)
+	h.clock.Advance(20 * time.Minute)
+	require.Equal(t, http.StatusOK, c.do("GET", "/api/profile").status)
+	pttl, err := h.raw.PTTL(context.Background(), key).Result()
+	require.NoError(t, err)
+	assert.LessOrEqual(t, pttl, 15*time.Minute, "TTL is min(idle, time left to the absolute deadline)")
+	assert.Greater(t, pttl, 14*time.Minute)
+	h.clock.Advance(14 * time.Minute)
+	require.Equal(t, http.StatusOK, c.do("GET", "/api/profile").status)
+	h.clock.Advance(time.Minute)
+	r := c.do("GET", "/api/profile")
+	assert.Equal(t, http.StatusUnauthorized, r.status)
+	assert.JSONEq(t, `{"error":"session expired"}`, r.body)
+	assert.False(t, h.exists(key))
+}
+
+func TestStaleTTLCannotKeepASessionAlive(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.IdleTimeout = time.Minute; c.AbsoluteTimeout = time.Hour })
+	c := h.login(chromeWin, "jack")
+	key := h.keyOf(c.cookie)
+	require.NoError(t, h.raw.Persist(context.Background(), key).Err()) // as if the TTL were lost
+	h.clock.Advance(2 * time.Minute)
+	assert.Equal(t, http.StatusUnauthorized, c.do("GET", "/api/profile").status)
+	assert.False(t, h.exists(key))
+}
+
+func TestRequireFreshAuth(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.login(chromeWin, "kate")
+	assert.Equal(t, http.StatusOK, c.do("GET", "/api/fresh").status)
+	h.clock.Advance(2 * time.Minute)
+	r := c.do("GET", "/api/fresh")
+	assert.Equal(t, http.StatusUnauthorized, r.status)
+	assert.JSONEq(t, `{"error":"reauthentication required"}`, r.body)
+	assert.Equal(t, http.StatusOK, c.do("GET", "/api/profile").status, "the session itself lives on")
+	require.Equal(t, http.StatusOK, c.do("POST", "/login?user=kate").status)
+	assert.Equal(t, http.StatusOK, c.do("GET", "/api/fresh").status, "logging in again makes it fresh")
+}
+
+func TestUserSessionsAndRevocation(t *testing.T) {
+	h := newHarness(t, nil)
+	a := h.login(chromeWin, "leo")
+	h.clock.Advance(time.Second)
+	b := h.login(firefoxLinx, "leo")
+	other := h.login(chromeWin, "mia")
+
+	r := a.do("GET", "/api/sessions")
+	require.Equal(t, http.StatusOK, r.status)
+	var list []SessionInfo
+	require.NoError(t, json.Unmarshal([]byte(r.body), &list))
+	require.Len(t, list, 2)
+	devices := map[string]bool{}
+	current := 0
+	for _, s := range list {
+		devices[s.Device] = true
+		if s.Current {
+			current++
+			assert.Equal(t, h.store.ref(idHash(a.cookie[:idLen])), s.Ref)
+		}
+		assert.NotContains(t, a.cookie+b.cookie, s.Ref)
+	}
+	assert.Equal(t, 1, current)
+	assert.True(t, devices["Chrome on Windows"] && devices["Firefox on Linux"], devices)
+	assert.NotContains(t, r.body, a.cookie[:idLen])
+
+	ctx := context.Background()
+	var bRef string
+	for _, s := range list {
+		if !s.Current {
+			bRef = s.Ref
+		}
+	}
+	assert.ErrorIs(t, h.store.RevokeSession(ctx, "mia", bRef), ErrUnknownSession, "a ref only works for its own user")
+	require.NoError(t, h.store.RevokeSession(ctx, "leo", bRef))
+	assert.Equal(t, http.StatusUnauthorized, b.do("GET", "/api/profile").status)
+	assert.Equal(t, http.StatusOK, a.do("GET", "/api/profile").status)
+
+	b = h.login(firefoxLinx, "leo")
+	n, err := h.store.RevokeUser(ctx, "leo")
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
+	assert.Equal(t, http.StatusUnauthorized, a.do("GET", "/api/profile").status)
+	assert.Equal(t, http.StatusUnauthorized, b.do("GET", "/api/profile").status)
+	assert.Empty(t, h.indexMembers("leo"))
+	assert.Equal(t, http.StatusOK, other.do("GET", "/api/profile").status, "other users are untouched")
+	assert.Len(t, h.eventsOf(EventRevoked), 3)
+}
+
+func TestIndexPrunesEndedSessions(t *testing.T) {
+	h := newHarness(t, nil)
+	a := h.login(chromeWin, "nina")
+	b := h.login(chromeWin, "nina")
+	require.NoError(t, h.raw.Del(context.Background(), h.keyOf(a.cookie)).Err()) // as if it had expired in Redis
+	list, err := h.store.UserSessions(context.Background(), "nina")
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assert.Equal(t, []string{idHash(b.cookie[:idLen])}, h.indexMembers("nina"))
+	h.clock.Advance(25 * time.Hour) // past every absolute deadline
+	list, err = h.store.UserSessions(context.Background(), "nina")
+	require.NoError(t, err)
+	assert.Empty(t, list)
+	assert.Empty(t, h.indexMembers("nina"))
+}
+
+// dialFrom returns an HTTP client whose connections come from local, so the
+// server sees another RemoteAddr without any forwarding header.
+func dialFrom(local string) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}, Timeout: 5 * time.Second}
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: d.DialContext}}
+}
+
+func TestIPBinding(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Fingerprint.ClientIP = fingerprint.Destroy })
+	c := h.login(chromeWin, "omar") // from 127.0.0.1
+	c.headers["X-Forwarded-For"] = "203.0.113.7"
+	assert.Equal(t, http.StatusOK, c.do("GET", "/api/profile").status, "a spoofed X-Forwarded-For from an untrusted peer is ignored")
+	delete(c.headers, "X-Forwarded-For")
+	c.http = dialFrom("127.0.0.2")
+	assert.Equal(t, http.StatusOK, c.do("GET", "/api/profile").status, "same /24")
+	c.http = dialFrom("127.0.1.2")
+	r := c.do("GET", "/api/profile")
+	assert.Equal(t, http.StatusUnauthorized, r.status, "another /24")
+	ipBody := r.body
+
+	uaCase := h.login(chromeWin, "omar")
+	uaCase.ua = firefoxLinx
+	r = uaCase.do("GET", "/api/profile")
+	assert.Equal(t, ipBody, r.body, "an IP and a UA mismatch are the same bytes (no oracle)")
+	ev := h.eventsOf(EventFingerprintMismatch)
+	require.Len(t, ev, 2)
+	assert.Equal(t, []string{"client-ip"}, ev[0].Fields)
+}
+
+func TestEventsNeverLeakSecrets(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.login(chromeWin, "pia")
+	cookieValue := c.cookie
+	thief := h.client("curl/8.5.0")
+	thief.cookie = cookieValue
+	require.Equal(t, http.StatusUnauthorized, thief.do("GET", "/api/profile").status)
+	c = h.login(chromeWin, "pia")
+	second := c.cookie
+	require.Equal(t, http.StatusOK, c.do("POST", "/logout").status)
+	logs := h.logs.String()
+	for _, want := range []string{`"msg":"ginsession.login"`, `"msg":"ginsession.fingerprint_mismatch"`, `"msg":"ginsession.logout"`, `"fields":["user-agent"]`} {
+		assert.Contains(t, logs, want)
+	}
+	for _, secret := range []string{cookieValue, cookieValue[:idLen], cookieValue[idLen+1:], second[:idLen], "curl/8.5.0", "Chrome/130", testSecret} {
+		assert.NotContains(t, logs, secret)
+	}
+	for _, e := range h.events {
+		assert.NotContains(t, fmt.Sprint(e), cookieValue[:idLen])
+	}
+}
+
+func TestRequireAuthWithoutMiddlewarePanicsClearly(t *testing.T) {
+	c, _ := gin.CreateTestContext(httptest.NewRecorder())
+	c.Request = httptest.NewRequest("GET", "/", nil)
+	assert.PanicsWithError(t, ErrNoSessionMiddleware.Error(), func() { RequireAuth()(c) })
+	assert.ErrorIs(t, Login(c, "u"), ErrNoSessionMiddleware)
+	assert.ErrorIs(t, Logout(c), ErrNoSessionMiddleware)
+}
+
+// startRedis starts a throwaway redis-server on a free loopback port and
+// returns its address and a function that stops it.
+func startRedis(t *testing.T) (string, func()) {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("redis-server is not installed; .ci/run installs it")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := l.Addr().(*net.TCPAddr).Port
+	require.NoError(t, l.Close())
+	cmd := exec.Command(bin, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	require.NoError(t, cmd.Start())
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for c.Ping(context.Background()).Err() != nil {
+		require.True(t, time.Now().Before(deadline), "redis-server did not start")
+		time.Sleep(20 * time.Millisecond)
+	}
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	}
+	t.Cleanup(stop)
+	return addr, stop
+}
+
+func TestFailClosedWhenRedisStops(t *testing.T) {
+	addr, stop := startRedis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond, MaxRetries: -1})
+	t.Cleanup(func() { _ = rdb.Close() })
+	h := newHarness(t, nil)
+	st, err := NewStore(rdb, Config{Secrets: [][]byte{[]byte(testSecret)}, Insecure: true, Logger: h.store.log, OnEvent: h.store.cfg.OnEvent})
+	require.NoError(t, err)
+	srv := httptest.NewServer(h.router(cookieName, st))
+	t.Cleanup(srv.Close)
+	h.srv = srv
+	c := h.login(chromeWin, "quinn")
+	require.Equal(t, http.StatusOK, c.do("GET", "/api/profile").status)
+
+	stop()
+	r := c.do("GET", "/api/profile")
+	assert.Equal(t, http.StatusServiceUnavailable, r.status)
+	assert.JSONEq(t, `{"error":"session store unavailable"}`, r.body)
+	assert.Empty(t, r.setCookies, "no new Set-Cookie while Redis is down")
+	r = h.client(chromeWin).do("POST", "/login?user=quinn")
+	assert.Equal(t, http.StatusServiceUnavailable, r.status)
+	assert.Empty(t, r.setCookies)
+	assert.NotEmpty(t, h.eventsOf(EventStoreError))
+	assert.NotContains(t, h.logs.String(), c.cookie[:idLen])
+}
+
+func TestRequireAuthOnSessionsMany(t *testing.T) {
+	h := newHarness(t, nil)
+	r := gin.New()
+	r.Use(sessions.SessionsMany([]string{"other", cookieName}, h.store))
+	r.GET("/p", RequireAuth(WithSessionName(cookieName)), func(c *gin.Context) { c.String(http.StatusOK, UserID(c)) })
+	c := h.login(chromeWin, "rita")
+	req := httptest.NewRequest("GET", "/p", nil)
+	req.Header.Set("User-Agent", chromeWin)
+	req.Header.Set("Cookie", cookieName+"="+c.cookie)
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, req)
+	assert.Equal(t, http.StatusOK, w.Code)
+	assert.Equal(t, "rita", w.Body.String())
+}
