@@ -4,11 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sessionshield/sessionshield/fingerprint"
+	"github.com/sessionshield/sessionshield/internal/redistest"
 )
 
 func (h *harness) login(ua, user string) *client {
@@ -397,55 +396,19 @@ func TestRequireAuthWithoutMiddlewarePanicsClearly(t *testing.T) {
 	assert.ErrorIs(t, Logout(c), ErrNoSessionMiddleware)
 }
 
-// startRedis starts a throwaway redis-server on a free loopback port and
-// returns its address and a function that stops it.
-func startRedis(t *testing.T) (string, func()) {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server is not installed; .ci/run installs it")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := l.Addr().(*net.TCPAddr).Port
-	require.NoError(t, l.Close())
-	cmd := exec.Command(bin, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-	require.NoError(t, cmd.Start())
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	c := redis.NewClient(&redis.Options{Addr: addr})
-	defer c.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for c.Ping(context.Background()).Err() != nil {
-		require.True(t, time.Now().Before(deadline), "redis-server did not start")
-		time.Sleep(20 * time.Millisecond)
-	}
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	}
-	t.Cleanup(stop)
-	return addr, stop
-}
-
 func TestFailClosedWhenRedisStops(t *testing.T) {
-	addr, stop := startRedis(t)
-	rdb := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond, MaxRetries: -1})
+	srv := redistest.StartServer(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond, MaxRetries: -1})
 	t.Cleanup(func() { _ = rdb.Close() })
 	h := newHarness(t, nil)
 	st, err := NewStore(rdb, Config{Secrets: [][]byte{[]byte(testSecret)}, Insecure: true, Logger: h.store.log, OnEvent: h.store.cfg.OnEvent})
 	require.NoError(t, err)
-	srv := httptest.NewServer(h.router(cookieName, st))
-	t.Cleanup(srv.Close)
-	h.srv = srv
+	h.srv = httptest.NewServer(h.router(cookieName, st))
+	t.Cleanup(h.srv.Close)
 	c := h.login(chromeWin, "quinn")
 	require.Equal(t, http.StatusOK, c.do("GET", "/api/profile").status)
 
-	stop()
+	srv.Stop()
 	r := c.do("GET", "/api/profile")
 	assert.Equal(t, http.StatusServiceUnavailable, r.status)
 	assert.JSONEq(t, `{"error":"session store unavailable"}`, r.body)

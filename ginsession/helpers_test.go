@@ -46,9 +46,9 @@ func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 // harness is a Gin app on a real socket with a Store on the test Redis.
 type harness struct {
 	t       *testing.T
-	rdb     *redis.Client // the store's client, counting its commands
+	rdb     redis.UniversalClient // the store's client, counting its commands
 	count   *redistest.Counter
-	raw     *redis.Client // a separate client to inspect Redis
+	raw     redis.UniversalClient // a separate client to inspect Redis
 	store   *Store
 	prefix  string
 	clock   *clock
@@ -78,9 +78,16 @@ func (s *syncBuffer) String() string {
 
 func newHarness(t *testing.T, mutate func(*Config)) *harness {
 	t.Helper()
+	rdb, count := redistest.CountingClient(t)
+	return newHarnessOn(t, rdb, count, redistest.Client(t), mutate)
+}
+
+// newHarnessOn builds the harness on a given client (a ClusterClient, say);
+// count must be installed on rdb, and raw is used to inspect Redis.
+func newHarnessOn(t *testing.T, rdb redis.UniversalClient, count *redistest.Counter, raw redis.UniversalClient, mutate func(*Config)) *harness {
+	t.Helper()
 	h := &harness{t: t, prefix: redistest.Prefix(t), clock: newClock(), logs: &syncBuffer{}}
-	h.rdb, h.count = redistest.CountingClient(t)
-	h.raw = redistest.Client(t)
+	h.rdb, h.count, h.raw = rdb, count, raw
 	cfg := Config{
 		Secrets:   [][]byte{[]byte(testSecret)},
 		KeyPrefix: h.prefix,
@@ -103,7 +110,7 @@ func newHarness(t *testing.T, mutate func(*Config)) *harness {
 	// request, so that round-trip counts do not depend on test order (a
 	// first EVALSHA on a fresh server costs one more round trip, once).
 	for _, s := range []*redis.Script{loadScript, createScript, updateScript} {
-		require.NoError(t, s.Load(context.Background(), h.raw).Err())
+		require.NoError(t, s.Load(context.Background(), h.raw).Err()) // on a ClusterClient: every master
 	}
 	h.engine = h.router(cookieName, st)
 	h.srv = httptest.NewServer(h.engine)
