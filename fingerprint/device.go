@@ -61,6 +61,23 @@ var platforms = []uaToken{
 	{"X11", "Linux"},
 }
 
+// browserNames and platformNames number the names Device can show, for
+// DeviceCode. Append only: a stored code must keep its meaning.
+var (
+	browserNames  = []string{"Edge", "Opera", "Samsung Internet", "Yandex Browser", "Vivaldi", "Firefox", "Chrome", "Chromium", "Safari"}
+	platformNames = []string{"iPhone", "iPad", "iPod", "Android", "Windows", "ChromeOS", "macOS", "Linux"}
+)
+
+// The first byte of a device code: 'A'+i names clients[i], 'a'+i names
+// browserNames[i], genericBrowser a browser Device does not name, and
+// unknownDevice nothing recognized. The second byte is '0'+i for
+// platformNames[i] or noPlatform.
+const (
+	genericBrowser = '*'
+	unknownDevice  = '?'
+	noPlatform     = '-'
+)
+
 // Device returns a short, non-identifying description of a User-Agent for a
 // "your sessions" list, such as "Chrome on Windows", "Firefox on Linux",
 // "Safari on iPhone", "Edge on Windows", "Chrome on Android", "curl" or
@@ -70,13 +87,20 @@ var platforms = []uaToken{
 // any part of the raw string, and at most 40 bytes. It is a display helper:
 // the result plays no part in fingerprint checks.
 func Device(userAgent string) string {
+	return DeviceName(DeviceCode(userAgent))
+}
+
+// DeviceCode returns the description Device would give as a two-byte code,
+// for storing it compactly next to a session; DeviceName turns the code back
+// into the description. Codes are stable across versions of this package.
+func DeviceCode(userAgent string) string {
 	ua := trimSpace(userAgent)
 	if len(ua) > deviceScanLimit {
 		ua = ua[:deviceScanLimit]
 	}
-	for _, c := range clients {
+	for i, c := range clients {
 		if strings.HasPrefix(ua, c.token) {
-			return capDevice(c.name)
+			return string([]byte{'A' + byte(i), noPlatform})
 		}
 	}
 	browser := find(ua, browsers)
@@ -84,16 +108,58 @@ func Device(userAgent string) string {
 		// Real Safari always sends Version/; WebViews and others don't.
 		browser = ""
 	}
-	platform := find(ua, platforms)
-	switch {
-	case browser != "" && platform != "":
-		return capDevice(browser + " on " + platform)
-	case browser != "":
-		return capDevice(browser)
-	case platform != "" && strings.HasPrefix(ua, "Mozilla/"):
-		return capDevice("Browser on " + platform)
+	code := [2]byte{unknownDevice, noPlatform}
+	if p := index(platformNames, find(ua, platforms)); p >= 0 {
+		code[1] = '0' + byte(p)
 	}
-	return "Unknown device"
+	switch b := index(browserNames, browser); {
+	case b >= 0:
+		code[0] = 'a' + byte(b)
+	case code[1] != noPlatform && strings.HasPrefix(ua, "Mozilla/"):
+		code[0] = genericBrowser
+	default:
+		code[1] = noPlatform
+	}
+	return string(code[:])
+}
+
+// DeviceName returns the description of a code from DeviceCode, or
+// "Unknown device" for a code it does not know.
+func DeviceName(code string) string {
+	if len(code) != 2 {
+		return "Unknown device"
+	}
+	platform := ""
+	if p := int(code[1]) - '0'; code[1] != noPlatform && p >= 0 && p < len(platformNames) {
+		platform = platformNames[p]
+	}
+	browser := ""
+	switch c := code[0]; {
+	case c >= 'A' && int(c-'A') < len(clients) && code[1] == noPlatform:
+		return capDevice(clients[c-'A'].name)
+	case c >= 'a' && int(c-'a') < len(browserNames):
+		browser = browserNames[c-'a']
+	case c == genericBrowser && platform != "":
+		browser = "Browser"
+	default:
+		return "Unknown device"
+	}
+	if platform == "" {
+		return capDevice(browser)
+	}
+	return capDevice(browser + " on " + platform)
+}
+
+func index(names []string, name string) int {
+	if name == "" {
+		return -1
+	}
+	for i, n := range names {
+		if n == name {
+			return i
+		}
+	}
+	return -1
 }
 
 func find(ua string, tokens []uaToken) string {

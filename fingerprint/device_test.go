@@ -45,3 +45,18 @@ func TestDevice(t *testing.T) {
 		})
 	}
 }
+
+func TestDeviceCodeRoundTrips(t *testing.T) {
+	for _, tc := range loadUserAgents(t) {
+		t.Run(tc.name, func(t *testing.T) {
+			code := DeviceCode(tc.ua)
+			assert.Len(t, code, 2)
+			assert.Equal(t, Device(tc.ua), DeviceName(code))
+		})
+	}
+	for _, code := range []string{"", "x", "abc", "zz", "A0", "?5", "*-"} {
+		assert.Equal(t, "Unknown device", DeviceName(code), code)
+	}
+	assert.Equal(t, "Browser on Linux", DeviceName("*7"))
+	assert.Equal(t, "Chrome on Windows", DeviceName("g4"), "codes are stable: stored sessions depend on them")
+}

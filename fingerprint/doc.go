@@ -62,7 +62,7 @@
 // # Storage and keys
 //
 // The stored value is compact and versioned: a version byte, a key-ID byte,
-// a presence bitmap, and a 16-byte truncated HMAC-SHA256 per bound field.
+// a presence bitmap, and an 8-byte truncated HMAC-SHA256 per bound field (19 bytes for the default fields).
 // Because the MACs are keyed, a leaked session store does not reveal the
 // bound values: a plain hash of an IPv4 address and a User-Agent could be
 // brute-forced. Keys are derived from the application's secrets with HKDF,

@@ -46,7 +46,7 @@ func ExampleBinder_Check() {
 	fmt.Println("other browser:", res.OK(), res.Fields())
 	fmt.Println("hard:", res.Hard, "soft:", res.Soft)
 	// Output:
-	// stored bytes: 35
+	// stored bytes: 19
 	// browser update: true []
 	// other browser: false [user-agent accept-language]
 	// hard: [user-agent] soft: [accept-language]

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/gin-contrib/sessions"
@@ -106,17 +107,17 @@ func Login(c *gin.Context, userID string) error {
 	idx := s.userKey(userID)
 	st.user = userID
 	st.fp = s.fp.Compute(c.Request, c.ClientIP())
-	st.device = fingerprint.Device(c.Request.UserAgent())
+	st.device = fingerprint.DeviceCode(c.Request.UserAgent())
 	ctx := c.Request.Context()
 	err = s.create(ctx, c.Writer, sess, st, o, fields, now, func(p redis.Pipeliner, hash string) {
 		if old.exists {
 			p.Del(ctx, old.key)
 			if old.user != "" {
-				p.ZRem(ctx, s.userKey(old.user), old.hash)
+				p.ZRem(ctx, s.userKey(old.user), indexMember(old.hash))
 			}
 		}
-		p.ZRemRangeByScore(ctx, idx, "-inf", fmt.Sprint(now))
-		p.ZAdd(ctx, idx, redis.Z{Score: float64(now + s.absMS), Member: hash})
+		p.ZRemRangeByScore(ctx, idx, "-inf", strconv.FormatInt(now/1000, 10))
+		p.ZAdd(ctx, idx, redis.Z{Score: float64(deadlineSeconds(now + s.absMS)), Member: indexMember(hash)})
 		p.PExpire(ctx, idx, s.cfg.AbsoluteTimeout)
 	})
 	if err != nil {
@@ -193,7 +194,7 @@ func (s *Store) destroyKeys(ctx context.Context, key, hash, user string, exists 
 	} else {
 		_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			p.Del(ctx, key)
-			p.ZRem(ctx, s.userKey(user), hash)
+			p.ZRem(ctx, s.userKey(user), indexMember(hash))
 			return nil
 		})
 	}
@@ -258,7 +259,7 @@ func RequireAuth(opts ...AuthOption) gin.HandlerFunc {
 			c.AbortWithStatusJSON(http.StatusUnauthorized, bodyNotLoggedIn)
 			return
 		}
-		if now := s.now(); now-st.lastSeen >= s.idleMS || now-st.created >= s.absMS {
+		if now := s.now(); now-st.lastSeen() >= s.idleMS || now-st.created >= s.absMS {
 			reason := "idle"
 			if now-st.created >= s.absMS {
 				reason = "absolute"
@@ -357,7 +358,7 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]SessionInfo,
 	for i, cmd := range cmds {
 		v := cmd.Val()
 		if len(v) != 4 || v[0] == nil || v[3] != userID {
-			gone = append(gone, hashes[i])
+			gone = append(gone, indexMember(hashes[i]))
 			continue
 		}
 		var st state
@@ -366,8 +367,8 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]SessionInfo,
 		out = append(out, SessionInfo{
 			Ref:      s.ref(hashes[i]),
 			Created:  time.UnixMilli(st.created).UTC(),
-			LastSeen: time.UnixMilli(st.lastSeen).UTC(),
-			Device:   str(v[2]),
+			LastSeen: time.UnixMilli(st.lastSeen()).UTC(),
+			Device:   fingerprint.DeviceName(str(v[2])),
 			Current:  cur != nil && cur.hash == hashes[i],
 		})
 	}
@@ -383,20 +384,29 @@ func str(v any) string {
 	return s
 }
 
+// deadlineSeconds rounds an absolute deadline in Unix ms up to seconds: the
+// index scores sessions by it (a 32-bit integer stores smaller than ms), and
+// an entry is pruned once its second has passed.
+func deadlineSeconds(ms int64) int64 { return (ms + 999) / 1000 }
+
 // indexed returns the at-rest names of userID's sessions that have not
 // passed their absolute deadline, pruning the ones that have.
 func (s *Store) indexed(ctx context.Context, userID string) ([]string, error) {
 	idx := s.userKey(userID)
 	var members *redis.StringSliceCmd
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.ZRemRangeByScore(ctx, idx, "-inf", fmt.Sprint(s.now()))
+		p.ZRemRangeByScore(ctx, idx, "-inf", strconv.FormatInt(s.now()/1000, 10))
 		members = p.ZRange(ctx, idx, 0, -1)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: reading the user's sessions: %w", ErrStoreUnavailable, err)
 	}
-	return members.Val(), nil
+	hashes := members.Val()
+	for i, m := range hashes {
+		hashes[i] = memberHash(m)
+	}
+	return hashes, nil
 }
 
 // RevokeSession ends the session of userID whose reference is ref (from
@@ -433,7 +443,7 @@ func (s *Store) RevokeUser(ctx context.Context, userID string) (int, error) {
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, h := range hashes {
 			p.Del(ctx, s.sessionKey(h))
-			members[i] = h
+			members[i] = indexMember(h)
 		}
 		p.ZRem(ctx, s.userKey(userID), members...)
 		return nil

@@ -34,6 +34,10 @@ func (h *harness) indexMembers(user string) []string {
 	h.t.Helper()
 	m, err := h.raw.ZRange(context.Background(), h.prefix+"u:"+user, 0, -1).Result()
 	require.NoError(h.t, err)
+	for i := range m {
+		require.Len(h.t, m[i], 32, "members are the raw SHA-256 of the ID")
+		m[i] = memberHash(m[i])
+	}
 	return m
 }
 
@@ -57,9 +61,9 @@ func TestLoginRotatesIDAndKeepsValues(t *testing.T) {
 	all, err := h.raw.HGetAll(context.Background(), h.keyOf(c1)).Result()
 	require.NoError(t, err)
 	assert.Equal(t, "alice", all["_u"])
-	assert.Len(t, all["_f"], 19, "a 16-byte MAC of the UA (no Accept-Language was sent), never the raw header")
+	assert.Len(t, all["_f"], 11, "an 8-byte MAC of the UA (no Accept-Language was sent), never the raw header")
 	assert.NotContains(t, all["_f"], "Chrome")
-	assert.Equal(t, "Chrome on Windows", all["_d"])
+	assert.Equal(t, "Chrome on Windows", fingerprint.DeviceName(all["_d"]))
 	assert.Equal(t, []string{idHash(c1[:idLen])}, h.indexMembers("alice"))
 
 	fixated := h.client(chromeWin)
@@ -97,6 +101,7 @@ func TestGuardedReadIsOneRoundTripWithHeaders(t *testing.T) {
 	h := newHarness(t, nil)
 	c := h.login(chromeWin, "carol")
 	before, err := h.raw.HGet(context.Background(), h.keyOf(c.cookie), "_a").Int64()
+	assert.Zero(t, before, "last activity is stored as ms after creation")
 	require.NoError(t, err)
 	h.clock.Advance(10 * time.Second)
 	h.count.Reset()

@@ -30,10 +30,10 @@ import (
 // Numbers are decimal text: readable in redis-cli and exact on the way back.
 const (
 	metaCreated  = "_c" // creation time, Unix ms; the authentication time once logged in
-	metaLastSeen = "_a" // last activity, Unix ms
+	metaLastSeen = "_a" // last activity, ms after _c (a small number stores smaller)
 	metaUser     = "_u" // user ID, set by Login
 	metaFP       = "_f" // fingerprint MACs, set by Login
-	metaDevice   = "_d" // short device description for the sessions list, set by Login
+	metaDevice   = "_d" // device code (fingerprint.DeviceCode) for the sessions list, set by Login
 )
 
 const (

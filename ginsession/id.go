@@ -31,3 +31,16 @@ func idHash(id string) string {
 	sum := sha256.Sum256([]byte(id))
 	return b64.EncodeToString(sum[:])
 }
+
+// indexMember returns how a session is named in its user's index: the 32
+// raw bytes of its hash, 11 bytes smaller than the base64url form, which
+// keeps a login's index inside a smaller Redis allocation.
+func indexMember(hash string) string {
+	raw, _ := b64.DecodeString(hash)
+	return string(raw)
+}
+
+// memberHash reverses indexMember.
+func memberHash(member string) string {
+	return b64.EncodeToString([]byte(member))
+}

@@ -20,7 +20,7 @@ type state struct {
 	fields    map[string]string // user fields as stored, for the diff on Save
 	opaque    int               // stored fields that could not be decoded (kept as they are)
 	created   int64             // Unix ms
-	lastSeen  int64             // Unix ms, as it was before this request
+	seenAfter int64             // last activity, ms after created, as it was before this request
 	user      string
 	fp        []byte
 	device    string
@@ -31,12 +31,15 @@ type state struct {
 	loadErr   error // Redis failed: fail closed
 }
 
+// lastSeen returns the session's last activity before this request, Unix ms.
+func (st *state) lastSeen() int64 { return st.created + st.seenAfter }
+
 func (st *state) setMeta(f, v string) {
 	switch f {
 	case metaCreated:
 		st.created, _ = strconv.ParseInt(v, 10, 64)
 	case metaLastSeen:
-		st.lastSeen, _ = strconv.ParseInt(v, 10, 64)
+		st.seenAfter, _ = strconv.ParseInt(v, 10, 64)
 	case metaUser:
 		st.user = v
 	case metaFP:

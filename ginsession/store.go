@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gin-contrib/sessions"
@@ -250,7 +249,8 @@ func (s *Store) New(r *http.Request, name string) (*gsessions.Session, error) {
 }
 
 // loadScript reads a session and, if it is live, refreshes its last-seen
-// time and its TTL in the same round trip. The timeouts are checked here too,
+// time (_a, in ms after the creation time _c) and its TTL in the same round
+// trip. The timeouts are checked here too,
 // with the application's clock, so a stale TTL never keeps a session alive:
 // an expired session is deleted and returned with status 2.
 var loadScript = redis.NewScript(`
@@ -261,14 +261,14 @@ for i = 1, #v, 2 do
   if v[i] == '_c' then c = tonumber(v[i+1]) elseif v[i] == '_a' then a = tonumber(v[i+1]) end
 end
 local now, idle, abs = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-if c == nil or a == nil or now - a >= idle or now - c >= abs then
+if c == nil or a == nil or now - (c + a) >= idle or now - c >= abs then
   redis.call('DEL', KEYS[1])
   table.insert(v, 1, 2)
   return v
 end
 local ttl = c + abs - now
 if idle < ttl then ttl = idle end
-redis.call('HSET', KEYS[1], '_a', ARGV[1])
+redis.call('HSET', KEYS[1], '_a', string.format('%d', now - c))
 redis.call('PEXPIRE', KEYS[1], ttl)
 table.insert(v, 1, 1)
 return v
@@ -425,7 +425,7 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *gsessions.Ses
 		}
 	}
 	if len(args) > 2 {
-		args = append(args, metaLastSeen, now)
+		args = append(args, metaLastSeen, now-st.created)
 		n, err := updateScript.Run(ctx, s.rdb, []string{st.key}, args...).Int()
 		if err != nil {
 			err = fmt.Errorf("%w: saving session: %w", ErrStoreUnavailable, err)
@@ -437,7 +437,7 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *gsessions.Ses
 			return ErrSessionGone
 		}
 		st.fields = fields
-		st.lastSeen = now
+		st.seenAfter = now - st.created
 	}
 	if st.resign || o != s.opts {
 		setCookie(w, cookie(st.name, s.sign(st.name, st.id), o, s.maxAge(o, st.created, now)))
@@ -465,9 +465,8 @@ func (s *Store) create(ctx context.Context, w http.ResponseWriter, sess *gsessio
 	id := newID()
 	hash := idHash(id)
 	key := s.sessionKey(hash)
-	nowS := strconv.FormatInt(now, 10)
 	args := make([]any, 0, 1+2*len(fields)+10)
-	args = append(args, s.ttl(now, now), metaCreated, nowS, metaLastSeen, nowS)
+	args = append(args, s.ttl(now, now), metaCreated, now, metaLastSeen, 0)
 	if st.user != "" {
 		args = append(args, metaUser, st.user, metaFP, st.fp, metaDevice, st.device)
 	}
@@ -489,7 +488,7 @@ func (s *Store) create(ctx context.Context, w http.ResponseWriter, sess *gsessio
 		return err
 	}
 	st.id, st.hash, st.key, st.exists = id, hash, key, true
-	st.created, st.lastSeen, st.fields, st.expired, st.resign = now, now, fields, false, false
+	st.created, st.seenAfter, st.fields, st.expired, st.resign = now, 0, fields, false, false
 	sess.ID = s.ref(hash)
 	sess.IsNew = false
 	setCookie(w, cookie(st.name, s.sign(st.name, id), o, s.maxAge(o, now, now)))
