@@ -345,7 +345,7 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]SessionInfo,
 	cmds := make([]*redis.SliceCmd, len(hashes))
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, h := range hashes {
-			cmds[i] = p.HMGet(ctx, s.sessionKey(h), metaCreated, metaLastSeen, metaDevice, metaUser)
+			cmds[i] = p.HMGet(ctx, s.hashKey(h), metaCreated, metaLastSeen, metaDevice, metaUser)
 		}
 		return nil
 	})
@@ -420,7 +420,7 @@ func (s *Store) RevokeSession(ctx context.Context, userID, ref string) error {
 	}
 	for _, h := range hashes {
 		if s.ref(h) == ref {
-			if err := s.destroyKeys(ctx, s.sessionKey(h), h, userID, true); err != nil {
+			if err := s.destroyKeys(ctx, s.hashKey(h), h, userID, true); err != nil {
 				return err
 			}
 			s.emit(ctx, Event{Type: EventRevoked, UserID: userID, Session: ref, Reason: "revoked"})
@@ -442,7 +442,7 @@ func (s *Store) RevokeUser(ctx context.Context, userID string) (int, error) {
 	members := make([]any, len(hashes))
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, h := range hashes {
-			p.Del(ctx, s.sessionKey(h))
+			p.Del(ctx, s.hashKey(h))
 			members[i] = indexMember(h)
 		}
 		p.ZRem(ctx, s.userKey(userID), members...)

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"fmt"
+	"hash"
 	"net/http"
 	"strings"
 	"time"
@@ -18,7 +19,7 @@ const cookieLen = idLen + 1 + idLen
 // sign returns the cookie value for id: the ID and an HMAC-SHA256 over the
 // cookie name and the ID with the newest cookie key (SEC-2).
 func (s *Store) sign(name, id string) string {
-	mac := cookieMAC(s.cookieKeys[0], name, id)
+	mac := s.cookieMAC(0, name, id)
 	buf := make([]byte, 0, cookieLen)
 	buf = append(buf, id...)
 	buf = append(buf, '.')
@@ -26,13 +27,17 @@ func (s *Store) sign(name, id string) string {
 	return string(buf)
 }
 
-func cookieMAC(key []byte, name, id string) [sha256.Size]byte {
-	h := hmac.New(sha256.New, key)
+// cookieMAC returns the HMAC-SHA256 of the cookie name and the ID with
+// cookie key k, reusing pooled HMAC states (hmac.New allocates).
+func (s *Store) cookieMAC(k int, name, id string) [sha256.Size]byte {
+	h := s.macs[k].Get().(hash.Hash)
 	h.Write([]byte(name))
 	h.Write([]byte{0})
 	h.Write([]byte(id))
 	var out [sha256.Size]byte
 	h.Sum(out[:0])
+	h.Reset()
+	s.macs[k].Put(h)
 	return out
 }
 
@@ -53,8 +58,8 @@ func (s *Store) verify(name, value string) (id string, stale, ok bool) {
 		return "", false, false
 	}
 	id = value[:idLen]
-	for i, k := range s.cookieKeys {
-		want := cookieMAC(k, name, id)
+	for i := range s.cookieKeys {
+		want := s.cookieMAC(i, name, id)
 		if hmac.Equal(want[:], mac[:]) {
 			return id, i > 0, true
 		}

@@ -45,7 +45,7 @@ func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // harness is a Gin app on a real socket with a Store on the test Redis.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	rdb     redis.UniversalClient // the store's client, counting its commands
 	count   *redistest.Counter
 	raw     redis.UniversalClient // a separate client to inspect Redis
@@ -76,7 +76,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newHarness(t *testing.T, mutate func(*Config)) *harness {
+func newHarness(t testing.TB, mutate func(*Config)) *harness {
 	t.Helper()
 	rdb, count := redistest.CountingClient(t)
 	return newHarnessOn(t, rdb, count, redistest.Client(t), mutate)
@@ -84,7 +84,7 @@ func newHarness(t *testing.T, mutate func(*Config)) *harness {
 
 // newHarnessOn builds the harness on a given client (a ClusterClient, say);
 // count must be installed on rdb, and raw is used to inspect Redis.
-func newHarnessOn(t *testing.T, rdb redis.UniversalClient, count *redistest.Counter, raw redis.UniversalClient, mutate func(*Config)) *harness {
+func newHarnessOn(t testing.TB, rdb redis.UniversalClient, count *redistest.Counter, raw redis.UniversalClient, mutate func(*Config)) *harness {
 	t.Helper()
 	h := &harness{t: t, prefix: redistest.Prefix(t), clock: newClock(), logs: &syncBuffer{}}
 	h.rdb, h.count, h.raw = rdb, count, raw
@@ -188,7 +188,7 @@ type reply struct {
 }
 
 // cookie returns the parsed Set-Cookie of the session cookie, or nil.
-func (r reply) cookie(t *testing.T) *http.Cookie {
+func (r reply) cookie(t testing.TB) *http.Cookie {
 	t.Helper()
 	for _, raw := range r.setCookies {
 		c, err := http.ParseSetCookie(raw)
@@ -277,7 +277,7 @@ func (h *harness) eventsOf(t EventType) []Event {
 	return out
 }
 
-func jsonField(t *testing.T, body, field string) any {
+func jsonField(t testing.TB, body, field string) any {
 	t.Helper()
 	var m map[string]any
 	require.NoError(t, json.Unmarshal([]byte(body), &m), body)

@@ -7,8 +7,10 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gin-contrib/sessions"
@@ -105,6 +107,10 @@ type Store struct {
 	log        *slog.Logger
 	idleMS     int64
 	absMS      int64
+	idleArg    any // idleMS and absMS as script arguments, boxed once
+	absArg     any
+	macs       []sync.Pool // one pool of HMAC states per cookie key
+	refMACs    sync.Pool
 }
 
 // NewStore returns a Store that keeps sessions in rdb. It returns an error
@@ -178,6 +184,12 @@ func NewStore(rdb redis.UniversalClient, cfg Config) (*Store, error) {
 		s.cookieKeys = append(s.cookieKeys, derive(sec, "sessionshield/cookie/v1"))
 	}
 	s.refKey = derive(cfg.Secrets[0], "sessionshield/ref/v1")
+	s.idleArg, s.absArg = s.idleMS, s.absMS
+	s.macs = make([]sync.Pool, len(s.cookieKeys))
+	for i, k := range s.cookieKeys {
+		s.macs[i].New = func() any { return hmac.New(sha256.New, k) }
+	}
+	s.refMACs.New = func() any { return hmac.New(sha256.New, s.refKey) }
 	s.opts = defaultOptions(&cfg)
 	return s, nil
 }
@@ -250,29 +262,55 @@ func (s *Store) New(r *http.Request, name string) (*gsessions.Session, error) {
 
 // loadScript reads a session and, if it is live, refreshes its last-seen
 // time (_a, in ms after the creation time _c) and its TTL in the same round
-// trip. The timeouts are checked here too,
-// with the application's clock, so a stale TTL never keeps a session alive:
-// an expired session is deleted and returned with status 2.
+// trip. The timeouts are checked here too, with the application's clock, so
+// a stale TTL never keeps a session alive: an expired session is deleted.
+//
+// The reply is one string, so the client allocates it once instead of once
+// per field: a status byte ('1' live, '2' expired and deleted) followed by
+// every field and value as <decimal length>:<bytes>. A missing session
+// replies "0".
 var loadScript = redis.NewScript(`
 local v = redis.call('HGETALL', KEYS[1])
-if #v == 0 then return 0 end
+if #v == 0 then return '0' end
 local c, a
 for i = 1, #v, 2 do
   if v[i] == '_c' then c = tonumber(v[i+1]) elseif v[i] == '_a' then a = tonumber(v[i+1]) end
 end
 local now, idle, abs = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local out = {'1'}
 if c == nil or a == nil or now - (c + a) >= idle or now - c >= abs then
   redis.call('DEL', KEYS[1])
-  table.insert(v, 1, 2)
-  return v
+  out[1] = '2'
+else
+  local ttl = c + abs - now
+  if idle < ttl then ttl = idle end
+  redis.call('HSET', KEYS[1], '_a', string.format('%d', now - c))
+  redis.call('PEXPIRE', KEYS[1], ttl)
 end
-local ttl = c + abs - now
-if idle < ttl then ttl = idle end
-redis.call('HSET', KEYS[1], '_a', string.format('%d', now - c))
-redis.call('PEXPIRE', KEYS[1], ttl)
-table.insert(v, 1, 1)
-return v
+for i = 1, #v do
+  out[#out + 1] = #v[i] .. ':' .. v[i]
+end
+return table.concat(out)
 `)
+
+// unpack splits the next <length>:<bytes> item off a loadScript reply.
+func unpack(s string) (item, rest string, ok bool) {
+	n := 0
+	for i := 0; i < len(s) && i < 10; i++ {
+		c := s[i]
+		if c == ':' {
+			if i == 0 || n > len(s)-i-1 {
+				return "", "", false
+			}
+			return s[i+1 : i+1+n], s[i+1+n:], true
+		}
+		if c < '0' || c > '9' {
+			return "", "", false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return "", "", false
+}
 
 // createScript writes a new session and its TTL atomically.
 var createScript = redis.NewScript(`
@@ -295,7 +333,17 @@ return 1
 
 func (s *Store) now() int64 { return s.cfg.Now().UnixMilli() }
 
-func (s *Store) sessionKey(hash string) string { return s.cfg.KeyPrefix + hash }
+// sessionKey returns the Redis key of the session with ID id:
+// <KeyPrefix><base64url(SHA-256(id))>, built in one allocation.
+func (s *Store) sessionKey(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	buf := make([]byte, 0, len(s.cfg.KeyPrefix)+idLen)
+	buf = append(buf, s.cfg.KeyPrefix...)
+	return string(b64.AppendEncode(buf, sum[:]))
+}
+
+// hashKey returns the Redis key of the session whose at-rest hash is hash.
+func (s *Store) hashKey(hash string) string { return s.cfg.KeyPrefix + hash }
 
 func (s *Store) userKey(userID string) string { return s.cfg.KeyPrefix + "u:" + userID }
 
@@ -308,37 +356,45 @@ func (s *Store) ttl(created, now int64) int64 {
 
 // ref returns the opaque, non-secret reference of a session: what logs,
 // events, Session.ID and the sessions list show instead of the ID.
-func (s *Store) ref(hash string) string {
-	h := hmac.New(sha256.New, s.refKey)
-	h.Write([]byte(hash))
+func (s *Store) ref(atRest string) string {
+	h := s.refMACs.Get().(hash.Hash)
+	h.Write([]byte(atRest))
 	var sum [sha256.Size]byte
-	return b64.EncodeToString(h.Sum(sum[:0])[:12])
+	h.Sum(sum[:0])
+	h.Reset()
+	s.refMACs.Put(h)
+	return b64.EncodeToString(sum[:12])
 }
 
 func (s *Store) load(ctx context.Context, sess *gsessions.Session, st *state, id string) error {
-	hash := idHash(id)
-	key := s.sessionKey(hash)
+	key := s.sessionKey(id)
+	hash := key[len(s.cfg.KeyPrefix):]
 	now := s.now()
-	res, err := loadScript.Run(ctx, s.rdb, []string{key}, now, s.idleMS, s.absMS).Result()
+	res, err := loadScript.Run(ctx, s.rdb, []string{key}, now, s.idleArg, s.absArg).Text()
 	if err != nil {
 		st.loadErr = fmt.Errorf("%w: loading session: %w", ErrStoreUnavailable, err)
 		return st.loadErr
 	}
-	arr, ok := res.([]any)
-	if !ok || len(arr) == 0 {
+	if len(res) == 0 || res[0] == '0' {
 		return nil // no live record: strict mode, a write gets a new ID
 	}
-	status, _ := arr[0].(int64)
+	status := res[0]
 	var decodeErr error
-	st.fields = make(map[string]string, len(arr)/2)
-	for i := 1; i+1 < len(arr); i += 2 {
-		f, _ := arr[i].(string)
-		v, _ := arr[i+1].(string)
+	for rest := res[1:]; rest != ""; {
+		var f, v string
+		var ok bool
+		if f, rest, ok = unpack(rest); ok {
+			v, rest, ok = unpack(rest)
+		}
+		if !ok {
+			st.loadErr = fmt.Errorf("%w: loading session: malformed reply", ErrStoreUnavailable)
+			return st.loadErr
+		}
 		if isMeta(f) {
 			st.setMeta(f, v)
 			continue
 		}
-		if status != 1 {
+		if status != '1' {
 			continue
 		}
 		k, err := decodeKey(f)
@@ -346,6 +402,9 @@ func (s *Store) load(ctx context.Context, sess *gsessions.Session, st *state, id
 			var val any
 			if val, err = decodeValue(v); err == nil {
 				sess.Values[k] = val
+				if st.fields == nil {
+					st.fields = make(map[string]string)
+				}
 				st.fields[f] = v
 				continue
 			}
@@ -356,7 +415,7 @@ func (s *Store) load(ctx context.Context, sess *gsessions.Session, st *state, id
 		}
 	}
 	st.hash = hash
-	if status != 1 {
+	if status != '1' {
 		st.expired = true
 		s.emit(ctx, Event{Type: EventExpired, UserID: st.user, Session: s.ref(hash)})
 		st.user, st.fields = "", nil
@@ -463,8 +522,8 @@ func (s *Store) maxAge(o gsessions.Options, created, now int64) int {
 func (s *Store) create(ctx context.Context, w http.ResponseWriter, sess *gsessions.Session, st *state,
 	o gsessions.Options, fields map[string]string, now int64, pre func(redis.Pipeliner, string)) error {
 	id := newID()
-	hash := idHash(id)
-	key := s.sessionKey(hash)
+	key := s.sessionKey(id)
+	hash := key[len(s.cfg.KeyPrefix):]
 	args := make([]any, 0, 1+2*len(fields)+10)
 	args = append(args, s.ttl(now, now), metaCreated, now, metaLastSeen, 0)
 	if st.user != "" {

@@ -1,0 +1,122 @@
+package ginsession
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+
+	"github.com/gin-contrib/sessions"
+	"github.com/gin-gonic/gin"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sessionshield/sessionshield/internal/redistest"
+)
+
+// benchApp is a store and router for benchmarks, driven in-process so the
+// numbers are the library's cost, not the network's.
+func benchApp(b *testing.B) (*harness, http.Handler, string) {
+	b.Helper()
+	rdb := redistest.Client(b) // no counting hook: it allocates
+	h := newHarnessOn(b, rdb, &redistest.Counter{}, rdb, func(c *Config) { c.Logger = discardLogger })
+	c := h.login(chromeWin, "user-1234")
+	require.Equal(b, http.StatusOK, c.do("POST", "/set?k=cart&v=3").status)
+	return h, h.engine, c.cookie
+}
+
+func benchRequest(method, path, cookie string) *http.Request {
+	req := httptest.NewRequest(method, path, nil)
+	req.Header.Set("User-Agent", chromeWin)
+	req.Header.Set("Cookie", cookieName+"="+cookie)
+	return req
+}
+
+// BenchmarkGuardedRead is a request through RequireAuth: cookie check, one
+// Redis round trip that loads the session and slides its expiry, timeout and
+// fingerprint checks.
+func BenchmarkGuardedRead(b *testing.B) {
+	_, app, cookie := benchApp(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		app.ServeHTTP(w, benchRequest("GET", "/api/profile", cookie))
+		if w.Code != http.StatusOK {
+			b.Fatal(w.Code, w.Body.String())
+		}
+	}
+}
+
+// BenchmarkGuardedReadParallel is BenchmarkGuardedRead from 4 goroutines
+// per CPU, all on one session.
+func BenchmarkGuardedReadParallel(b *testing.B) {
+	_, app, cookie := benchApp(b)
+	b.ReportAllocs()
+	b.SetParallelism(4)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			w := httptest.NewRecorder()
+			app.ServeHTTP(w, benchRequest("GET", "/api/profile", cookie))
+			if w.Code != http.StatusOK {
+				b.Error(w.Code)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkLoadAndRead is sessions.Default(c).Get on an existing session.
+func BenchmarkLoadAndRead(b *testing.B) {
+	_, app, cookie := benchApp(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		app.ServeHTTP(w, benchRequest("GET", "/get?k=cart", cookie))
+		if w.Code != http.StatusOK {
+			b.Fatal(w.Code)
+		}
+	}
+}
+
+// BenchmarkSave loads a session and saves one changed value: two round trips.
+func BenchmarkSave(b *testing.B) {
+	h, app, cookie := benchApp(b)
+	h.handler = func(c *gin.Context) {
+		s := sessions.Default(c)
+		n, _ := s.Get("n").(int)
+		s.Set("n", n+1)
+		if err := s.Save(); err != nil {
+			c.Status(http.StatusInternalServerError)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		app.ServeHTTP(w, benchRequest("POST", "/hook", cookie))
+		if w.Code != http.StatusNoContent {
+			b.Fatal(w.Code)
+		}
+	}
+}
+
+// BenchmarkLogin is a login on a request without a session: one round trip.
+func BenchmarkLogin(b *testing.B) {
+	_, app, _ := benchApp(b)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		w := httptest.NewRecorder()
+		req := httptest.NewRequest("POST", "/login?user=bench-"+strconv.Itoa(i%64), nil)
+		req.Header.Set("User-Agent", chromeWin)
+		app.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatal(w.Code)
+		}
+	}
+}
+
+var discardLogger = slog.New(slog.NewTextHandler(io.Discard, nil))

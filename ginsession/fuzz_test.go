@@ -1,0 +1,78 @@
+package ginsession
+
+import (
+	"bufio"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// seedCookies reads the cookie values in testdata/cookies/seeds.txt.
+func seedCookies(f *testing.F) []string {
+	file, err := os.Open("../testdata/cookies/seeds.txt")
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer file.Close()
+	var out []string
+	sc := bufio.NewScanner(file)
+	for sc.Scan() {
+		if line := sc.Text(); line != "" && !strings.HasPrefix(line, "#") {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// FuzzVerifyCookie feeds arbitrary cookie values to the verifier: it never
+// panics, and accepts a value only if it is exactly what the store signs.
+func FuzzVerifyCookie(f *testing.F) {
+	s, err := NewStore(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}), Config{Secrets: [][]byte{[]byte(testSecret)}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, v := range seedCookies(f) {
+		f.Add(v)
+	}
+	valid := s.sign(cookieName, newID())
+	f.Add(valid)
+	f.Fuzz(func(t *testing.T, value string) {
+		id, _, ok := s.verify(cookieName, value)
+		if !ok {
+			if id != "" {
+				t.Fatalf("rejected value returned an ID")
+			}
+			return
+		}
+		if value != s.sign(cookieName, id) {
+			t.Fatalf("accepted a value the store did not sign: %q", value)
+		}
+	})
+}
+
+// FuzzDecodeValue feeds arbitrary stored fields to the value decoder: a
+// corrupt or hostile Redis value is an error, never a panic, and whatever
+// decodes encodes again.
+func FuzzDecodeValue(f *testing.F) {
+	for _, v := range []any{"s", 42, int64(-1), 3.5, true, []byte{1, 2}, nil} {
+		e, err := encodeValue(v)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(e)
+	}
+	f.Add("g\x00\x01garbage")
+	f.Add("t\x01\x02")
+	f.Fuzz(func(t *testing.T, stored string) {
+		v, err := decodeValue(stored)
+		if err != nil {
+			return
+		}
+		if _, err := encodeValue(v); err != nil {
+			t.Fatalf("decoded %T does not encode again: %v", v, err)
+		}
+		_, _ = decodeKey(stored)
+	})
+}
