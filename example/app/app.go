@@ -1,0 +1,336 @@
+// Package app is the example JSON API of sessionshield: signup, login with
+// argon2id passwords and a Redis-backed brute-force throttle, a profile
+// behind ginsession.RequireAuth, logout, and a "your sessions" page, with
+// CSRF checks and no-store caching on every route. The runnable program is
+// ../main.go (go run ./example); this package holds everything it runs, so
+// tests can build the same router.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-contrib/sessions"
+	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionshield/sessionshield/ginsession"
+)
+
+// App is the example application: its configuration, Redis client,
+// session store, users and login throttle.
+type App struct {
+	cfg      Config
+	rdb      redis.UniversalClient
+	store    *ginsession.Store
+	users    *users
+	throttle *throttle
+	log      *slog.Logger
+	closers  []func()
+}
+
+// New builds the application on rdb, which it does not close. It returns
+// an error wrapping ErrConfig when cfg cannot run: in production without a
+// secret; anywhere with a secret under 32 bytes or a bad store setting. In
+// development without a secret it generates one and warns that sessions
+// will not survive a restart.
+func New(cfg Config, rdb redis.UniversalClient) (*App, error) {
+	cfg = cfg.withDefaults()
+	log := cfg.Logger
+	switch {
+	case cfg.Env != EnvDevelopment && cfg.Env != EnvProduction:
+		return nil, fmt.Errorf("%w: Env must be %q or %q", ErrConfig, EnvDevelopment, EnvProduction)
+	case rdb == nil:
+		return nil, fmt.Errorf("%w: a Redis client is required", ErrConfig)
+	case len(cfg.Secret) == 0 && cfg.Production():
+		return nil, fmt.Errorf("%w: SESSION_SECRET is required in production", ErrConfig)
+	case len(cfg.Secret) == 0:
+		cfg.Secret = make([]byte, 48)
+		_, _ = rand.Read(cfg.Secret)
+		log.Warn("SESSION_SECRET is not set: using a random secret; sessions will not survive a restart")
+	case len(cfg.Secret) < MinSecretLen:
+		return nil, fmt.Errorf("%w: SESSION_SECRET must be at least %d bytes", ErrConfig, MinSecretLen)
+	}
+	store, err := ginsession.NewStore(rdb, ginsession.Config{
+		Secrets:         [][]byte{cfg.Secret},
+		KeyPrefix:       cfg.KeyPrefix + "sess:",
+		IdleTimeout:     cfg.IdleTimeout,
+		AbsoluteTimeout: cfg.AbsoluteTimeout,
+		Insecure:        !cfg.Production(),
+		Logger:          log,
+		Now:             cfg.Now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	appPrefix := cfg.KeyPrefix + "app:"
+	return &App{
+		cfg:   cfg,
+		rdb:   rdb,
+		store: store,
+		users: newUsers(rdb, appPrefix, cfg.Password, cfg.Now),
+		throttle: &throttle{
+			rdb: rdb, prefix: appPrefix, now: cfg.Now,
+			accountLimit: cfg.AccountLimit, ipLimit: cfg.IPLimit, window: cfg.Window,
+		},
+		log: log,
+	}, nil
+}
+
+// Store returns the application's session store.
+func (a *App) Store() *ginsession.Store { return a.store }
+
+// Config returns the configuration the application runs with, defaults
+// filled in. Its Secret is the one in use (generated in development when
+// none was set): never log it.
+func (a *App) Config() Config { return a.cfg }
+
+// Close releases what Open started (the Redis client, the in-process
+// Redis). It does nothing for an App built with New.
+func (a *App) Close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+	a.closers = nil
+}
+
+// Authenticate returns the user whose email (compared in lower case) and
+// password match. An unknown email and a wrong password both return
+// ErrInvalidCredentials after the same argon2id work (SEC-44); an empty
+// email or password returns ErrMissingCredentials; a Redis failure returns
+// an error wrapping ErrUnavailable. A hash stored with other parameters than
+// the configured ones is replaced after a successful check (SEC-42).
+func (a *App) Authenticate(ctx context.Context, email, password string) (*User, error) {
+	return a.users.authenticate(ctx, email, password)
+}
+
+// Router returns a new Gin engine serving the API:
+//
+//	POST   /signup       {email, password} -> 201 {id, email}
+//	POST   /login        {email, password} -> 200 {message} + session cookie
+//	POST   /logout       -> 200 {message}
+//	GET    /profile      -> 200 {userId, email}             (logged in)
+//	GET    /sessions     -> 200 {sessions: [...]}           (logged in)
+//	DELETE /sessions/:ref -> 200 {message}                  (logged in)
+//	POST   /logout-all   -> 200 {message, revoked}          (logged in)
+//	GET    /healthz      -> 200 {status} or 503
+//
+// Every response is JSON with Cache-Control: no-store, and errors are
+// {"error": "..."}. It returns an error for a bad TRUSTED_PROXIES entry.
+func (a *App) Router() (*gin.Engine, error) {
+	r := gin.New()
+	if err := r.SetTrustedProxies(a.cfg.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("%w: TRUSTED_PROXIES: %w", ErrConfig, err)
+	}
+	r.HandleMethodNotAllowed = true
+	r.NoRoute(func(c *gin.Context) { fail(c, http.StatusNotFound, "not found") })
+	r.NoMethod(func(c *gin.Context) { fail(c, http.StatusMethodNotAllowed, "method not allowed") })
+	r.Use(requestLog(a.log), recovery(a.log), noStore(), limitBody(MaxBodyBytes), csrf(),
+		sessions.Sessions(a.cfg.CookieName(), a.store))
+
+	r.GET("/healthz", a.healthz)
+	r.POST("/signup", a.signup)
+	r.POST("/login", a.login)
+	r.POST("/logout", a.logout)
+	auth := r.Group("/", ginsession.RequireAuth())
+	auth.GET("/profile", a.profile)
+	auth.GET("/sessions", a.sessions)
+	auth.DELETE("/sessions/:ref", a.revokeSession)
+	auth.POST("/logout-all", a.logoutAll)
+	return r, nil
+}
+
+// credentials is the body of /signup and /login.
+type credentials struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+// decodeJSON reads the request body into v, answering 413 or 400 itself
+// when it cannot.
+func decodeJSON(c *gin.Context, v any) bool {
+	err := json.NewDecoder(c.Request.Body).Decode(v)
+	if err == nil {
+		return true
+	}
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		fail(c, http.StatusRequestEntityTooLarge, "request body too large")
+	} else {
+		fail(c, http.StatusBadRequest, "invalid JSON body")
+	}
+	return false
+}
+
+// unavailable answers 503 and logs err, which never holds a secret (Redis
+// and ginsession errors carry no IDs, cookies or passwords).
+func (a *App) unavailable(c *gin.Context, err error) {
+	a.log.Error("store unavailable", "route", c.FullPath(), "error", err.Error())
+	fail(c, http.StatusServiceUnavailable, "service unavailable")
+}
+
+func (a *App) healthz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.rdb.Ping(ctx).Err(); err != nil {
+		a.unavailable(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+func (a *App) signup(c *gin.Context) {
+	var in credentials
+	if !decodeJSON(c, &in) {
+		return
+	}
+	email := normalizeEmail(in.Email)
+	if field, msg := validateSignup(email, in.Password); field != "" {
+		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": msg, "field": field})
+		return
+	}
+	user, err := a.users.create(c.Request.Context(), email, in.Password)
+	switch {
+	case errors.Is(err, ErrEmailTaken):
+		fail(c, http.StatusConflict, "email already registered")
+		return
+	case err != nil:
+		a.unavailable(c, err)
+		return
+	}
+	a.log.Info("signup", "user", user.ID)
+	c.JSON(http.StatusCreated, gin.H{"id": user.ID, "email": user.Email})
+}
+
+func (a *App) login(c *gin.Context) {
+	var in credentials
+	if !decodeJSON(c, &in) {
+		return
+	}
+	if in.Email == "" || in.Password == "" {
+		fail(c, http.StatusBadRequest, "email and password are required")
+		return
+	}
+	ctx := c.Request.Context()
+	email, ip := normalizeEmail(in.Email), c.ClientIP()
+	wait, err := a.throttle.check(ctx, email, ip)
+	if err != nil {
+		a.unavailable(c, err)
+		return
+	}
+	if wait > 0 {
+		a.log.Warn("login throttled", "ip", ip)
+		c.Header("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+		fail(c, http.StatusTooManyRequests, "too many failed logins, try again later")
+		return
+	}
+	user, err := a.users.authenticate(ctx, email, in.Password)
+	switch {
+	case errors.Is(err, ErrInvalidCredentials):
+		if err := a.throttle.fail(ctx, email, ip); err != nil {
+			a.unavailable(c, err)
+			return
+		}
+		a.log.Info("login failed", "ip", ip)
+		fail(c, http.StatusUnauthorized, "invalid credentials")
+		return
+	case err != nil:
+		a.unavailable(c, err)
+		return
+	}
+	if err := a.throttle.reset(ctx, email); err != nil {
+		a.unavailable(c, err)
+		return
+	}
+	if err := ginsession.Login(c, user.ID); err != nil {
+		if errors.Is(err, ginsession.ErrStoreUnavailable) {
+			a.unavailable(c, err)
+			return
+		}
+		panic(err) // a programming error (no session middleware, bad cookie name)
+	}
+	c.JSON(http.StatusOK, gin.H{"message": "Logged in"})
+}
+
+func (a *App) logout(c *gin.Context) {
+	if err := ginsession.Logout(c); err != nil {
+		if errors.Is(err, ginsession.ErrStoreUnavailable) {
+			a.unavailable(c, err)
+			return
+		}
+		panic(err)
+	}
+	c.JSON(http.StatusOK, gin.H{"message": "Logged out"})
+}
+
+func (a *App) profile(c *gin.Context) {
+	id := ginsession.UserID(c)
+	user, _, err := a.users.get(c.Request.Context(), id)
+	if err != nil {
+		a.unavailable(c, err)
+		return
+	}
+	if user == nil { // the account was deleted while the session lived
+		fail(c, http.StatusUnauthorized, "not logged in")
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"userId": user.ID, "email": user.Email})
+}
+
+func (a *App) sessions(c *gin.Context) {
+	list, err := a.store.UserSessions(c.Request.Context(), ginsession.UserID(c))
+	if err != nil {
+		a.unavailable(c, err)
+		return
+	}
+	if list == nil {
+		list = []ginsession.SessionInfo{}
+	}
+	c.JSON(http.StatusOK, gin.H{"sessions": list})
+}
+
+// revokeSession ends one of the caller's sessions. Ending the caller's own
+// session is a logout, so its cookie is expired too.
+func (a *App) revokeSession(c *gin.Context) {
+	ctx, uid, ref := c.Request.Context(), ginsession.UserID(c), c.Param("ref")
+	list, err := a.store.UserSessions(ctx, uid)
+	if err != nil {
+		a.unavailable(c, err)
+		return
+	}
+	for _, s := range list {
+		if s.Ref == ref && s.Current {
+			a.logout(c)
+			return
+		}
+	}
+	switch err := a.store.RevokeSession(ctx, uid, ref); {
+	case errors.Is(err, ginsession.ErrUnknownSession):
+		fail(c, http.StatusNotFound, "no such session")
+	case err != nil:
+		a.unavailable(c, err)
+	default:
+		c.JSON(http.StatusOK, gin.H{"message": "Session revoked"})
+	}
+}
+
+// logoutAll ends every session of the caller, this one included.
+func (a *App) logoutAll(c *gin.Context) {
+	n, err := a.store.RevokeUser(c.Request.Context(), ginsession.UserID(c))
+	if err != nil {
+		a.unavailable(c, err)
+		return
+	}
+	if err := ginsession.Logout(c); err != nil && errors.Is(err, ginsession.ErrStoreUnavailable) {
+		a.unavailable(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"message": "Logged out everywhere", "revoked": n})
+}

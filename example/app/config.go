@@ -1,0 +1,218 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The values of APP_ENV.
+const (
+	// EnvDevelopment is the default: plain http, an "id" cookie without
+	// Secure, and fallbacks for a missing secret or Redis.
+	EnvDevelopment = "development"
+	// EnvProduction requires REDIS_URL and SESSION_SECRET and sends a
+	// "__Host-id" cookie with Secure.
+	EnvProduction = "production"
+)
+
+// The defaults of Config.
+const (
+	DefaultPort         = 8080
+	DefaultAccountLimit = 5
+	DefaultIPLimit      = 20
+	DefaultWindow       = 15 * time.Minute
+	// MinSecretLen is the shortest SESSION_SECRET accepted, in bytes.
+	MinSecretLen = 32
+	// MaxBodyBytes caps every request body.
+	MaxBodyBytes = 8 << 10
+)
+
+// ErrConfig is wrapped by every error of LoadConfig and New that comes from
+// the configuration. Its messages fit on one line and never contain a
+// secret or a password from REDIS_URL.
+var ErrConfig = errors.New("config")
+
+// Config configures the example application. LoadConfig fills it from the
+// environment; tests build it directly. Zero values mean the documented
+// defaults.
+type Config struct {
+	// Env is EnvDevelopment (the default) or EnvProduction.
+	Env string
+
+	// RedisURL is a redis:// or rediss:// URL (REDIS_URL). Required in
+	// production. In development, when empty, Open uses localhost:6379 if it
+	// answers and an in-process Redis otherwise.
+	RedisURL string
+
+	// Secret signs session cookies (SESSION_SECRET, at least 32 bytes).
+	// Required in production. In development, when empty, New generates
+	// one and warns that sessions will not survive a restart.
+	Secret []byte
+
+	// Addr is the listen address. LoadConfig sets it from HOST and PORT:
+	// 127.0.0.1:8080 in development, :8080 in production.
+	Addr string
+
+	// TrustedProxies are the proxies (IPs or CIDRs) whose
+	// X-Forwarded-For Gin believes (TRUSTED_PROXIES). Default: none, so the
+	// client IP is the peer's address.
+	TrustedProxies []string
+
+	// KeyPrefix is put in front of every Redis key (KEY_PREFIX): sessions
+	// live under KeyPrefix+"sess:", users and throttle counters under
+	// KeyPrefix+"app:". Default: "".
+	KeyPrefix string
+
+	// IdleTimeout and AbsoluteTimeout are the session timeouts. Default:
+	// those of ginsession (30 minutes, 24 hours).
+	IdleTimeout     time.Duration
+	AbsoluteTimeout time.Duration
+
+	// AccountLimit is how many failed logins one account may have in
+	// Window before /login answers 429 for it. Default: 5.
+	AccountLimit int
+	// IPLimit is how many failed logins one client IP may have in Window.
+	// Default: 20.
+	IPLimit int
+	// Window is the throttling window, counted from the first failure.
+	// Default: 15 minutes.
+	Window time.Duration
+
+	// Password is the argon2id cost of new hashes. Default: DefaultParams.
+	Password Params
+
+	// Logger receives the application's and the session store's logs.
+	// Default: slog.Default().
+	Logger *slog.Logger
+
+	// Now returns the current time, for the session store and the login
+	// throttle. Default: time.Now. Tests inject a clock.
+	Now func() time.Time
+}
+
+// Production reports whether c runs in production mode.
+func (c Config) Production() bool { return c.Env == EnvProduction }
+
+// CookieName is the session cookie's name: "__Host-id" in production,
+// "id" in development (a __Host- cookie needs Secure, which plain http
+// cannot carry in every browser).
+func (c Config) CookieName() string {
+	if c.Production() {
+		return "__Host-id"
+	}
+	return "id"
+}
+
+// LoadConfig builds a Config from environment variables read through
+// getenv (os.Getenv in main). It reads nothing else and starts nothing, so
+// tests call it with a map. It returns an error wrapping ErrConfig, one line
+// that says what to fix, when the environment cannot work: in production a
+// missing REDIS_URL or SESSION_SECRET; anywhere a malformed value.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	var c Config
+	switch env := strings.TrimSpace(getenv("APP_ENV")); env {
+	case "", EnvDevelopment:
+		c.Env = EnvDevelopment
+	case EnvProduction:
+		c.Env = EnvProduction
+	default:
+		return Config{}, fmt.Errorf("%w: APP_ENV must be %q or %q, got %q", ErrConfig, EnvDevelopment, EnvProduction, env)
+	}
+
+	c.RedisURL = strings.TrimSpace(getenv("REDIS_URL"))
+	if c.RedisURL != "" {
+		if _, err := parseRedisURL(c.RedisURL); err != nil {
+			return Config{}, err
+		}
+	} else if c.Production() {
+		return Config{}, fmt.Errorf("%w: REDIS_URL is required in production (redis:// or rediss://)", ErrConfig)
+	}
+
+	if s := getenv("SESSION_SECRET"); s != "" {
+		if len(s) < MinSecretLen {
+			return Config{}, fmt.Errorf("%w: SESSION_SECRET must be at least %d bytes, got %d", ErrConfig, MinSecretLen, len(s))
+		}
+		c.Secret = []byte(s)
+	} else if c.Production() {
+		return Config{}, fmt.Errorf("%w: SESSION_SECRET is required in production (at least %d random bytes, e.g. openssl rand -base64 48)", ErrConfig, MinSecretLen)
+	}
+
+	port := DefaultPort
+	if p := strings.TrimSpace(getenv("PORT")); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return Config{}, fmt.Errorf("%w: PORT must be a number from 1 to 65535, got %q", ErrConfig, p)
+		}
+		port = n
+	}
+	host := strings.TrimSpace(getenv("HOST"))
+	if host == "" && !c.Production() {
+		host = "127.0.0.1"
+	}
+	c.Addr = net.JoinHostPort(host, strconv.Itoa(port))
+
+	if tp := strings.TrimSpace(getenv("TRUSTED_PROXIES")); tp != "" {
+		for _, p := range strings.Split(tp, ",") {
+			p = strings.TrimSpace(p)
+			if p == "" {
+				continue
+			}
+			if net.ParseIP(p) == nil {
+				if _, _, err := net.ParseCIDR(p); err != nil {
+					return Config{}, fmt.Errorf("%w: TRUSTED_PROXIES: %q is neither an IP nor a CIDR", ErrConfig, p)
+				}
+			}
+			c.TrustedProxies = append(c.TrustedProxies, p)
+		}
+	}
+	c.KeyPrefix = getenv("KEY_PREFIX")
+	return c, nil
+}
+
+// parseRedisURL parses a Redis URL without ever putting the URL (which may
+// hold a password) into the error.
+func parseRedisURL(s string) (*redis.Options, error) {
+	o, err := redis.ParseURL(s)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("%w: REDIS_URL is not a valid redis:// or rediss:// URL: %v", ErrConfig, err)
+	}
+	return o, nil
+}
+
+// withDefaults returns c with its zero fields set to the defaults.
+func (c Config) withDefaults() Config {
+	if c.Env == "" {
+		c.Env = EnvDevelopment
+	}
+	if c.AccountLimit == 0 {
+		c.AccountLimit = DefaultAccountLimit
+	}
+	if c.IPLimit == 0 {
+		c.IPLimit = DefaultIPLimit
+	}
+	if c.Window == 0 {
+		c.Window = DefaultWindow
+	}
+	if c.Password == (Params{}) {
+		c.Password = DefaultParams
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}

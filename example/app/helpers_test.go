@@ -1,0 +1,214 @@
+package app
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sessionshield/sessionshield/internal/redistest"
+)
+
+// The browsers of the tests: different families, so the default
+// fingerprint (User-Agent, hard) tells them apart.
+const (
+	chromeUA  = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+	firefoxUA = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+)
+
+// testSecret is a fixed 32-byte secret: tests never generate one.
+var testSecret = []byte("0123456789abcdef0123456789abcdef")
+
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.TestMode)
+	os.Exit(m.Run())
+}
+
+// clock is a settable clock for Config.Now.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// logBuffer collects log output for assertions on what is never logged.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// testEnv is one application on its own key prefix, served on a real
+// socket.
+type testEnv struct {
+	t      *testing.T
+	app    *App
+	srv    *httptest.Server
+	rdb    *redis.Client
+	prefix string
+	clock  *clock
+	logs   *logBuffer
+}
+
+// newTestEnv builds an application on the test Redis (REDIS_URL, else
+// 127.0.0.1:6379, else miniredis; see internal/redistest) under a random
+// key prefix that is deleted with SCAN+UNLINK when the test ends. edit, when
+// set, changes the Config before New.
+func newTestEnv(t *testing.T, edit func(*Config)) *testEnv {
+	t.Helper()
+	e := &testEnv{
+		t:      t,
+		rdb:    redistest.Client(t),
+		prefix: redistest.Prefix(t),
+		clock:  &clock{t: time.Now()},
+		logs:   &logBuffer{},
+	}
+	cfg := Config{
+		Env:       EnvDevelopment,
+		Secret:    testSecret,
+		KeyPrefix: e.prefix,
+		Logger:    slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Now:       e.clock.Now,
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	a, err := New(cfg, e.rdb)
+	require.NoError(t, err)
+	e.app = a
+	router, err := a.Router()
+	require.NoError(t, err)
+	e.srv = httptest.NewServer(router)
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// response is what a test looks at: status, body, headers and the parsed
+// Set-Cookie lines.
+type response struct {
+	status  int
+	body    string
+	header  http.Header
+	cookies []*http.Cookie
+}
+
+// reqOpt changes a request before it is sent.
+type reqOpt func(*http.Request)
+
+func withCookie(c *http.Cookie) reqOpt {
+	return func(r *http.Request) { r.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value}) }
+}
+
+func withUA(ua string) reqOpt { return func(r *http.Request) { r.Header.Set("User-Agent", ua) } }
+
+func withHeader(k, v string) reqOpt { return func(r *http.Request) { r.Header.Set(k, v) } }
+
+// do sends a request with a Chrome User-Agent and, for state-changing
+// methods, Content-Type: application/json; cookies only when given
+// (no cookie jar).
+func (e *testEnv) do(method, path, body string, opts ...reqOpt) response {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
+	require.NoError(e.t, err)
+	req.Header.Set("User-Agent", chromeUA)
+	if stateChanging(method) {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for _, o := range opts {
+		o(req)
+	}
+	res, err := e.srv.Client().Do(req)
+	require.NoError(e.t, err)
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	require.NoError(e.t, err)
+	out := response{status: res.StatusCode, body: string(b), header: res.Header}
+	for _, line := range res.Header.Values("Set-Cookie") {
+		c, err := http.ParseSetCookie(line)
+		require.NoError(e.t, err, "Set-Cookie %q", line)
+		out.cookies = append(out.cookies, c)
+	}
+	return out
+}
+
+// creds returns a /signup or /login body.
+func creds(email, password string) string {
+	b, _ := json.Marshal(credentials{Email: email, Password: password})
+	return string(b)
+}
+
+// signup registers a user and fails the test unless it gets 201.
+func (e *testEnv) signup(email, password string) string {
+	e.t.Helper()
+	r := e.do(http.MethodPost, "/signup", creds(email, password))
+	require.Equal(e.t, http.StatusCreated, r.status, r.body)
+	var out struct{ ID string }
+	require.NoError(e.t, json.Unmarshal([]byte(r.body), &out))
+	return out.ID
+}
+
+// login logs in and returns the session cookie, failing the test unless it
+// gets 200 and exactly one cookie.
+func (e *testEnv) login(email, password string, opts ...reqOpt) *http.Cookie {
+	e.t.Helper()
+	r := e.do(http.MethodPost, "/login", creds(email, password), opts...)
+	require.Equal(e.t, http.StatusOK, r.status, r.body)
+	require.Len(e.t, r.cookies, 1)
+	return r.cookies[0]
+}
+
+// sessionKeys returns the session keys (not the user indexes) under the
+// test's prefix, found with SCAN (never KEYS).
+func (e *testEnv) sessionKeys() []string {
+	e.t.Helper()
+	ctx := e.t.Context()
+	sp := e.prefix + "sess:"
+	var keys []string
+	iter := e.rdb.Scan(ctx, 0, sp+"*", 100).Iterator()
+	for iter.Next(ctx) {
+		if k := iter.Val(); !strings.HasPrefix(k, sp+"u:") {
+			keys = append(keys, k)
+		}
+	}
+	require.NoError(e.t, iter.Err())
+	return keys
+}
+
+// errorBody returns the JSON body {"error": msg}, as the server sends it.
+func errorBody(msg string) string {
+	b, _ := json.Marshal(map[string]string{"error": msg})
+	return string(b)
+}

@@ -1,0 +1,156 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionshield/sessionshield/ginsession"
+)
+
+// ShutdownTimeout is how long Run waits for in-flight requests after
+// SIGINT or SIGTERM.
+const ShutdownTimeout = 10 * time.Second
+
+// devRedisAddr is where development looks for a Redis when REDIS_URL is
+// not set.
+const devRedisAddr = "localhost:6379"
+
+// Open connects to Redis as cfg says and builds the application on it.
+// With RedisURL set the server must answer, in every mode. In development
+// without RedisURL it uses localhost:6379 if that answers, and otherwise
+// starts an in-process Redis (miniredis) and says so; production never
+// does. It warns unless Redis's maxmemory-policy is noeviction (SEC-33).
+// Call Close when done.
+func Open(ctx context.Context, cfg Config) (*App, error) {
+	cfg = cfg.withDefaults()
+	log := cfg.Logger
+	var (
+		rdb     *redis.Client
+		closers []func()
+		inProc  bool
+	)
+	switch {
+	case cfg.RedisURL != "":
+		opts, err := parseRedisURL(cfg.RedisURL)
+		if err != nil {
+			return nil, err
+		}
+		rdb = redis.NewClient(opts)
+		if err := ping(ctx, rdb); err != nil {
+			_ = rdb.Close()
+			return nil, fmt.Errorf("Redis at %s does not answer: %w", opts.Addr, err)
+		}
+		log.Info("using Redis from REDIS_URL", "addr", opts.Addr, "tls", opts.TLSConfig != nil)
+	case cfg.Production():
+		return nil, fmt.Errorf("%w: REDIS_URL is required in production", ErrConfig)
+	default:
+		rdb = redis.NewClient(&redis.Options{Addr: devRedisAddr, DialTimeout: 500 * time.Millisecond})
+		if err := ping(ctx, rdb); err == nil {
+			log.Warn("REDIS_URL is not set: using the Redis on " + devRedisAddr)
+			break
+		}
+		_ = rdb.Close()
+		m := miniredis.NewMiniRedis()
+		if err := m.Start(); err != nil {
+			return nil, fmt.Errorf("starting the in-process Redis: %w", err)
+		}
+		m.ClockTTL(true) // expire keys with the wall clock, like a real server
+		closers = append(closers, m.Close)
+		rdb = redis.NewClient(&redis.Options{Addr: m.Addr()})
+		inProc = true
+		log.Warn("REDIS_URL is not set and nothing answers on " + devRedisAddr +
+			": using an in-process Redis (miniredis); all users and sessions are lost when the program stops")
+	}
+	closers = append(closers, func() { _ = rdb.Close() })
+	release := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	a, err := New(cfg, rdb)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	a.closers = closers
+	if !inProc {
+		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		err := a.store.CheckRedis(cctx)
+		cancel()
+		switch {
+		case errors.Is(err, ginsession.ErrEvictionPolicy):
+			log.Warn("Redis may evict live sessions under memory pressure: set maxmemory-policy noeviction", "error", err.Error())
+		case err != nil:
+			log.Warn("could not check Redis's maxmemory-policy (CONFIG GET may be forbidden by its ACL)", "error", err.Error())
+		}
+	}
+	return a, nil
+}
+
+func ping(ctx context.Context, rdb *redis.Client) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	return rdb.Ping(ctx).Err()
+}
+
+// Run opens the application, serves it on cfg.Addr until ctx is done
+// (main cancels it on SIGINT or SIGTERM), then shuts down gracefully,
+// waiting up to ShutdownTimeout for in-flight requests.
+func Run(ctx context.Context, cfg Config) error {
+	a, err := Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	cfg = a.cfg
+	log := cfg.Logger
+	router, err := a.Router()
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           router,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}
+	if cfg.Production() {
+		log.Info("production mode: session cookie __Host-id with Secure; serve it behind https")
+	} else {
+		log.Warn("development mode: session cookie \"id\" without Secure, for plain http only; set APP_ENV=production behind https")
+	}
+	if len(cfg.TrustedProxies) == 0 {
+		log.Info("no trusted proxies: the client IP is the peer address (set TRUSTED_PROXIES behind a proxy)")
+	} else {
+		log.Info("trusted proxies", "proxies", cfg.TrustedProxies)
+	}
+	log.Info("listening", "addr", "http://"+ln.Addr().String())
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,231 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/mail"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The password policy (SEC-43): at least MinPasswordChars characters of any
+// kind, no composition rules, and at most MaxPasswordBytes bytes so one
+// request cannot make the server hash megabytes. Passwords are used exactly
+// as received: no trimming, truncation or normalization.
+const (
+	MinPasswordChars = 8
+	MaxPasswordBytes = 1024
+	maxEmailBytes    = 254
+)
+
+// The errors of Authenticate and of signing up, for errors.Is.
+var (
+	// ErrInvalidCredentials is returned by Authenticate for an unknown
+	// email and for a wrong password alike.
+	ErrInvalidCredentials = errors.New("app: invalid credentials")
+	// ErrMissingCredentials is returned by Authenticate when the email or
+	// the password is empty.
+	ErrMissingCredentials = errors.New("app: email and password are required")
+	// ErrEmailTaken is returned by signup when the email is registered.
+	ErrEmailTaken = errors.New("app: email already registered")
+	// ErrUnavailable wraps every Redis failure; handlers answer 503.
+	ErrUnavailable = errors.New("app: store unavailable")
+)
+
+// User is an account. It never carries the password hash outside this
+// package.
+type User struct {
+	// ID is the user's random, opaque identifier: what ginsession.Login
+	// stores in the session.
+	ID string `json:"id"`
+	// Email is the normalized (lower-case) email address.
+	Email string `json:"email"`
+	// Created is when the user signed up.
+	Created time.Time `json:"-"`
+}
+
+// users keeps accounts in Redis: a hash per user at <prefix>user:<id>
+// (email, hash, created) and one email index hash at <prefix>email
+// (normalized email -> user ID).
+type users struct {
+	rdb    redis.UniversalClient
+	prefix string
+	params Params
+	now    func() time.Time
+	dummy  string        // a hash of a random password, verified for unknown emails (SEC-44)
+	slots  chan struct{} // bounds concurrent argon2 runs (19 MiB each)
+
+	verifies atomic.Int64 // argon2 verifications, for tests
+}
+
+func newUsers(rdb redis.UniversalClient, prefix string, p Params, now func() time.Time) *users {
+	pw := make([]byte, 32)
+	_, _ = rand.Read(pw)
+	return &users{
+		rdb:    rdb,
+		prefix: prefix,
+		params: p,
+		now:    now,
+		dummy:  hashPassword(hex.EncodeToString(pw), p),
+		slots:  make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
+	}
+}
+
+func (u *users) userKey(id string) string { return u.prefix + "user:" + id }
+func (u *users) indexKey() string         { return u.prefix + "email" }
+
+// normalizeEmail trims and lower-cases an email, the form it is stored and
+// looked up in.
+func normalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// validateSignup returns the field and message of the first problem with a
+// signup request, or "" when it is acceptable.
+func validateSignup(email, password string) (field, msg string) {
+	switch {
+	case email == "":
+		return "email", "email is required"
+	case len(email) > maxEmailBytes:
+		return "email", "email must be at most 254 bytes"
+	}
+	if a, err := mail.ParseAddress(email); err != nil || a.Address != email || a.Name != "" {
+		return "email", "email is not a valid address"
+	}
+	switch {
+	case password == "":
+		return "password", "password is required"
+	case len(password) > MaxPasswordBytes:
+		return "password", fmt.Sprintf("password must be at most %d bytes", MaxPasswordBytes)
+	case utf8.RuneCountInString(password) < MinPasswordChars:
+		return "password", fmt.Sprintf("password must be at least %d characters", MinPasswordChars)
+	}
+	return "", ""
+}
+
+// hash runs argon2id for a new password, waiting for a free slot.
+func (u *users) hash(ctx context.Context, password string) (string, error) {
+	if err := u.acquire(ctx); err != nil {
+		return "", err
+	}
+	defer u.release()
+	return hashPassword(password, u.params), nil
+}
+
+// verify checks password against phc, waiting for a free slot.
+func (u *users) verify(ctx context.Context, password, phc string) (bool, Params, error) {
+	if err := u.acquire(ctx); err != nil {
+		return false, Params{}, err
+	}
+	defer u.release()
+	u.verifies.Add(1)
+	return verifyPassword(password, phc)
+}
+
+func (u *users) acquire(ctx context.Context) error {
+	select {
+	case u.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (u *users) release() { <-u.slots }
+
+// create registers a user. email must be normalized and validated. The
+// user's record is written first and the email claimed last with HSETNX, so
+// of two signups racing for one email exactly one wins and the loser's
+// record is removed.
+func (u *users) create(ctx context.Context, email, password string) (*User, error) {
+	h, err := u.hash(ctx, password)
+	if err != nil {
+		return nil, err
+	}
+	idb := make([]byte, 16)
+	_, _ = rand.Read(idb)
+	user := &User{ID: hex.EncodeToString(idb), Email: email, Created: u.now().UTC()}
+	key := u.userKey(user.ID)
+	if err := u.rdb.HSet(ctx, key, "email", email, "hash", h, "created", strconv.FormatInt(user.Created.UnixMilli(), 10)).Err(); err != nil {
+		return nil, fmt.Errorf("%w: creating user: %w", ErrUnavailable, err)
+	}
+	won, err := u.rdb.HSetNX(ctx, u.indexKey(), email, user.ID).Result()
+	if err != nil || !won {
+		_ = u.rdb.Unlink(context.WithoutCancel(ctx), key).Err() // best effort: the record is unreachable anyway
+		if err != nil {
+			return nil, fmt.Errorf("%w: indexing user: %w", ErrUnavailable, err)
+		}
+		return nil, ErrEmailTaken
+	}
+	return user, nil
+}
+
+// get returns the user with id, or nil when there is none.
+func (u *users) get(ctx context.Context, id string) (*User, string, error) {
+	v, err := u.rdb.HMGet(ctx, u.userKey(id), "email", "hash", "created").Result()
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: reading user: %w", ErrUnavailable, err)
+	}
+	email, _ := v[0].(string)
+	h, _ := v[1].(string)
+	if email == "" || h == "" {
+		return nil, "", nil
+	}
+	user := &User{ID: id, Email: email}
+	if s, _ := v[2].(string); s != "" {
+		ms, _ := strconv.ParseInt(s, 10, 64)
+		user.Created = time.UnixMilli(ms).UTC()
+	}
+	return user, h, nil
+}
+
+// rehashScript replaces a user's hash only if it is still the one that was
+// verified, so a rehash never undoes a concurrent password change.
+var rehashScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'hash') == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'hash', ARGV[2])
+  return 1
+end
+return 0
+`)
+
+// authenticate checks an email and password. An unknown email costs the
+// same argon2id run as a wrong password and returns the same error.
+func (u *users) authenticate(ctx context.Context, email, password string) (*User, error) {
+	if email == "" || password == "" {
+		return nil, ErrMissingCredentials
+	}
+	email = normalizeEmail(email)
+	id, err := u.rdb.HGet(ctx, u.indexKey(), email).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("%w: looking up user: %w", ErrUnavailable, err)
+	}
+	var user *User
+	phc := u.dummy
+	if id != "" {
+		var h string
+		if user, h, err = u.get(ctx, id); err != nil {
+			return nil, err
+		}
+		if user != nil {
+			phc = h
+		}
+	}
+	ok, stored, err := u.verify(ctx, password, phc)
+	if err != nil || !ok || user == nil {
+		return nil, ErrInvalidCredentials // a malformed stored hash is a failed login, not a 500
+	}
+	if needsRehash(stored, u.params) {
+		if nh, err := u.hash(ctx, password); err == nil {
+			_ = rehashScript.Run(ctx, u.rdb, []string{u.userKey(user.ID)}, phc, nh).Err() // best effort: retried on the next login
+		}
+	}
+	return user, nil
+}
