@@ -106,7 +106,7 @@ func Login(c *gin.Context, userID string) error {
 	now := s.now()
 	idx := s.userKey(userID)
 	st.user = userID
-	st.fp = s.fp.Compute(c.Request, c.ClientIP())
+	st.fp = s.fp.Compute(c.Request, s.clientIP(c))
 	st.device = fingerprint.DeviceCode(c.Request.UserAgent())
 	ctx := c.Request.Context()
 	err = s.create(ctx, c.Writer, sess, st, o, fields, now, func(p redis.Pipeliner, hash string) {
@@ -204,6 +204,17 @@ func (s *Store) destroyKeys(ctx context.Context, key, hash, user string, exists 
 	return nil
 }
 
+// clientIP returns Gin's trusted-proxy-aware client IP when the fingerprint
+// binds it, and "" otherwise (resolving it costs allocations on every
+// request). It never reads X-Forwarded-For itself: Gin honours that header
+// only from the proxies set with engine.SetTrustedProxies.
+func (s *Store) clientIP(c *gin.Context) string {
+	if s.cfg.Fingerprint.ClientIP == fingerprint.Default || s.cfg.Fingerprint.ClientIP == fingerprint.Off {
+		return ""
+	}
+	return c.ClientIP()
+}
+
 // AuthOption configures RequireAuth.
 type AuthOption func(*authConfig)
 
@@ -268,7 +279,7 @@ func RequireAuth(opts ...AuthOption) gin.HandlerFunc {
 			c.AbortWithStatusJSON(http.StatusUnauthorized, bodyExpired)
 			return
 		}
-		res := s.fp.Check(st.fp, c.Request, c.ClientIP())
+		res := s.fp.Check(st.fp, c.Request, s.clientIP(c))
 		if !res.OK() {
 			s.endSession(ctx, c, sess, st, EventFingerprintMismatch, "fingerprint", res.Fields())
 			c.AbortWithStatusJSON(http.StatusUnauthorized, bodyInvalid)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"hash"
+	"sync"
 	"net/http"
 	"strings"
 	"time"
@@ -27,17 +28,41 @@ func (s *Store) sign(name, id string) string {
 	return string(buf)
 }
 
-// cookieMAC returns the HMAC-SHA256 of the cookie name and the ID with
-// cookie key k, reusing pooled HMAC states (hmac.New allocates).
-func (s *Store) cookieMAC(k int, name, id string) [sha256.Size]byte {
-	h := s.macs[k].Get().(hash.Hash)
-	h.Write([]byte(name))
-	h.Write([]byte{0})
-	h.Write([]byte(id))
+// macState is a pooled HMAC with a scratch buffer for its input: hmac.New
+// allocates, and so does every slice passed to a hash.Hash.
+type macState struct {
+	h   hash.Hash
+	buf []byte
+}
+
+func newMACPool(key []byte) *sync.Pool {
+	return &sync.Pool{New: func() any {
+		return &macState{h: hmac.New(sha256.New, key), buf: make([]byte, 0, 128)}
+	}}
+}
+
+// sum returns the HMAC-SHA256 of the parts, separated by zero bytes.
+func (m *macState) sum(parts ...string) [sha256.Size]byte {
+	m.buf = m.buf[:0]
+	for i, p := range parts {
+		if i > 0 {
+			m.buf = append(m.buf, 0)
+		}
+		m.buf = append(m.buf, p...)
+	}
+	m.h.Reset()
+	m.h.Write(m.buf)
 	var out [sha256.Size]byte
-	h.Sum(out[:0])
-	h.Reset()
-	s.macs[k].Put(h)
+	m.h.Sum(out[:0])
+	return out
+}
+
+// cookieMAC returns the HMAC-SHA256 of the cookie name and the ID with
+// cookie key k.
+func (s *Store) cookieMAC(k int, name, id string) [sha256.Size]byte {
+	m := s.macs[k].Get().(*macState)
+	out := m.sum(name, id)
+	s.macs[k].Put(m)
 	return out
 }
 

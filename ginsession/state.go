@@ -62,9 +62,10 @@ type stateEntry struct {
 
 type statesKey struct{}
 
-// attach records st for sess in r's context. Like gorilla's registry, it
-// replaces *r with a shallow copy that carries the new context, so the
-// caller's *http.Request (gin's c.Request) sees it.
+// attach records st for sess in r's context. Like gorilla's session
+// registry, which it replaces, it replaces *r with a shallow copy that
+// carries the new context, so the caller's *http.Request (gin's c.Request)
+// sees it: a session is loaded at most once per request.
 func attach(r *http.Request, sess *gsessions.Session, st *state) {
 	if rs, ok := r.Context().Value(statesKey{}).(*requestStates); ok {
 		rs.entries = append(rs.entries, stateEntry{sess, st})
@@ -72,6 +73,21 @@ func attach(r *http.Request, sess *gsessions.Session, st *state) {
 	}
 	rs := &requestStates{entries: []stateEntry{{sess, st}}}
 	*r = *r.WithContext(context.WithValue(r.Context(), statesKey{}, rs))
+}
+
+// loaded returns the session called name that store s already loaded in
+// the request behind ctx, and its state, or nils.
+func loaded(ctx context.Context, s *Store, name string) (*gsessions.Session, *state) {
+	rs, ok := ctx.Value(statesKey{}).(*requestStates)
+	if !ok {
+		return nil, nil
+	}
+	for _, e := range rs.entries {
+		if e.st.name == name && e.sess.Store() == gsessions.Store(s) {
+			return e.sess, e.st
+		}
+	}
+	return nil, nil
 }
 
 // lookup returns the state recorded for sess, or nil.

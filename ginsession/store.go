@@ -3,13 +3,12 @@ package ginsession
 import (
 	"context"
 	"crypto/hkdf"
-	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -107,10 +106,11 @@ type Store struct {
 	log        *slog.Logger
 	idleMS     int64
 	absMS      int64
-	idleArg    any // idleMS and absMS as script arguments, boxed once
+	idleArg    any // idleMS, absMS and refreshEvery as script arguments, boxed once
 	absArg     any
-	macs       []sync.Pool // one pool of HMAC states per cookie key
-	refMACs    sync.Pool
+	everyArg   any
+	macs       []*sync.Pool // one pool of HMAC states per cookie key
+	refMACs    *sync.Pool
 }
 
 // NewStore returns a Store that keeps sessions in rdb. It returns an error
@@ -184,12 +184,11 @@ func NewStore(rdb redis.UniversalClient, cfg Config) (*Store, error) {
 		s.cookieKeys = append(s.cookieKeys, derive(sec, "sessionshield/cookie/v1"))
 	}
 	s.refKey = derive(cfg.Secrets[0], "sessionshield/ref/v1")
-	s.idleArg, s.absArg = s.idleMS, s.absMS
-	s.macs = make([]sync.Pool, len(s.cookieKeys))
-	for i, k := range s.cookieKeys {
-		s.macs[i].New = func() any { return hmac.New(sha256.New, k) }
+	s.idleArg, s.absArg, s.everyArg = s.idleMS, s.absMS, refreshEvery(s.idleMS)
+	for _, k := range s.cookieKeys {
+		s.macs = append(s.macs, newMACPool(k))
 	}
-	s.refMACs.New = func() any { return hmac.New(sha256.New, s.refKey) }
+	s.refMACs = newMACPool(s.refKey)
 	s.opts = defaultOptions(&cfg)
 	return s, nil
 }
@@ -218,12 +217,14 @@ func (s *Store) Options(o sessions.Options) {
 }
 
 // Get returns the session called name for r, loading it from Redis at most
-// once per request (gorilla's request registry). It implements
-// gorilla/sessions' Store. When Redis fails the session is empty and the
+// once per request. It implements gorilla/sessions' Store. When Redis fails the session is empty and the
 // error wraps ErrStoreUnavailable; such a session is never saved and never
 // counts as logged in.
 func (s *Store) Get(r *http.Request, name string) (*gsessions.Session, error) {
-	return gsessions.GetRegistry(r).Get(s, name)
+	if sess, st := loaded(r.Context(), s, name); sess != nil {
+		return sess, st.loadErr
+	}
+	return s.New(r, name)
 }
 
 // New loads the session called name from the request's cookie, or starts a
@@ -264,6 +265,9 @@ func (s *Store) New(r *http.Request, name string) (*gsessions.Session, error) {
 // time (_a, in ms after the creation time _c) and its TTL in the same round
 // trip. The timeouts are checked here too, with the application's clock, so
 // a stale TTL never keeps a session alive: an expired session is deleted.
+// The refresh is written at most once per refreshEvery: a busy session does
+// not write on every read, and may end up to that much before its idle
+// timeout, never after.
 //
 // The reply is one string, so the client allocates it once instead of once
 // per field: a status byte ('1' live, '2' expired and deleted) followed by
@@ -276,12 +280,12 @@ local c, a
 for i = 1, #v, 2 do
   if v[i] == '_c' then c = tonumber(v[i+1]) elseif v[i] == '_a' then a = tonumber(v[i+1]) end
 end
-local now, idle, abs = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local now, idle, abs, every = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local out = {'1'}
 if c == nil or a == nil or now - (c + a) >= idle or now - c >= abs then
   redis.call('DEL', KEYS[1])
   out[1] = '2'
-else
+elseif now - (c + a) >= every then
   local ttl = c + abs - now
   if idle < ttl then ttl = idle end
   redis.call('HSET', KEYS[1], '_a', string.format('%d', now - c))
@@ -333,13 +337,21 @@ return 1
 
 func (s *Store) now() int64 { return s.cfg.Now().UnixMilli() }
 
+// refreshEvery returns how often, in ms, reads of a session write its last
+// activity and TTL: 1/60 of the idle timeout, at most one second.
+func refreshEvery(idleMS int64) int64 { return min(idleMS/60, 1000) }
+
 // sessionKey returns the Redis key of the session with ID id:
 // <KeyPrefix><base64url(SHA-256(id))>, built in one allocation.
 func (s *Store) sessionKey(id string) string {
 	sum := sha256.Sum256([]byte(id))
-	buf := make([]byte, 0, len(s.cfg.KeyPrefix)+idLen)
-	buf = append(buf, s.cfg.KeyPrefix...)
-	return string(b64.AppendEncode(buf, sum[:]))
+	var enc [idLen]byte
+	b64.Encode(enc[:], sum[:])
+	var b strings.Builder
+	b.Grow(len(s.cfg.KeyPrefix) + idLen)
+	b.WriteString(s.cfg.KeyPrefix)
+	b.Write(enc[:])
+	return b.String()
 }
 
 // hashKey returns the Redis key of the session whose at-rest hash is hash.
@@ -357,12 +369,9 @@ func (s *Store) ttl(created, now int64) int64 {
 // ref returns the opaque, non-secret reference of a session: what logs,
 // events, Session.ID and the sessions list show instead of the ID.
 func (s *Store) ref(atRest string) string {
-	h := s.refMACs.Get().(hash.Hash)
-	h.Write([]byte(atRest))
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
-	h.Reset()
-	s.refMACs.Put(h)
+	m := s.refMACs.Get().(*macState)
+	sum := m.sum(atRest)
+	s.refMACs.Put(m)
 	return b64.EncodeToString(sum[:12])
 }
 
@@ -370,7 +379,7 @@ func (s *Store) load(ctx context.Context, sess *gsessions.Session, st *state, id
 	key := s.sessionKey(id)
 	hash := key[len(s.cfg.KeyPrefix):]
 	now := s.now()
-	res, err := loadScript.Run(ctx, s.rdb, []string{key}, now, s.idleArg, s.absArg).Text()
+	res, err := loadScript.Run(ctx, s.rdb, []string{key}, now, s.idleArg, s.absArg, s.everyArg).Text()
 	if err != nil {
 		st.loadErr = fmt.Errorf("%w: loading session: %w", ErrStoreUnavailable, err)
 		return st.loadErr

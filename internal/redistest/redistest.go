@@ -247,3 +247,22 @@ func Cleanup(prefix string) {
 // Tests use it to move the in-process clock (FastForward) where a real
 // server would need them to sleep.
 func Miniredis() *miniredis.Miniredis { return mini }
+
+// ExampleClient returns a client of the chosen server for runnable godoc
+// examples, which have no testing.TB, and a unique key prefix; call the
+// returned function to delete the prefix's keys and close the client.
+// It panics when no server can be had.
+func ExampleClient() (*redis.Client, string, func()) {
+	once.Do(setup)
+	if initErr != nil {
+		panic(initErr)
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	prefix := "ssexample:" + hex.EncodeToString(b) + ":"
+	c := redis.NewClient(opts)
+	return c, prefix, func() {
+		Cleanup(prefix)
+		_ = c.Close()
+	}
+}

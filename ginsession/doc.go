@@ -1,0 +1,68 @@
+// Package ginsession is a hardened session store for Gin that plugs into
+// gin-contrib/sessions, on Redis through go-redis v9 (a single node,
+// Sentinel or Cluster: any redis.UniversalClient), with the authentication
+// lifecycle on top: Login, Logout, RequireAuth, per-user session lists and
+// revocation.
+//
+// # Quick start
+//
+//	store, err := ginsession.NewStore(rdb, ginsession.Config{
+//		Secrets: [][]byte{[]byte(os.Getenv("SESSION_SECRET"))}, // 32+ bytes
+//	})
+//	if err != nil { ... }
+//	r.Use(sessions.Sessions("__Host-id", store)) // gin-contrib/sessions, unchanged
+//	r.POST("/login", func(c *gin.Context) {
+//		// check the credentials, then:
+//		if err := ginsession.Login(c, userID); err != nil { ... }
+//	})
+//	api := r.Group("/api", ginsession.RequireAuth())
+//	api.GET("/profile", func(c *gin.Context) { uid := ginsession.UserID(c); ... })
+//
+// sessions.Default(c) and every gin-contrib Session method keep working.
+//
+// # Safe with no configuration
+//
+// With only Secrets set, cookies are HttpOnly, Secure, SameSite=Strict,
+// Path=/, Max-Age of the absolute timeout (24 h), and hold only a 256-bit
+// random ID and its HMAC-SHA256. Sessions end after 30 minutes without a
+// request and 24 hours after they began (after login, for a logged-in one),
+// whatever the activity; both limits are enforced by Redis (the key's TTL is
+// min(idle, time left)) and checked again by this package with the
+// application's clock. Options passed to store.Options or session.Options
+// can tighten but never weaken the cookie (see Store.Options).
+//
+// # A request
+//
+// A request's cookie is verified before anything touches Redis: a forged,
+// tampered, malformed or oversized cookie is simply no session. A valid one
+// costs exactly one Redis round trip: a Lua script reads the session hash,
+// checks the timeouts and slides the expiry. RequireAuth then checks the
+// user and the browser fingerprint in memory. Save writes only the fields
+// that changed, atomically and only if the session still exists, so two
+// concurrent requests that set different keys both survive and a save never
+// recreates a session another request destroyed.
+//
+// # At rest
+//
+// A session is one Redis hash at <KeyPrefix><base64url(SHA-256(ID))>: a
+// dump, MONITOR output or a replica never shows a usable ID. Each value is
+// its own field, tagged with its Go type. A user's sessions are indexed in
+// a sorted set at <KeyPrefix>u:<userID>. No operation needs KEYS or a
+// multi-key command across Cluster slots.
+//
+// # Threat model
+//
+// The store defends against session fixation (Login always issues a new ID
+// and destroys the old session), ID guessing and forgery (256-bit IDs, MAC
+// checked before Redis), replay of logged-out or expired sessions (strict
+// mode: an ID without a live record is never adopted), cookie theft by
+// script (HttpOnly) or over plain http (Secure), cross-site request
+// forgery (SameSite=Strict; applications still check Origin, see the
+// example), stolen cookies replayed from another browser (the fingerprint:
+// a different browser or OS ends the session), and leaks of the Redis data
+// (hashed keys, keyed fingerprint MACs). It does not defend against malware
+// on the user's machine, which can copy the cookie and the User-Agent and
+// use the victim's own network: the fingerprint is a tripwire, not an
+// authentication factor. When Redis fails, every request fails closed: 503
+// on guarded routes, never a session that looks valid.
+package ginsession
