@@ -5,9 +5,9 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"hash"
-	"sync"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	gsessions "github.com/gorilla/sessions"
