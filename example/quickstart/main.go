@@ -1,0 +1,70 @@
+// Command quickstart is the README's quick start, compiled with the rest of
+// the module (a test checks that the README shows exactly this file).
+package main
+
+import (
+	"log"
+	"net/http"
+	"os"
+
+	"github.com/gin-contrib/sessions"
+	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionshield/sessionshield/ginsession"
+)
+
+func main() {
+	// Any redis.UniversalClient: NewClient, NewFailoverClient (Sentinel), NewClusterClient.
+	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379"})
+	store, err := ginsession.NewStore(rdb, ginsession.Config{
+		Secrets: [][]byte{[]byte(os.Getenv("SESSION_SECRET"))}, // 32+ bytes, newest first
+	})
+	if err != nil {
+		log.Fatal(err) // says what is wrong: no secret, a short one, SameSite=None, ...
+	}
+
+	r := gin.New()
+	// gin.Recovery() would write the request's Cookie header to the log on a
+	// broken pipe (and on every panic in debug mode): recover without it.
+	r.Use(gin.Logger(), gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, err any) {
+		log.Printf("panic: %v", err)
+		c.AbortWithStatus(http.StatusInternalServerError)
+	}))
+	r.Use(sessions.Sessions("__Host-id", store)) // gin-contrib/sessions, unchanged
+
+	r.POST("/login", func(c *gin.Context) {
+		userID, ok := checkCredentials(c) // your own password check
+		if !ok {
+			c.JSON(http.StatusUnauthorized, gin.H{"error": "invalid credentials"})
+			return
+		}
+		// A new session ID (the pre-login one is destroyed), bound to this browser.
+		if err := ginsession.Login(c, userID); err != nil {
+			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "try again later"})
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"message": "Logged in"})
+	})
+
+	// 401 unless logged in from the same browser; 503 if Redis is down.
+	api := r.Group("/api", ginsession.RequireAuth())
+	api.GET("/profile", func(c *gin.Context) {
+		c.JSON(http.StatusOK, gin.H{"userId": ginsession.UserID(c)})
+	})
+	api.POST("/logout", func(c *gin.Context) {
+		if err := ginsession.Logout(c); err != nil {
+			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "try again later"})
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"message": "Logged out"})
+	})
+
+	log.Fatal(r.Run(":8080")) // serve it behind TLS: the cookie is Secure
+}
+
+// checkCredentials stands for the application's own credential check (see
+// example/app for one with argon2id and a brute-force throttle).
+func checkCredentials(c *gin.Context) (userID string, ok bool) {
+	return "", false
+}
