@@ -269,52 +269,31 @@ func (s *Store) New(r *http.Request, name string) (*gsessions.Session, error) {
 // not write on every read, and may end up to that much before its idle
 // timeout, never after.
 //
-// The reply is one string, so the client allocates it once instead of once
-// per field: a status byte ('1' live, '2' expired and deleted) followed by
-// every field and value as <decimal length>:<bytes>. A missing session
-// replies "0".
-var loadScript = redis.NewScript(`
+// The reply is the hash's fields and values followed by a status: "1" live,
+// "2" expired and deleted. A missing session replies an empty array.
+var loadScript = redis.NewScript(loadSource)
+
+const loadSource = `
 local v = redis.call('HGETALL', KEYS[1])
-if #v == 0 then return '0' end
+if #v == 0 then return v end
 local c, a
 for i = 1, #v, 2 do
   if v[i] == '_c' then c = tonumber(v[i+1]) elseif v[i] == '_a' then a = tonumber(v[i+1]) end
 end
 local now, idle, abs, every = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local out = {'1'}
+local status = '1'
 if c == nil or a == nil or now - (c + a) >= idle or now - c >= abs then
   redis.call('DEL', KEYS[1])
-  out[1] = '2'
+  status = '2'
 elseif now - (c + a) >= every then
   local ttl = c + abs - now
   if idle < ttl then ttl = idle end
   redis.call('HSET', KEYS[1], '_a', string.format('%d', now - c))
   redis.call('PEXPIRE', KEYS[1], ttl)
 end
-for i = 1, #v do
-  out[#out + 1] = #v[i] .. ':' .. v[i]
-end
-return table.concat(out)
-`)
-
-// unpack splits the next <length>:<bytes> item off a loadScript reply.
-func unpack(s string) (item, rest string, ok bool) {
-	n := 0
-	for i := 0; i < len(s) && i < 10; i++ {
-		c := s[i]
-		if c == ':' {
-			if i == 0 || n > len(s)-i-1 {
-				return "", "", false
-			}
-			return s[i+1 : i+1+n], s[i+1+n:], true
-		}
-		if c < '0' || c > '9' {
-			return "", "", false
-		}
-		n = n*10 + int(c-'0')
-	}
-	return "", "", false
-}
+v[#v + 1] = status
+return v
+`
 
 // createScript writes a new session and its TTL atomically.
 var createScript = redis.NewScript(`
@@ -375,30 +354,40 @@ func (s *Store) ref(atRest string) string {
 	return b64.EncodeToString(sum[:12])
 }
 
+// runLoad runs loadScript on key. It reads the reply as a plain []string
+// (go-redis's generic script reply boxes every element in an interface),
+// and sends the script's source when the server does not have it cached
+// (EVALSHA, then EVAL on NOSCRIPT, as redis.Script.Run does; EVAL caches it).
+func (s *Store) runLoad(ctx context.Context, key string, now int64) ([]string, error) {
+	cmd := redis.NewStringSliceCmd(ctx, "evalsha", loadScript.Hash(), 1, key, now, s.idleArg, s.absArg, s.everyArg)
+	_ = s.rdb.Process(ctx, cmd)
+	if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		cmd = redis.NewStringSliceCmd(ctx, "eval", loadSource, 1, key, now, s.idleArg, s.absArg, s.everyArg)
+		_ = s.rdb.Process(ctx, cmd)
+	}
+	res, err := cmd.Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	return res, nil
+}
+
 func (s *Store) load(ctx context.Context, sess *gsessions.Session, st *state, id string) error {
 	key := s.sessionKey(id)
 	hash := key[len(s.cfg.KeyPrefix):]
 	now := s.now()
-	res, err := loadScript.Run(ctx, s.rdb, []string{key}, now, s.idleArg, s.absArg, s.everyArg).Text()
+	res, err := s.runLoad(ctx, key, now)
 	if err != nil {
 		st.loadErr = fmt.Errorf("%w: loading session: %w", ErrStoreUnavailable, err)
 		return st.loadErr
 	}
-	if len(res) == 0 || res[0] == '0' {
+	if len(res)%2 != 1 {
 		return nil // no live record: strict mode, a write gets a new ID
 	}
-	status := res[0]
+	status := res[len(res)-1][0]
 	var decodeErr error
-	for rest := res[1:]; rest != ""; {
-		var f, v string
-		var ok bool
-		if f, rest, ok = unpack(rest); ok {
-			v, rest, ok = unpack(rest)
-		}
-		if !ok {
-			st.loadErr = fmt.Errorf("%w: loading session: malformed reply", ErrStoreUnavailable)
-			return st.loadErr
-		}
+	for i := 0; i+1 < len(res); i += 2 {
+		f, v := res[i], res[i+1]
 		if isMeta(f) {
 			st.setMeta(f, v)
 			continue
