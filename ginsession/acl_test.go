@@ -70,7 +70,6 @@ func TestLeastPrivilegeACL(t *testing.T) {
 	}
 }
 
-
 // TestREADMEShowsTheTestedACL keeps the README's ACL line the one tested above.
 func TestREADMEShowsTheTestedACL(t *testing.T) {
 	readme, err := os.ReadFile("../README.md")
