@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -82,4 +83,26 @@ func TestOnRedisCluster(t *testing.T) {
 		assert.Equal(t, http.StatusUnauthorized, cl.do("GET", "/api/profile").status)
 	}
 	assert.Empty(t, h.indexMembers("zoe"))
+}
+
+// TestThroughSentinel runs the lifecycle with a Sentinel client
+// (redis.NewFailoverClient), which finds the master through a real
+// redis-server in sentinel mode.
+func TestThroughSentinel(t *testing.T) {
+	master := redistest.StartServer(t)
+	rdb := redistest.StartSentinel(t, master.Addr)
+	count := &redistest.Counter{}
+	rdb.AddHook(count)
+	raw := redis.NewClient(&redis.Options{Addr: master.Addr})
+	t.Cleanup(func() { _ = raw.Close() })
+	h := newHarnessOn(t, rdb, count, raw, nil)
+
+	c := h.login(chromeWin, "sam")
+	key := h.keyOf(c.cookie)
+	assert.True(t, h.exists(key), "the session is on the master")
+	h.count.Reset()
+	require.Equal(t, http.StatusOK, c.do("GET", "/api/profile").status)
+	assert.Equal(t, int64(1), h.count.RoundTrips())
+	require.Equal(t, http.StatusOK, c.do("POST", "/logout").status)
+	assert.False(t, h.exists(key))
 }

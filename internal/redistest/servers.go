@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -108,6 +110,49 @@ func StartCluster(t testing.TB) *redis.ClusterClient {
 		n.Close()
 	}
 	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// StartSentinel starts a Redis Sentinel on a free loopback port that
+// monitors the server at masterAddr as "mymaster", and returns a client
+// that finds the master through it (redis.NewFailoverClient), all released
+// when t ends.
+func StartSentinel(t testing.TB, masterAddr string) *redis.Client {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("redis-server is not installed (.ci/run installs it)")
+	}
+	host, mport, _ := strings.Cut(masterAddr, ":")
+	port := freePort(t)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "sentinel.conf")
+	body := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor mymaster %s %s 1\nsentinel down-after-milliseconds mymaster 5000\n", port, dir, host, mport)
+	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	cmd := exec.Command(bin, conf, "--sentinel")
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("redistest: starting sentinel: %v", err)
+	}
+	s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), cmd: cmd}
+	t.Cleanup(s.Stop)
+	sc := redis.NewSentinelClient(&redis.Options{Addr: s.Addr})
+	defer sc.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		addr, err := sc.GetMasterAddrByName(context.Background(), "mymaster").Result()
+		if err == nil && len(addr) == 2 && addr[1] == mport {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redistest: sentinel on %s did not report the master: %v", s.Addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: "mymaster", SentinelAddrs: []string{s.Addr}})
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
