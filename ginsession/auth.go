@@ -2,6 +2,7 @@ package ginsession
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -33,8 +34,24 @@ var (
 	bodyReauthNeeded = gin.H{"error": "reauthentication required"}
 )
 
-// current finds the session that sessions.Sessions registered for c (the
-// named one for sessions.SessionsMany), loading it if nothing has yet.
+// sessionNameKey is the gin.Context key under which RequireAuth and
+// UseSession record which session of sessions.SessionsMany the helpers use.
+const sessionNameKey = "github.com/sessionshield/sessionshield/ginsession.name"
+
+// UseSession returns a middleware that makes Login, Logout and
+// RequireFreshAuth use the session called name, for routes behind
+// sessions.SessionsMany. RequireAuth(WithSessionName(name)) does the same
+// for the routes it guards.
+func UseSession(name string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Set(sessionNameKey, name)
+		c.Next()
+	}
+}
+
+// current finds the session that sessions.Sessions registered for c (for
+// sessions.SessionsMany, the one named by name, or else by UseSession or
+// RequireAuth), loading it if nothing has yet.
 func current(c *gin.Context, name string) (*Store, *gsessions.Session, *state, error) {
 	v, ok := c.Get(sessions.DefaultKey)
 	if !ok {
@@ -45,7 +62,13 @@ func current(c *gin.Context, name string) (*Store, *gsessions.Session, *state, e
 	case sessions.Session:
 		gs = x
 	case map[string]sessions.Session:
+		if name == "" {
+			name = c.GetString(sessionNameKey)
+		}
 		gs = x[name]
+		if gs == nil {
+			return nil, nil, nil, fmt.Errorf("%w: behind sessions.SessionsMany, name the session with ginsession.UseSession or WithSessionName", ErrNoSessionMiddleware)
+		}
 	}
 	inner, ok := gs.(interface{ Session() *gsessions.Session })
 	if !ok {
@@ -59,7 +82,7 @@ func current(c *gin.Context, name string) (*Store, *gsessions.Session, *state, e
 	if !ok {
 		return nil, nil, nil, ErrNoSessionMiddleware
 	}
-	st := lookup(c.Request.Context(), sess)
+	st := s.stateOf(c.Request.Context(), sess)
 	if st == nil {
 		return nil, nil, nil, ErrNotLoaded
 	}
@@ -68,10 +91,13 @@ func current(c *gin.Context, name string) (*Store, *gsessions.Session, *state, e
 
 // Login starts an authenticated session for userID (SEC-14). It issues a new
 // session ID and destroys the pre-login session in Redis, so a session ID
-// planted before login (fixation) is worthless after it; the values of the
-// pre-login session (a cart, say) carry over. It stores the user ID, the
+// planted before login (fixation) is worthless after it. The values of an
+// anonymous pre-login session (a cart, say), or of the same user's, carry
+// over; those of another user's session do not. It stores the user ID, the
 // authentication time and the browser's fingerprint, adds the session to
-// the user's index and sets the cookie, all in one Redis round trip.
+// the user's index and sets the cookie, in one Redis round trip of its own
+// (a request that carried a session cookie has paid one more to load it,
+// as any handler that reads the session does).
 //
 // Call it after the application has checked the credentials. On error
 // nothing is logged in and no cookie is set: answer 503 when the error wraps
@@ -87,9 +113,13 @@ func Login(c *gin.Context, userID string) error {
 	if st.loadErr != nil {
 		return st.loadErr
 	}
-	o := merge(s.opts, sess.Options)
+	d := s.defaults()
+	o := merge(d, sess.Options, false)
 	if err := checkName(st.name, o); err != nil {
 		return err
+	}
+	if st.exists && st.user != "" && st.user != userID {
+		resetValues(sess, st) // another user's values never reach this one
 	}
 	fields, size, err := encodeValues(sess.Values)
 	if err != nil {
@@ -99,7 +129,7 @@ func Login(c *gin.Context, userID string) error {
 		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, size, s.cfg.MaxSessionBytes)
 	}
 	if o.MaxAge < 0 {
-		o.MaxAge = s.opts.MaxAge
+		o.MaxAge = d.MaxAge
 		sess.Options.MaxAge = o.MaxAge
 	}
 	old := *st
@@ -132,16 +162,16 @@ func Login(c *gin.Context, userID string) error {
 // Logout ends the current session (SEC-15): it deletes it in Redis, removes
 // it from the user's index, expires the cookie with the same attributes and
 // sends Clear-Site-Data: "cookies". Without a session it only expires the
-// cookie. It returns an error wrapping ErrStoreUnavailable when Redis could
-// not be reached; the cookie is expired all the same.
+// cookie. When Redis cannot be reached it returns an error wrapping
+// ErrStoreUnavailable and leaves the cookie alone, so the user can try
+// again (the session would otherwise live on in Redis with no way to end
+// it from this browser): answer 503.
 func Logout(c *gin.Context) error {
 	s, sess, st, err := current(c, "")
 	if err != nil {
 		return err
 	}
-	c.Header("Clear-Site-Data", `"cookies"`)
 	if st.loadErr != nil {
-		setCookie(c.Writer, expiredCookie(st.name, merge(s.opts, sess.Options)))
 		return st.loadErr
 	}
 	user, ref := st.user, ""
@@ -152,6 +182,7 @@ func Logout(c *gin.Context) error {
 	if err := s.destroyQuiet(c.Request.Context(), c.Writer, sess, st); err != nil {
 		return err
 	}
+	c.Header("Clear-Site-Data", `"cookies"`)
 	c.Set(userIDKey, "")
 	if user != "" {
 		s.emit(c.Request.Context(), Event{Type: EventLogout, UserID: user, Session: ref, Reason: "logout"})
@@ -160,25 +191,21 @@ func Logout(c *gin.Context) error {
 }
 
 // destroyQuiet is destroy without the generic "destroyed" event, for
-// callers that report a more specific one.
+// callers that report a more specific one. When Redis fails it changes
+// nothing and returns the error.
 func (s *Store) destroyQuiet(ctx context.Context, w http.ResponseWriter, sess *gsessions.Session, st *state) error {
-	user := st.user
-	st.user = ""
-	err := s.destroyKeys(ctx, st.key, st.hash, user, st.exists)
-	st.user = user
-	if err != nil {
+	if err := s.destroyKeys(ctx, st.key, st.hash, st.user, st.exists); err != nil {
 		s.emit(ctx, Event{Type: EventStoreError, Err: err})
+		return err
 	}
 	if st.exists || st.hadCookie {
-		setCookie(w, expiredCookie(st.name, merge(s.opts, sess.Options)))
+		setCookie(w, expiredCookie(st.name, merge(s.defaults(), sess.Options, false)))
 	}
 	st.exists, st.user, st.fields, st.id = false, "", nil, ""
-	for k := range sess.Values {
-		delete(sess.Values, k)
-	}
+	resetValues(sess, st)
 	sess.ID = ""
 	sess.IsNew = true
-	return err
+	return nil
 }
 
 // destroyKeys deletes a session key and its entry in the user's index in
@@ -204,15 +231,19 @@ func (s *Store) destroyKeys(ctx context.Context, key, hash, user string, exists 
 	return nil
 }
 
-// clientIP returns Gin's trusted-proxy-aware client IP when the fingerprint
-// binds it, and "" otherwise (resolving it costs allocations on every
-// request). It never reads X-Forwarded-For itself: Gin honours that header
-// only from the proxies set with engine.SetTrustedProxies.
+// clientIP returns the client address the fingerprint binds, or "" when it
+// binds none (resolving it costs allocations on every request): by default
+// the peer's address (c.RemoteIP), never a forwarding header, because Gin
+// believes X-Forwarded-For from every peer until the application calls
+// engine.SetTrustedProxies. Config.ClientIP replaces it behind proxies.
 func (s *Store) clientIP(c *gin.Context) string {
 	if s.cfg.Fingerprint.ClientIP == fingerprint.Default || s.cfg.Fingerprint.ClientIP == fingerprint.Off {
 		return ""
 	}
-	return c.ClientIP()
+	if s.cfg.ClientIP != nil {
+		return s.cfg.ClientIP(c)
+	}
+	return c.RemoteIP()
 }
 
 // AuthOption configures RequireAuth.
@@ -223,7 +254,8 @@ type authConfig struct {
 }
 
 // WithSessionName makes RequireAuth use the session called name, for
-// routes behind sessions.SessionsMany.
+// routes behind sessions.SessionsMany; Login, Logout and RequireFreshAuth
+// on the routes it guards use it too.
 func WithSessionName(name string) AuthOption {
 	return func(a *authConfig) { a.name = name }
 }
@@ -242,8 +274,10 @@ func WithSessionName(name string) AuthOption {
 //     no cookie is set and nothing is treated as logged in.
 //
 // Otherwise UserID(c) returns the user and the next handler runs. The route
-// must be behind sessions.Sessions(name, store) with a *Store; without it
-// RequireAuth panics at the first request with a message that says so.
+// must be behind sessions.Sessions(name, store) with a *Store; without it,
+// or with a cookie name the store's settings make unusable (a __Host- name
+// with Insecure, say), RequireAuth panics at the first request with a
+// message that says so.
 func RequireAuth(opts ...AuthOption) gin.HandlerFunc {
 	var cfg authConfig
 	for _, o := range opts {
@@ -253,17 +287,22 @@ func RequireAuth(opts ...AuthOption) gin.HandlerFunc {
 		h := c.Writer.Header()
 		h.Set("Cache-Control", "no-store")
 		h.Add("Vary", "Cookie")
+		if cfg.name != "" {
+			c.Set(sessionNameKey, cfg.name)
+		}
 		s, sess, st, err := current(c, cfg.name)
 		if err != nil {
 			panic(err)
 		}
 		ctx := c.Request.Context()
 		switch {
+		case errors.Is(st.loadErr, ErrConfig):
+			panic(st.loadErr)
 		case st.loadErr != nil:
 			c.AbortWithStatusJSON(http.StatusServiceUnavailable, bodyUnavailable)
 			return
 		case st.expired:
-			setCookie(c.Writer, expiredCookie(st.name, merge(s.opts, sess.Options)))
+			setCookie(c.Writer, expiredCookie(st.name, merge(s.defaults(), sess.Options, false)))
 			c.AbortWithStatusJSON(http.StatusUnauthorized, bodyExpired)
 			return
 		case !st.exists || st.user == "":
@@ -303,15 +342,18 @@ func (s *Store) endSession(ctx context.Context, c *gin.Context, sess *gsessions.
 
 // RequireFreshAuth returns a middleware for sensitive routes, to be used
 // after RequireAuth: it answers 401 {"error":"reauthentication required"}
-// when the last login is older than d (SEC-21).
+// when the last login is older than d (SEC-21), and 401 {"error":"not
+// logged in"} when RequireAuth has not let the request through.
 func RequireFreshAuth(d time.Duration) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		c.Header("Cache-Control", "no-store")
+		h := c.Writer.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Add("Vary", "Cookie")
 		s, _, st, err := current(c, "")
 		if err != nil {
 			panic(err)
 		}
-		if !st.exists || st.user == "" {
+		if !st.exists || st.user == "" || UserID(c) != st.user {
 			c.AbortWithStatusJSON(http.StatusUnauthorized, bodyNotLoggedIn)
 			return
 		}
@@ -442,7 +484,7 @@ func (s *Store) RevokeSession(ctx context.Context, userID, ref string) error {
 }
 
 // RevokeUser ends every session of userID ("log out everywhere", password
-// change, account disabled) and returns how many it ended. Every client of
+// change, account disabled) and returns how many live sessions it ended. Every client of
 // that user gets 401 on its next request. A login that runs at the same
 // moment may survive; call it again after changing the password.
 func (s *Store) RevokeUser(ctx context.Context, userID string) (int, error) {
@@ -451,9 +493,10 @@ func (s *Store) RevokeUser(ctx context.Context, userID string) (int, error) {
 		return 0, err
 	}
 	members := make([]any, len(hashes))
+	dels := make([]*redis.IntCmd, len(hashes))
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, h := range hashes {
-			p.Del(ctx, s.hashKey(h))
+			dels[i] = p.Del(ctx, s.hashKey(h))
 			members[i] = indexMember(h)
 		}
 		p.ZRem(ctx, s.userKey(userID), members...)
@@ -462,8 +505,12 @@ func (s *Store) RevokeUser(ctx context.Context, userID string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%w: revoking sessions: %w", ErrStoreUnavailable, err)
 	}
-	for _, h := range hashes {
-		s.emit(ctx, Event{Type: EventRevoked, UserID: userID, Session: s.ref(h), Reason: "revoked"})
+	n := 0
+	for i, h := range hashes {
+		if dels[i].Val() == 1 { // entries of sessions that had already ended are only pruned
+			n++
+			s.emit(ctx, Event{Type: EventRevoked, UserID: userID, Session: s.ref(h), Reason: "revoked"})
+		}
 	}
-	return len(hashes), nil
+	return n, nil
 }

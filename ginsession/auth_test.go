@@ -421,6 +421,10 @@ func TestFailClosedWhenRedisStops(t *testing.T) {
 	r = h.client(chromeWin).do("POST", "/login?user=quinn")
 	assert.Equal(t, http.StatusServiceUnavailable, r.status)
 	assert.Empty(t, r.setCookies)
+	r = c.do("POST", "/logout")
+	assert.Equal(t, http.StatusServiceUnavailable, r.status)
+	assert.Empty(t, r.setCookies, "the cookie stays, so the user can log out once Redis is back")
+	assert.Empty(t, r.header.Get("Clear-Site-Data"))
 	assert.NotEmpty(t, h.eventsOf(EventStoreError))
 	assert.NotContains(t, h.logs.String(), c.cookie[:idLen])
 }

@@ -1,6 +1,7 @@
 package ginsession
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -26,11 +27,22 @@ func benchApp(b *testing.B) (*harness, http.Handler, string) {
 	return h, h.engine, c.cookie
 }
 
-func benchRequest(method, path, cookie string) *http.Request {
-	req := httptest.NewRequest(method, path, nil)
+// benchRequest returns a request whose context is cancelled, as a server's
+// is, when the returned function is called after ServeHTTP.
+func benchRequest(method, path, cookie string) (*http.Request, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	req := httptest.NewRequestWithContext(ctx, method, path, nil)
 	req.Header.Set("User-Agent", chromeWin)
 	req.Header.Set("Cookie", cookieName+"="+cookie)
-	return req
+	return req, cancel
+}
+
+func serve(app http.Handler, method, path, cookie string) *httptest.ResponseRecorder {
+	req, done := benchRequest(method, path, cookie)
+	defer done()
+	w := httptest.NewRecorder()
+	app.ServeHTTP(w, req)
+	return w
 }
 
 // BenchmarkGuardedRead is a request through RequireAuth: cookie check, one
@@ -40,8 +52,7 @@ func BenchmarkGuardedRead(b *testing.B) {
 	_, app, cookie := benchApp(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		w := httptest.NewRecorder()
-		app.ServeHTTP(w, benchRequest("GET", "/api/profile", cookie))
+		w := serve(app, "GET", "/api/profile", cookie)
 		if w.Code != http.StatusOK {
 			b.Fatal(w.Code, w.Body.String())
 		}
@@ -56,8 +67,7 @@ func BenchmarkGuardedReadParallel(b *testing.B) {
 	b.SetParallelism(4)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			w := httptest.NewRecorder()
-			app.ServeHTTP(w, benchRequest("GET", "/api/profile", cookie))
+			w := serve(app, "GET", "/api/profile", cookie)
 			if w.Code != http.StatusOK {
 				b.Error(w.Code)
 				return
@@ -71,8 +81,7 @@ func BenchmarkLoadAndRead(b *testing.B) {
 	_, app, cookie := benchApp(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		w := httptest.NewRecorder()
-		app.ServeHTTP(w, benchRequest("GET", "/get?k=cart", cookie))
+		w := serve(app, "GET", "/get?k=cart", cookie)
 		if w.Code != http.StatusOK {
 			b.Fatal(w.Code)
 		}
@@ -94,8 +103,7 @@ func BenchmarkSave(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		w := httptest.NewRecorder()
-		app.ServeHTTP(w, benchRequest("POST", "/hook", cookie))
+		w := serve(app, "POST", "/hook", cookie)
 		if w.Code != http.StatusNoContent {
 			b.Fatal(w.Code)
 		}

@@ -3,6 +3,7 @@ package ginsession
 import (
 	"bytes"
 	"encoding/gob"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -74,14 +75,14 @@ func encodeValue(v any) (string, error) {
 	case time.Time:
 		b, err := x.MarshalBinary()
 		if err != nil {
-			return "", fmt.Errorf("%w: %T: %v", ErrEncode, v, err)
+			return "", fmt.Errorf("%w: %T: %w", ErrEncode, v, err)
 		}
 		return string(tagTime) + string(b), nil
 	}
 	var buf bytes.Buffer
 	buf.WriteByte(tagGob)
 	if err := gob.NewEncoder(&buf).Encode(gobBox{V: v}); err != nil {
-		return "", fmt.Errorf("%w: %T: %v (register the type with gob.Register)", ErrEncode, v, err)
+		return "", fmt.Errorf("%w: %T (register the type with gob.Register): %w", ErrEncode, v, err)
 	}
 	return buf.String(), nil
 }
@@ -132,11 +133,18 @@ func decodeValue(s string) (any, error) {
 	return nil, fmt.Errorf("%w: unknown type tag", ErrDecode)
 }
 
+// wrapDecode reports a value that does not decode. It names the kind of
+// failure but not the error's text: strconv's would quote the stored
+// value, and errors end up in logs.
 func wrapDecode(err error) error {
 	if err == nil {
 		return nil
 	}
-	return fmt.Errorf("%w: %v", ErrDecode, err)
+	var num *strconv.NumError
+	if errors.As(err, &num) {
+		return fmt.Errorf("%w: malformed number", ErrDecode)
+	}
+	return fmt.Errorf("%w: %w", ErrDecode, err)
 }
 
 // encodeKey returns the hash field name of a session key.
@@ -171,6 +179,9 @@ func encodeValues(values map[any]any) (map[string]string, int, error) {
 	out := make(map[string]string, len(values))
 	size := 0
 	for k, v := range values {
+		if _, ok := k.(stateMarker); ok {
+			continue
+		}
 		f, err := encodeKey(k)
 		if err != nil {
 			return nil, 0, err

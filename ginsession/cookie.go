@@ -105,12 +105,15 @@ func defaultOptions(cfg *Config) gsessions.Options {
 }
 
 // merge returns the attributes a cookie is sent with when a caller set o
-// through store.Options or session.Options: o can only tighten the store's
-// hardened defaults. A zero field keeps the default; HttpOnly and Secure
-// cannot be switched off; SameSite can be Strict or Lax, never None; MaxAge
-// is taken as given (<0 destroys, 0 means a browser-session cookie, >0 is
-// capped at the time left to the absolute timeout when the cookie is sent).
-func merge(d gsessions.Options, o *gsessions.Options) gsessions.Options {
+// through store.Options (store is true) or session.Options: o can only
+// tighten the store's hardened defaults. A zero field keeps the default;
+// HttpOnly and Secure cannot be switched off; SameSite can be Strict or
+// Lax, never None; a Domain, which widens the cookie to subdomains, is
+// taken from store.Options (configuration) but never from session.Options
+// (request code); MaxAge is taken as given (<0 destroys, 0 means a
+// browser-session cookie, >0 is capped at the time left to the absolute
+// timeout when the cookie is sent).
+func merge(d gsessions.Options, o *gsessions.Options, store bool) gsessions.Options {
 	if o == nil {
 		return d
 	}
@@ -118,7 +121,7 @@ func merge(d gsessions.Options, o *gsessions.Options) gsessions.Options {
 	if o.Path != "" {
 		e.Path = o.Path
 	}
-	if o.Domain != "" {
+	if store && o.Domain != "" {
 		e.Domain = o.Domain
 	}
 	e.MaxAge = o.MaxAge
@@ -136,17 +139,23 @@ func merge(d gsessions.Options, o *gsessions.Options) gsessions.Options {
 // browser silently drops.
 func checkName(name string, o gsessions.Options) error {
 	switch {
-	case strings.HasPrefix(name, "__Host-"):
+	case hasPrefixFold(name, "__Host-"):
 		if !o.Secure || o.Path != "/" || o.Domain != "" {
 			return fmt.Errorf("%w: cookie name %q needs Secure, Path=/ and no Domain (Insecure is %v, Path %q, Domain %q)",
 				ErrConfig, name, !o.Secure, o.Path, o.Domain)
 		}
-	case strings.HasPrefix(name, "__Secure-"):
+	case hasPrefixFold(name, "__Secure-"):
 		if !o.Secure {
 			return fmt.Errorf("%w: cookie name %q needs Secure; Insecure is set", ErrConfig, name)
 		}
 	}
 	return nil
+}
+
+// hasPrefixFold reports whether name starts with prefix, ignoring case, as
+// browsers match cookie-name prefixes (RFC 6265bis).
+func hasPrefixFold(name, prefix string) bool {
+	return len(name) >= len(prefix) && strings.EqualFold(name[:len(prefix)], prefix)
 }
 
 // cookie builds the Set-Cookie for a live session. maxAge is in seconds;

@@ -90,6 +90,36 @@ func loaded(ctx context.Context, s *Store, name string) (*gsessions.Session, *st
 	return nil, nil
 }
 
+// stateMarker is the key under which a session's Values also point to its
+// state. gin-contrib's session keeps the request it started with, so when a
+// middleware replaces c.Request after sessions.Sessions (tracing, request
+// IDs, timeouts), the state is not in c.Request's context; Login, Logout
+// and RequireAuth then find it through the session itself. The codec never
+// writes the marker, and session.Clear() removes it (the context still
+// serves Save, which gets gin-contrib's own request).
+type stateMarker struct{}
+
+// attach records st for sess in r's context and in sess.Values.
+func (s *Store) attach(r *http.Request, sess *gsessions.Session, st *state) {
+	attach(r, sess, st)
+	sess.Values[stateMarker{}] = st
+}
+
+// resetValues empties a session's values, keeping its state marker.
+func resetValues(sess *gsessions.Session, st *state) {
+	clear(sess.Values)
+	sess.Values[stateMarker{}] = st
+}
+
+// stateOf returns the state of sess loaded in the request behind ctx, or nil.
+func (s *Store) stateOf(ctx context.Context, sess *gsessions.Session) *state {
+	if st := lookup(ctx, sess); st != nil {
+		return st
+	}
+	st, _ := sess.Values[stateMarker{}].(*state)
+	return st
+}
+
 // lookup returns the state recorded for sess, or nil.
 func lookup(ctx context.Context, sess *gsessions.Session) *state {
 	rs, ok := ctx.Value(statesKey{}).(*requestStates)

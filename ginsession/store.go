@@ -10,9 +10,11 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-contrib/sessions"
+	"github.com/gin-gonic/gin"
 	gsessions "github.com/gorilla/sessions"
 	"github.com/redis/go-redis/v9"
 
@@ -87,6 +89,15 @@ type Config struct {
 	// metrics or alerting. It runs in the request's goroutine.
 	OnEvent func(Event)
 
+	// ClientIP returns the client address the fingerprint binds when
+	// Fingerprint.ClientIP is on. Default: the peer's address
+	// (c.RemoteIP()), never a forwarding header. Behind a reverse proxy,
+	// call engine.SetTrustedProxies with the proxies' addresses and set
+	// ClientIP to (*gin.Context).ClientIP: Gin believes X-Forwarded-For
+	// from every peer until SetTrustedProxies is called, which would let a
+	// thief claim the victim's address.
+	ClientIP func(*gin.Context) string
+
 	// Now returns the current time. Default: time.Now. Tests inject a clock.
 	Now func() time.Time
 }
@@ -99,7 +110,7 @@ type Config struct {
 type Store struct {
 	rdb        redis.UniversalClient
 	cfg        Config
-	opts       gsessions.Options
+	opts       atomic.Pointer[gsessions.Options] // the cookie defaults; see Options
 	cookieKeys [][]byte
 	refKey     []byte
 	fp         *fingerprint.Binder
@@ -189,7 +200,8 @@ func NewStore(rdb redis.UniversalClient, cfg Config) (*Store, error) {
 		s.macs = append(s.macs, newMACPool(k))
 	}
 	s.refMACs = newMACPool(s.refKey)
-	s.opts = defaultOptions(&cfg)
+	opts := defaultOptions(&cfg)
+	s.opts.Store(&opts)
 	return s, nil
 }
 
@@ -207,14 +219,23 @@ func derive(secret []byte, info string) []byte {
 // merged into the hardened defaults rather than replacing them, unlike the
 // other gin-contrib stores: a zero field keeps the default, HttpOnly and
 // Secure cannot be switched off, SameSite can be Strict or Lax but never
-// None, and an empty Path stays "/". MaxAge is taken as given: a negative
-// MaxAge destroys the session on Save, 0 sends a browser-session cookie
-// (no Max-Age), and a positive one is capped at the time left to the
-// absolute timeout.
+// None, and an empty Path stays "/". MaxAge is taken as given: 0 sends a
+// browser-session cookie (no Max-Age), and a positive one is capped at the
+// time left to the absolute timeout; a negative MaxAge, which on a
+// session's Options destroys it on Save, is ignored here (it would destroy
+// every session). It is safe to call while serving.
 func (s *Store) Options(o sessions.Options) {
 	g := o.ToGorillaOptions()
-	s.opts = merge(s.opts, g)
+	cur := s.defaults()
+	if g.MaxAge < 0 {
+		g.MaxAge = cur.MaxAge
+	}
+	merged := merge(cur, g, true)
+	s.opts.Store(&merged)
 }
+
+// defaults returns the cookie attributes sessions start with.
+func (s *Store) defaults() gsessions.Options { return *s.opts.Load() }
 
 // Get returns the session called name for r, loading it from Redis at most
 // once per request. It implements gorilla/sessions' Store. When Redis fails the session is empty and the
@@ -235,12 +256,12 @@ func (s *Store) Get(r *http.Request, name string) (*gsessions.Session, error) {
 // Reading a live session refreshes its idle timeout in the same round trip.
 func (s *Store) New(r *http.Request, name string) (*gsessions.Session, error) {
 	sess := gsessions.NewSession(s, name)
-	opts := s.opts
+	opts := s.defaults()
 	sess.Options = &opts
 	sess.IsNew = true
 	st := &state{name: name}
-	attach(r, sess, st)
-	if err := checkName(name, s.opts); err != nil {
+	s.attach(r, sess, st)
+	if err := checkName(name, opts); err != nil {
 		st.loadErr = err
 		return sess, err
 	}
@@ -295,9 +316,13 @@ v[#v + 1] = status
 return v
 `
 
-// createScript writes a new session and its TTL atomically.
+// createScript writes a new session and its TTL atomically. Fields go to
+// HSET 500 pairs at a time: Lua's unpack cannot spread more than a few
+// thousand values.
 var createScript = redis.NewScript(`
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+for i = 2, #ARGV, 1000 do
+  redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1
 `)
@@ -308,8 +333,12 @@ return 1
 var updateScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local n = tonumber(ARGV[2])
-if n > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV, 3, 2 + n)) end
-if #ARGV > 2 + n then redis.call('HSET', KEYS[1], unpack(ARGV, 3 + n)) end
+for i = 3, 2 + n, 1000 do
+  redis.call('HDEL', KEYS[1], unpack(ARGV, i, math.min(i + 999, 2 + n)))
+end
+for i = 3 + n, #ARGV, 1000 do
+  redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1
 `)
@@ -381,7 +410,7 @@ func (s *Store) load(ctx context.Context, sess *gsessions.Session, st *state, id
 		st.loadErr = fmt.Errorf("%w: loading session: %w", ErrStoreUnavailable, err)
 		return st.loadErr
 	}
-	if len(res)%2 != 1 {
+	if len(res)%2 != 1 || len(res[len(res)-1]) != 1 {
 		return nil // no live record: strict mode, a write gets a new ID
 	}
 	status := res[len(res)-1][0]
@@ -434,14 +463,15 @@ func (s *Store) load(ctx context.Context, sess *gsessions.Session, st *state, id
 // negative MaxAge in the session's options destroys it: the Redis key is
 // deleted and the cookie expired with the same Path and Domain.
 func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *gsessions.Session) error {
-	st := lookup(r.Context(), sess)
+	st := s.stateOf(r.Context(), sess)
 	if st == nil {
 		return ErrNotLoaded
 	}
 	if st.loadErr != nil {
 		return fmt.Errorf("ginsession: not saved, the session could not be loaded: %w", st.loadErr)
 	}
-	o := merge(s.opts, sess.Options)
+	d := s.defaults()
+	o := merge(d, sess.Options, false)
 	if err := checkName(st.name, o); err != nil {
 		return err
 	}
@@ -496,7 +526,7 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *gsessions.Ses
 		st.fields = fields
 		st.seenAfter = now - st.created
 	}
-	if st.resign || o != s.opts {
+	if st.resign || o != d {
 		setCookie(w, cookie(st.name, s.sign(st.name, st.id), o, s.maxAge(o, st.created, now)))
 		st.resign = false
 	}
@@ -515,8 +545,11 @@ func (s *Store) maxAge(o gsessions.Options, created, now int64) int {
 
 // create writes a new session under a new ID with fields plus the store's
 // metadata, and sets its cookie. pre, when set, adds commands to the same
-// pipeline (Login uses it to delete the old session and index the new one);
-// they run before the new session is written.
+// pipeline, one round trip (Login uses it to delete the old session and
+// index the new one). They are queued before the new session's write; on a
+// Cluster each node's share runs in parallel, so a partial failure can
+// leave an index entry without a session (pruned later) or a session key
+// with no cookie (it expires), never a usable session.
 func (s *Store) create(ctx context.Context, w http.ResponseWriter, sess *gsessions.Session, st *state,
 	o gsessions.Options, fields map[string]string, now int64, pre func(redis.Pipeliner, string)) error {
 	id := newID()
@@ -534,10 +567,23 @@ func (s *Store) create(ctx context.Context, w http.ResponseWriter, sess *gsessio
 	if pre == nil {
 		err = createScript.Run(ctx, s.rdb, []string{key}, args...).Err()
 	} else {
-		pipe := s.rdb.Pipeline()
-		pre(pipe, hash)
-		createScript.Eval(ctx, pipe, []string{key}, args...)
-		_, err = pipe.Exec(ctx)
+		run := func(sha bool) error {
+			_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+				pre(p, hash)
+				if sha {
+					createScript.EvalSha(ctx, p, []string{key}, args...)
+				} else {
+					createScript.Eval(ctx, p, []string{key}, args...)
+				}
+				return nil
+			})
+			return err
+		}
+		// The other commands are idempotent, so a server without the
+		// script cached gets the whole pipeline again, with its source.
+		if err = run(true); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			err = run(false)
+		}
 	}
 	if err != nil {
 		err = fmt.Errorf("%w: creating session: %w", ErrStoreUnavailable, err)

@@ -60,11 +60,11 @@ func TestDefaultsAreDocumentedValues(t *testing.T) {
 	assert.Equal(t, 30*time.Minute, s.cfg.IdleTimeout)
 	assert.Equal(t, 24*time.Hour, s.cfg.AbsoluteTimeout)
 	assert.Equal(t, 4096, s.cfg.MaxSessionBytes)
-	assert.Equal(t, http.SameSiteStrictMode, s.opts.SameSite)
-	assert.True(t, s.opts.Secure)
-	assert.True(t, s.opts.HttpOnly)
-	assert.Equal(t, "/", s.opts.Path)
-	assert.Equal(t, 86400, s.opts.MaxAge)
+	assert.Equal(t, http.SameSiteStrictMode, s.defaults().SameSite)
+	assert.True(t, s.defaults().Secure)
+	assert.True(t, s.defaults().HttpOnly)
+	assert.Equal(t, "/", s.defaults().Path)
+	assert.Equal(t, 86400, s.defaults().MaxAge)
 }
 
 func TestIDsAreUniqueAndFullLength(t *testing.T) {
