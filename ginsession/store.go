@@ -38,8 +38,7 @@ const (
 // Config configures a Store. The zero Config with Secrets set is the
 // hardened default: no other field has to be set to be safe.
 type Config struct {
-	// Secrets sign session cookies and key the fingerprints and session
-	// references, newest first: the first signs, every one verifies (key
+	// Secrets sign session cookies and key the fingerprints, newest first: the first signs, every one verifies (key
 	// rotation: put the new secret first, keep the old one until its cookies
 	// have expired). Each must be at least 32 bytes, from a secret store,
 	// never generated at startup. Required.
@@ -112,7 +111,6 @@ type Store struct {
 	cfg        Config
 	opts       atomic.Pointer[gsessions.Options] // the cookie defaults; see Options
 	cookieKeys [][]byte
-	refKey     []byte
 	fp         *fingerprint.Binder
 	log        *slog.Logger
 	idleMS     int64
@@ -121,7 +119,6 @@ type Store struct {
 	absArg     any
 	everyArg   any
 	macs       []*sync.Pool // one pool of HMAC states per cookie key
-	refMACs    *sync.Pool
 }
 
 // NewStore returns a Store that keeps sessions in rdb. It returns an error
@@ -194,12 +191,10 @@ func NewStore(rdb redis.UniversalClient, cfg Config) (*Store, error) {
 	for _, sec := range cfg.Secrets {
 		s.cookieKeys = append(s.cookieKeys, derive(sec, "sessionshield/cookie/v1"))
 	}
-	s.refKey = derive(cfg.Secrets[0], "sessionshield/ref/v1")
 	s.idleArg, s.absArg, s.everyArg = s.idleMS, s.absMS, refreshEvery(s.idleMS)
 	for _, k := range s.cookieKeys {
 		s.macs = append(s.macs, newMACPool(k))
 	}
-	s.refMACs = newMACPool(s.refKey)
 	opts := defaultOptions(&cfg)
 	s.opts.Store(&opts)
 	return s, nil
@@ -375,13 +370,15 @@ func (s *Store) ttl(created, now int64) int64 {
 }
 
 // ref returns the opaque, non-secret reference of a session: what logs,
-// events, Session.ID and the sessions list show instead of the ID.
-func (s *Store) ref(atRest string) string {
-	m := s.refMACs.Get().(*macState)
-	sum := m.sum(atRest)
-	s.refMACs.Put(m)
-	return b64.EncodeToString(sum[:12])
-}
+// events, Session.ID and the sessions list show instead of the ID. It is
+// the first 16 characters (96 bits) of the at-rest name, base64url(SHA-256
+// (ID)): it cannot be turned back into the ID, and costs nothing to compute
+// on every load (a keyed hash would add nothing: the ID has 256 random bits
+// and the at-rest name is no secret).
+func (s *Store) ref(atRest string) string { return atRest[:refLen] }
+
+// refLen is the length of a session reference.
+const refLen = 16
 
 // runLoad runs loadScript on key. It reads the reply as a plain []string
 // (go-redis's generic script reply boxes every element in an interface),
