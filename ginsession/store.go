@@ -38,9 +38,9 @@ const (
 // Config configures a Store. The zero Config with Secrets set is the
 // hardened default: no other field has to be set to be safe.
 type Config struct {
-	// Secrets sign session cookies and key the fingerprints, newest first: the first signs, every one verifies (key
-	// rotation: put the new secret first, keep the old one until its cookies
-	// have expired). Each must be at least 32 bytes, from a secret store,
+	// Secrets sign session cookies and key the fingerprints, newest
+	// first: the first signs, every one verifies (key rotation: put the new
+	// secret first, keep the old one until its cookies have expired). Each must be at least 32 bytes, from a secret store,
 	// never generated at startup. Required.
 	Secrets [][]byte
 
