@@ -13,6 +13,7 @@ import (
 // they were loaded (to write only what changed), the metadata, and whether
 // loading failed. It never leaves the request.
 type state struct {
+	opts      gsessions.Options // the session's cookie attributes, as loaded (Session.Options points here)
 	name      string
 	id        string            // the raw session ID; empty until the session exists
 	hash      string            // base64url(SHA-256(id)), the at-rest name
@@ -52,6 +53,7 @@ func (st *state) setMeta(f, v string) {
 // requestStates holds the states of the sessions loaded in one request. It
 // lives in the request's context, next to gorilla's session registry.
 type requestStates struct {
+	first   [1]stateEntry // backs entries for the usual single session, saving an allocation
 	entries []stateEntry
 }
 
@@ -71,7 +73,8 @@ func attach(r *http.Request, sess *gsessions.Session, st *state) {
 		rs.entries = append(rs.entries, stateEntry{sess, st})
 		return
 	}
-	rs := &requestStates{entries: []stateEntry{{sess, st}}}
+	rs := &requestStates{first: [1]stateEntry{{sess, st}}}
+	rs.entries = rs.first[:]
 	*r = *r.WithContext(context.WithValue(r.Context(), statesKey{}, rs))
 }
 

@@ -251,26 +251,25 @@ func (s *Store) Get(r *http.Request, name string) (*gsessions.Session, error) {
 // Reading a live session refreshes its idle timeout in the same round trip.
 func (s *Store) New(r *http.Request, name string) (*gsessions.Session, error) {
 	sess := gsessions.NewSession(s, name)
-	opts := s.defaults()
-	sess.Options = &opts
+	st := &state{name: name, opts: s.defaults()}
+	sess.Options = &st.opts
 	sess.IsNew = true
-	st := &state{name: name}
 	s.attach(r, sess, st)
-	if err := checkName(name, opts); err != nil {
+	if err := checkName(name, st.opts); err != nil {
 		st.loadErr = err
 		return sess, err
 	}
-	c, err := r.Cookie(name)
-	if err != nil {
+	value, found := cookieValue(r, name)
+	if !found {
 		return sess, nil
 	}
 	st.hadCookie = true
-	id, stale, ok := s.verify(name, c.Value)
+	id, stale, ok := s.verify(name, value)
 	if !ok {
 		return sess, nil
 	}
 	st.resign = stale
-	err = s.load(r.Context(), sess, st, id)
+	err := s.load(r.Context(), sess, st, id)
 	if err != nil && !errors.Is(err, ErrDecode) {
 		s.emit(r.Context(), Event{Type: EventStoreError, Err: err})
 	}
