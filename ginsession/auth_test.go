@@ -443,3 +443,35 @@ func TestRequireAuthOnSessionsMany(t *testing.T) {
 	assert.Equal(t, http.StatusOK, w.Code)
 	assert.Equal(t, "rita", w.Body.String())
 }
+
+// TestRedisOutOfMemory fills a noeviction Redis: logins fail with 503
+// rather than half-succeed, and sessions that exist keep working (a read
+// does not need memory; the last-activity write it may skip only makes the
+// session end sooner).
+func TestRedisOutOfMemory(t *testing.T) {
+	srv := redistest.StartServer(t, "--maxmemory", "2mb", "--maxmemory-policy", "noeviction")
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	h := newHarnessOn(t, rdb, &redistest.Counter{}, rdb, nil)
+	c := h.login(chromeWin, "olga")
+	ctx := context.Background()
+	require.NoError(t, h.store.CheckRedis(ctx))
+	for _, size := range []int{64 << 10, 1 << 10, 16} { // fill to the last byte
+		filler := strings.Repeat("x", size)
+		for i := 0; ; i++ {
+			if err := rdb.Set(ctx, fmt.Sprintf("filler:%d:%d", size, i), filler, 0).Err(); err != nil {
+				require.ErrorContains(t, err, "OOM")
+				break
+			}
+			require.Less(t, i, 100000, "Redis never filled up")
+		}
+	}
+	h.clock.Advance(10 * time.Second) // a refresh is due
+	assert.Equal(t, http.StatusOK, c.do("GET", "/api/profile").status, "a full Redis does not log users out")
+	r := h.client(chromeWin).do("POST", "/login?user=olga")
+	assert.Equal(t, http.StatusServiceUnavailable, r.status)
+	assert.Empty(t, r.setCookies)
+
+	require.NoError(t, rdb.ConfigSet(ctx, "maxmemory-policy", "volatile-lru").Err())
+	assert.ErrorIs(t, h.store.CheckRedis(ctx), ErrEvictionPolicy)
+}

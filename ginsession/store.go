@@ -303,7 +303,7 @@ if c == nil or a == nil or now - (c + a) >= idle or now - c >= abs then
 elseif now - (c + a) >= every then
   local ttl = c + abs - now
   if idle < ttl then ttl = idle end
-  redis.call('HSET', KEYS[1], '_a', string.format('%d', now - c))
+  redis.pcall('HSET', KEYS[1], '_a', string.format('%d', now - c)) -- refused when Redis is out of memory: the read still succeeds
   redis.call('PEXPIRE', KEYS[1], ttl)
 end
 v[#v + 1] = status
