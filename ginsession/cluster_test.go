@@ -3,7 +3,6 @@ package ginsession
 import (
 	"context"
 	"net/http"
-	"sync"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -44,22 +43,7 @@ func TestOnRedisCluster(t *testing.T) {
 	assert.JSONEq(t, `{"userId":"zoe"}`, r.body)
 	assert.Equal(t, int64(1), h.count.RoundTrips(), h.count.Names())
 
-	var wg sync.WaitGroup
-	for i := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cl := h.client(chromeWin)
-			cl.cookie = c.cookie
-			assert.Equal(t, http.StatusOK, cl.do("POST", "/set?k=k"+string(rune('a'+i))+"&v=x").status)
-		}()
-	}
-	wg.Wait()
-	all, err := cluster.HGetAll(ctx, h.keyOf(c.cookie)).Result()
-	require.NoError(t, err)
-	for i := range 8 {
-		assert.Equal(t, "sx", all["k"+string(rune('a'+i))])
-	}
+	h.concurrentSets(c.cookie, 8, "x")
 
 	thief := h.client(firefoxLinx)
 	thief.cookie = clients[1].cookie

@@ -3,10 +3,10 @@ package ginsession
 import (
 	"context"
 	"encoding/gob"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -383,25 +383,8 @@ func TestConcurrentWritesOfDifferentKeysBothSurvive(t *testing.T) {
 	h := newHarness(t, nil)
 	c := h.client(chromeWin)
 	require.Equal(t, http.StatusOK, c.do("POST", "/set?k=seed&v=0").status)
-	cookieValue := c.cookie
 	for round := range 20 {
-		var wg sync.WaitGroup
-		for i := range 8 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				cl := h.client(chromeWin)
-				cl.cookie = cookieValue
-				r := cl.do("POST", "/set?k=k"+string(rune('a'+i))+"&v="+string(rune('0'+round%10)))
-				assert.Equal(t, http.StatusOK, r.status)
-			}()
-		}
-		wg.Wait()
-		all, err := h.raw.HGetAll(context.Background(), h.keyOf(cookieValue)).Result()
-		require.NoError(t, err)
-		for i := range 8 {
-			require.Equal(t, "s"+string(rune('0'+round%10)), all["k"+string(rune('a'+i))], "round %d key %d", round, i)
-		}
+		h.concurrentSets(c.cookie, 8, fmt.Sprint(round))
 	}
 }
 
