@@ -201,7 +201,7 @@ func NewStore(rdb redis.UniversalClient, cfg Config) (*Store, error) {
 }
 
 // derive returns a 32-byte key for one purpose from a secret (HKDF-SHA256),
-// so that the cookie MAC, the fingerprint and the references never share a key.
+// so that the cookie MAC and the fingerprint never share a key.
 func derive(secret []byte, info string) []byte {
 	k, err := hkdf.Key(sha256.New, secret, nil, info, 32)
 	if err != nil {
@@ -233,9 +233,9 @@ func (s *Store) Options(o sessions.Options) {
 func (s *Store) defaults() gsessions.Options { return *s.opts.Load() }
 
 // Get returns the session called name for r, loading it from Redis at most
-// once per request. It implements gorilla/sessions' Store. When Redis fails the session is empty and the
-// error wraps ErrStoreUnavailable; such a session is never saved and never
-// counts as logged in.
+// once per request. It implements gorilla/sessions' Store. When Redis fails
+// the session is empty and the error wraps ErrStoreUnavailable; such a
+// session is never saved and never counts as logged in.
 func (s *Store) Get(r *http.Request, name string) (*gsessions.Session, error) {
 	if sess, st := loaded(r.Context(), s, name); sess != nil {
 		return sess, st.loadErr
