@@ -105,5 +105,11 @@ key="$(grep -v "^${prefix}sess:u:" <<<"$keys" | head -n 1 || true)"
 ttl="$(rcli TTL "$key")"
 echo "redis-cli TTL $key -> $ttl"
 [[ "$ttl" =~ ^[0-9]+$ && "$ttl" -gt 0 ]] || die "session key TTL is $ttl, want > 0"
+fields="$(rcli HGETALL "$key")"
+echo "redis-cli HGETALL $key -> $(grep -c . <<<"$fields") lines"
+for f in _c _a _u _f _d; do
+  grep -qx "$f" <<<"$fields" || die "session hash has no $f field"
+done
+! grep -q "alice@example.com" <<<"$fields" || die "the session holds the email"
 
 echo "walkthrough: OK"
