@@ -75,21 +75,9 @@ func TestMiddlewareReplacingTheRequest(t *testing.T) {
 		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), traceKey{}, "span"))
 		c.Next()
 	})
-	r.POST("/login", func(c *gin.Context) {
-		if err := Login(c, "wes"); err != nil {
-			c.String(http.StatusInternalServerError, err.Error())
-			return
-		}
-		c.Status(http.StatusOK)
-	})
+	r.POST("/login", loginAs("wes"))
 	r.GET("/p", RequireAuth(), func(c *gin.Context) { c.String(http.StatusOK, UserID(c)) })
-	r.POST("/logout", func(c *gin.Context) {
-		if err := Logout(c); err != nil {
-			c.String(http.StatusInternalServerError, err.Error())
-			return
-		}
-		c.Status(http.StatusOK)
-	})
+	r.POST("/logout", logoutRoute)
 	h.srv = httptest.NewServer(r)
 	t.Cleanup(h.srv.Close)
 
@@ -102,20 +90,13 @@ func TestMiddlewareReplacingTheRequest(t *testing.T) {
 	require.Equal(t, http.StatusOK, c.do("POST", "/logout").status)
 	c.cookie = saved
 	assert.Equal(t, http.StatusUnauthorized, c.do("GET", "/p").status)
-
 }
 
 func TestHelpersBehindSessionsMany(t *testing.T) {
 	h := newHarness(t, nil)
 	r := gin.New()
 	r.Use(sessions.SessionsMany([]string{"prefs", cookieName}, h.store))
-	r.POST("/login", UseSession(cookieName), func(c *gin.Context) {
-		if err := Login(c, "xia"); err != nil {
-			c.String(http.StatusInternalServerError, err.Error())
-			return
-		}
-		c.Status(http.StatusOK)
-	})
+	r.POST("/login", UseSession(cookieName), loginAs("xia"))
 	r.POST("/nameless", func(c *gin.Context) {
 		err := Login(c, "xia")
 		assert.ErrorIs(t, err, ErrNoSessionMiddleware)
@@ -124,13 +105,7 @@ func TestHelpersBehindSessionsMany(t *testing.T) {
 	})
 	api := r.Group("/api", RequireAuth(WithSessionName(cookieName)))
 	api.GET("/fresh", RequireFreshAuth(h.store.cfg.AbsoluteTimeout), func(c *gin.Context) { c.Status(http.StatusOK) })
-	api.POST("/logout", func(c *gin.Context) {
-		if err := Logout(c); err != nil {
-			c.String(http.StatusInternalServerError, err.Error())
-			return
-		}
-		c.Status(http.StatusOK)
-	})
+	api.POST("/logout", logoutRoute)
 	h.srv = httptest.NewServer(r)
 	t.Cleanup(h.srv.Close)
 	c := h.client(chromeWin)
@@ -235,4 +210,24 @@ func TestRequireFreshAuthNeedsRequireAuth(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, r.status, "without RequireAuth the fingerprint was never checked")
 	assert.Contains(t, r.header.Values("Vary"), "Cookie")
 	assert.True(t, strings.Contains(r.body, "not logged in"))
+}
+
+// loginAs is a route that logs in user, answering 500 with the error.
+func loginAs(user string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := Login(c, user); err != nil {
+			c.String(http.StatusInternalServerError, err.Error())
+			return
+		}
+		c.Status(http.StatusOK)
+	}
+}
+
+// logoutRoute is a route that logs out, answering 500 with the error.
+func logoutRoute(c *gin.Context) {
+	if err := Logout(c); err != nil {
+		c.String(http.StatusInternalServerError, err.Error())
+		return
+	}
+	c.Status(http.StatusOK)
 }
