@@ -51,8 +51,12 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	case cfg.Production():
 		return nil, fmt.Errorf("%w: REDIS_URL is required in production", ErrConfig)
 	default:
-		rdb = redis.NewClient(&redis.Options{Addr: devRedisAddr, DialTimeout: 500 * time.Millisecond})
+		// One quick try: nothing on localhost is the usual case on a new machine.
+		probe := &redis.Options{Addr: devRedisAddr, DialTimeout: 500 * time.Millisecond, MaxRetries: -1, DialerRetries: 1}
+		rdb = redis.NewClient(probe)
 		if err := ping(ctx, rdb); err == nil {
+			_ = rdb.Close()
+			rdb = redis.NewClient(&redis.Options{Addr: devRedisAddr})
 			log.Warn("REDIS_URL is not set: using the Redis on " + devRedisAddr)
 			break
 		}
