@@ -314,30 +314,30 @@ func RequireAuth(opts ...AuthOption) gin.HandlerFunc {
 			if now-st.created >= s.absMS {
 				reason = "absolute"
 			}
-			s.endSession(ctx, c, sess, st, EventExpired, reason, nil)
+			s.endSession(ctx, c, sess, st, Event{Type: EventExpired, Reason: reason})
 			c.AbortWithStatusJSON(http.StatusUnauthorized, bodyExpired)
 			return
 		}
 		res := s.fp.Check(st.fp, c.Request, s.clientIP(c))
 		if !res.OK() {
-			s.endSession(ctx, c, sess, st, EventFingerprintMismatch, "fingerprint", res.Fields())
+			s.endSession(ctx, c, sess, st, Event{Type: EventFingerprintMismatch, Reason: "fingerprint", Fields: res.Fields(), Request: c.Request})
 			c.AbortWithStatusJSON(http.StatusUnauthorized, bodyInvalid)
 			return
 		}
 		if len(res.Soft) > 0 {
-			s.emit(ctx, Event{Type: EventFingerprintSoft, UserID: st.user, Session: s.ref(st.hash), Fields: res.Fields()})
+			s.emit(ctx, Event{Type: EventFingerprintSoft, UserID: st.user, Session: s.ref(st.hash), Fields: res.Fields(), Request: c.Request})
 		}
 		c.Set(userIDKey, st.user)
 		c.Next()
 	}
 }
 
-// endSession destroys a session RequireAuth refused and reports why.
-func (s *Store) endSession(ctx context.Context, c *gin.Context, sess *gsessions.Session, st *state,
-	t EventType, reason string, fields []string) {
-	user, ref := st.user, s.ref(st.hash)
+// endSession destroys a session RequireAuth refused and reports e, with
+// the session's user and reference filled in.
+func (s *Store) endSession(ctx context.Context, c *gin.Context, sess *gsessions.Session, st *state, e Event) {
+	e.UserID, e.Session = st.user, s.ref(st.hash)
 	_ = s.destroyQuiet(ctx, c.Writer, sess, st) // a failed delete is reported as a store error; the request is refused anyway
-	s.emit(ctx, Event{Type: t, UserID: user, Session: ref, Reason: reason, Fields: fields})
+	s.emit(ctx, e)
 }
 
 // RequireFreshAuth returns a middleware for sensitive routes, to be used

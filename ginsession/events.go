@@ -3,6 +3,7 @@ package ginsession
 import (
 	"context"
 	"log/slog"
+	"net/http"
 )
 
 // EventType names a security event.
@@ -30,6 +31,13 @@ const (
 	EventRevoked EventType = "revoked"
 	// EventStoreError: Redis failed; the request failed closed.
 	EventStoreError EventType = "store_error"
+	// EventInvalidCookie: a request carried a session cookie that is forged,
+	// tampered, malformed or signed with a retired secret; it was treated
+	// as no session, without any Redis command. Many of them from one
+	// client suggest ID guessing (SEC-49): count them in OnEvent, by
+	// Event.Request, and throttle or alert. Logged at Debug level only, so
+	// that an attack does not flood the log.
+	EventInvalidCookie EventType = "invalid_cookie"
 )
 
 // Event is one security event. It never holds a session ID, a cookie value,
@@ -42,11 +50,17 @@ type Event struct {
 	Fields  []string // mismatched fingerprint fields
 	Reason  string   // why a session ended (logout, idle, absolute, fingerprint, revoked, save)
 	Err     error    // the store error, for EventStoreError
+	// Request is the request behind an invalid cookie or a fingerprint
+	// mismatch, for OnEvent hooks that count per client. It is never
+	// logged: its headers are what the fingerprint binds.
+	Request *http.Request
 }
 
 func (s *Store) emit(ctx context.Context, e Event) {
 	level := slog.LevelInfo
 	switch e.Type {
+	case EventInvalidCookie:
+		level = slog.LevelDebug
 	case EventFingerprintMismatch, EventFingerprintSoft:
 		level = slog.LevelWarn
 	case EventStoreError:

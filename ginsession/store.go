@@ -266,6 +266,7 @@ func (s *Store) New(r *http.Request, name string) (*gsessions.Session, error) {
 	st.hadCookie = true
 	id, stale, ok := s.verify(name, value)
 	if !ok {
+		s.emit(r.Context(), Event{Type: EventInvalidCookie, Request: r})
 		return sess, nil
 	}
 	st.resign = stale

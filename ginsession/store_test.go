@@ -175,6 +175,11 @@ func TestBadCookiesAreRejectedBeforeRedis(t *testing.T) {
 			assert.Equal(t, http.StatusUnauthorized, r.status)
 			assert.JSONEq(t, `{"error":"not logged in"}`, r.body)
 			assert.Zero(t, h.count.Commands(), "a bad cookie costs no Redis command: %v", h.count.Names())
+			ev := h.eventsOf(EventInvalidCookie)
+			if value != "" {
+				require.NotEmpty(t, ev, "reported for SEC-49 counting")
+				assert.NotNil(t, ev[len(ev)-1].Request)
+			}
 			r = c.do("GET", "/get?k=a")
 			assert.Nil(t, jsonField(t, r.body, "value"), "a bad cookie never reaches a session")
 			assert.Zero(t, h.count.Commands())
