@@ -43,12 +43,14 @@ type goRedisHook struct{ c *Counter }
 
 var _ redis.Hook = goRedisHook{}
 
+// DialHook implements redis.Hook; dials are not counted.
 func (h goRedisHook) DialHook(next redis.DialHook) redis.DialHook {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		return next(ctx, network, addr)
 	}
 }
 
+// ProcessHook counts one command and one round trip.
 func (h goRedisHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		h.c.cmds.Add(1)
@@ -57,6 +59,7 @@ func (h goRedisHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	}
 }
 
+// ProcessPipelineHook counts every command of a pipeline and one round trip.
 func (h goRedisHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		h.c.cmds.Add(int64(len(cmds)))
@@ -87,6 +90,7 @@ type countingConn struct {
 	unflushed int
 }
 
+// Do counts one command and one round trip.
 func (cc *countingConn) Do(cmd string, args ...any) (any, error) {
 	switch {
 	case cmd != "":
@@ -99,12 +103,14 @@ func (cc *countingConn) Do(cmd string, args ...any) (any, error) {
 	return cc.Conn.Do(cmd, args...)
 }
 
+// Send counts one command; its round trip is counted by Flush.
 func (cc *countingConn) Send(cmd string, args ...any) error {
 	cc.c.cmds.Add(1)
 	cc.unflushed++
 	return cc.Conn.Send(cmd, args...)
 }
 
+// Flush counts one round trip when commands were sent.
 func (cc *countingConn) Flush() error {
 	if cc.unflushed > 0 {
 		cc.c.rts.Add(1)
