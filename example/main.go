@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionshield/sessionshield/example/app"
 )
@@ -28,8 +29,15 @@ func main() {
 		os.Exit(2)
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	redis.SetLogger(app.RedisLogger(cfg.Logger))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// After the first signal, give the signals back: a second Ctrl-C
+		// kills a shutdown that hangs.
+		<-ctx.Done()
+		stop()
+	}()
 	if err := app.Run(ctx, cfg); err != nil {
 		stop()
 		fmt.Fprintln(os.Stderr, "example:", err)

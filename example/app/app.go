@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -75,10 +76,11 @@ func New(cfg Config, rdb redis.UniversalClient) (*App, error) {
 		cfg:   cfg,
 		rdb:   rdb,
 		store: store,
-		users: newUsers(rdb, appPrefix, cfg.Password, cfg.Now),
+		users: newUsers(rdb, appPrefix, cfg.Password, cfg.Now, log),
 		throttle: &throttle{
 			rdb: rdb, prefix: appPrefix, now: cfg.Now,
-			accountLimit: cfg.AccountLimit, ipLimit: cfg.IPLimit, window: cfg.Window,
+			accountLimit: cfg.AccountLimit, ipLimit: cfg.IPLimit, signupLimit: cfg.SignupLimit,
+			window: cfg.Window,
 		},
 		log: log,
 	}, nil
@@ -103,9 +105,11 @@ func (a *App) Close() {
 
 // Authenticate returns the user whose email (compared in lower case) and
 // password match. An unknown email and a wrong password both return
-// ErrInvalidCredentials after the same argon2id work (SEC-44); an empty
-// email or password returns ErrMissingCredentials; a Redis failure returns
-// an error wrapping ErrUnavailable. A hash stored with other parameters than
+// ErrInvalidCredentials after the same argon2id work (SEC-44), and so does a
+// password longer than MaxPasswordBytes (without hashing it); an email or
+// password that is empty (after trimming the email) returns
+// ErrMissingCredentials; a Redis failure returns an error wrapping
+// ErrUnavailable, and a cancelled ctx returns its error. A hash stored with other parameters than
 // the configured ones is replaced after a successful check (SEC-42).
 func (a *App) Authenticate(ctx context.Context, email, password string) (*User, error) {
 	return a.users.authenticate(ctx, email, password)
@@ -132,7 +136,7 @@ func (a *App) Router() (*gin.Engine, error) {
 	r.HandleMethodNotAllowed = true
 	r.NoRoute(func(c *gin.Context) { fail(c, http.StatusNotFound, "not found") })
 	r.NoMethod(func(c *gin.Context) { fail(c, http.StatusMethodNotAllowed, "method not allowed") })
-	r.Use(requestLog(a.log), recovery(a.log), noStore(), limitBody(MaxBodyBytes), csrf(),
+	r.Use(requestLog(a.log), recovery(a.log), noStore(), limitBody(MaxBodyBytes), csrf(a.cfg.AllowedOrigins),
 		sessions.Sessions(a.cfg.CookieName(), a.store))
 
 	r.GET("/healthz", a.healthz)
@@ -153,12 +157,20 @@ type credentials struct {
 	Password string `json:"password"`
 }
 
-// decodeJSON reads the request body into v, answering 413 or 400 itself
-// when it cannot.
+// decodeJSON reads the request body, one JSON object with no unknown
+// fields and nothing after it, into v, answering 413 or 400 itself when it
+// cannot.
 func decodeJSON(c *gin.Context, v any) bool {
-	err := json.NewDecoder(c.Request.Body).Decode(v)
+	dec := json.NewDecoder(c.Request.Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
 	if err == nil {
-		return true
+		if _, err = dec.Token(); errors.Is(err, io.EOF) {
+			return true
+		}
+		if err == nil {
+			err = errors.New("data after the JSON object")
+		}
 	}
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
@@ -167,6 +179,14 @@ func decodeJSON(c *gin.Context, v any) bool {
 		fail(c, http.StatusBadRequest, "invalid JSON body")
 	}
 	return false
+}
+
+// tooMany answers 429 with Retry-After (whole seconds, rounded up) and
+// logs event with the client IP.
+func (a *App) tooMany(c *gin.Context, wait time.Duration, event, msg string) {
+	a.log.Warn(event, "ip", c.ClientIP())
+	c.Header("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+	fail(c, http.StatusTooManyRequests, msg)
 }
 
 // unavailable answers 503 and logs err, which never holds a secret (Redis
@@ -196,12 +216,25 @@ func (a *App) signup(c *gin.Context) {
 		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": msg, "field": field})
 		return
 	}
-	user, err := a.users.create(c.Request.Context(), email, in.Password)
+	// Every signup counts against the client's limit: each costs an
+	// argon2id hash, and each 409 tells whether an email is registered.
+	ctx, ip := c.Request.Context(), c.ClientIP()
+	wait, tk, err := a.throttle.reserveSignup(ctx, ip)
+	if err != nil {
+		a.unavailable(c, err)
+		return
+	}
+	if wait > 0 {
+		a.tooMany(c, wait, "signup throttled", "too many signups, try again later")
+		return
+	}
+	user, err := a.users.create(ctx, email, in.Password)
 	switch {
 	case errors.Is(err, ErrEmailTaken):
 		fail(c, http.StatusConflict, "email already registered")
 		return
 	case err != nil:
+		a.throttle.release(ctx, tk)
 		a.unavailable(c, err)
 		return
 	}
@@ -214,38 +247,41 @@ func (a *App) login(c *gin.Context) {
 	if !decodeJSON(c, &in) {
 		return
 	}
-	if in.Email == "" || in.Password == "" {
+	email := normalizeEmail(in.Email)
+	switch {
+	case email == "" || in.Password == "":
 		fail(c, http.StatusBadRequest, "email and password are required")
 		return
+	case len(in.Password) > MaxPasswordBytes:
+		// No account has such a password: refuse before any argon2id work.
+		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{
+			"error": fmt.Sprintf("password must be at most %d bytes", MaxPasswordBytes), "field": "password"})
+		return
 	}
-	ctx := c.Request.Context()
-	email, ip := normalizeEmail(in.Email), c.ClientIP()
-	wait, err := a.throttle.check(ctx, email, ip)
+	// The attempt is counted before the password is checked, so parallel
+	// guesses cannot all pass a check made before any of them was counted.
+	ctx, ip := c.Request.Context(), c.ClientIP()
+	wait, tk, err := a.throttle.reserveLogin(ctx, email, ip)
 	if err != nil {
 		a.unavailable(c, err)
 		return
 	}
 	if wait > 0 {
-		a.log.Warn("login throttled", "ip", ip)
-		c.Header("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
-		fail(c, http.StatusTooManyRequests, "too many failed logins, try again later")
+		a.tooMany(c, wait, "login throttled", "too many failed logins, try again later")
 		return
 	}
 	user, err := a.users.authenticate(ctx, email, in.Password)
 	switch {
 	case errors.Is(err, ErrInvalidCredentials):
-		if err := a.throttle.fail(ctx, email, ip); err != nil {
-			a.unavailable(c, err)
-			return
-		}
-		a.log.Info("login failed", "ip", ip)
+		a.log.Info("login failed", "ip", ip) // the attempt stays counted
 		fail(c, http.StatusUnauthorized, "invalid credentials")
 		return
 	case err != nil:
+		a.throttle.release(ctx, tk)
 		a.unavailable(c, err)
 		return
 	}
-	if err := a.throttle.reset(ctx, email); err != nil {
+	if err := a.throttle.succeeded(ctx, email, tk); err != nil {
 		a.unavailable(c, err)
 		return
 	}

@@ -28,6 +28,7 @@ const (
 	DefaultPort         = 8080
 	DefaultAccountLimit = 5
 	DefaultIPLimit      = 20
+	DefaultSignupLimit  = 20
 	DefaultWindow       = 15 * time.Minute
 	// MinSecretLen is the shortest SESSION_SECRET accepted, in bytes.
 	MinSecretLen = 32
@@ -82,9 +83,18 @@ type Config struct {
 	// IPLimit is how many failed logins one client IP may have in Window.
 	// Default: 20.
 	IPLimit int
-	// Window is the throttling window, counted from the first failure.
-	// Default: 15 minutes.
+	// SignupLimit is how many signups one client IP may make in Window.
+	// Default: 20.
+	SignupLimit int
+	// Window is the throttling window, counted from a counter's first
+	// attempt. Default: 15 minutes. IPv6 clients are counted per /64.
 	Window time.Duration
+
+	// AllowedOrigins are origins (scheme://host[:port], ALLOWED_ORIGINS)
+	// accepted on state-changing requests besides the request's own Host:
+	// set it when a proxy rewrites Host, or when a front end on another
+	// origin calls the API. Default: none.
+	AllowedOrigins []string
 
 	// Password is the argon2id cost of new hashes. Default: DefaultParams.
 	Password Params
@@ -96,6 +106,10 @@ type Config struct {
 	// Now returns the current time, for the session store and the login
 	// throttle. Default: time.Now. Tests inject a clock.
 	Now func() time.Time
+
+	// devRedisAddr is where Open looks for a Redis in development without
+	// RedisURL. Default: localhost:6379. Tests point it at a dead port.
+	devRedisAddr string
 }
 
 // Production reports whether c runs in production mode.
@@ -173,8 +187,28 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			c.TrustedProxies = append(c.TrustedProxies, p)
 		}
 	}
+	if ao := strings.TrimSpace(getenv("ALLOWED_ORIGINS")); ao != "" {
+		for _, o := range strings.Split(ao, ",") {
+			o = strings.TrimSpace(o)
+			if o == "" {
+				continue
+			}
+			if !validOrigin(o) {
+				return Config{}, fmt.Errorf("%w: ALLOWED_ORIGINS: %q is not an origin like https://app.example.com", ErrConfig, o)
+			}
+			c.AllowedOrigins = append(c.AllowedOrigins, o)
+		}
+	}
 	c.KeyPrefix = getenv("KEY_PREFIX")
 	return c, nil
+}
+
+// validOrigin reports whether s is a serialized origin: http or https, a
+// host, an optional port, nothing else.
+func validOrigin(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
+		u.User == nil && u.Path == "" && u.RawQuery == "" && u.Fragment == "" && s == u.Scheme+"://"+u.Host
 }
 
 // parseRedisURL parses a Redis URL without ever putting the URL (which may
@@ -201,6 +235,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.IPLimit == 0 {
 		c.IPLimit = DefaultIPLimit
+	}
+	if c.SignupLimit == 0 {
+		c.SignupLimit = DefaultSignupLimit
+	}
+	if c.devRedisAddr == "" {
+		c.devRedisAddr = devRedisAddr
 	}
 	if c.Window == 0 {
 		c.Window = DefaultWindow

@@ -72,6 +72,9 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"bad proxy", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,not-an-ip"}},
 		{"bad Redis URL", map[string]string{"REDIS_URL": "http://user:hunter2@host:6379"}},
 		{"unparsable Redis URL", map[string]string{"REDIS_URL": "redis://user:hunter2@[::1"}},
+		{"origin with a path", map[string]string{"ALLOWED_ORIGINS": "https://app.example.com/"}},
+		{"origin without scheme", map[string]string{"ALLOWED_ORIGINS": "app.example.com"}},
+		{"origin with credentials", map[string]string{"ALLOWED_ORIGINS": "https://u:p@app.example.com"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := LoadConfig(env(tc.env))
@@ -95,4 +98,10 @@ func TestOpenProductionRefusesUnreachableRedis(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "does not answer")
 	assert.NotContains(t, err.Error(), "hunter2")
+}
+
+func TestLoadConfigAllowedOrigins(t *testing.T) {
+	c, err := LoadConfig(env(map[string]string{"ALLOWED_ORIGINS": " https://app.example.com, http://localhost:5173 ,"}))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"https://app.example.com", "http://localhost:5173"}, c.AllowedOrigins)
 }

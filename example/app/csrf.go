@@ -51,7 +51,11 @@ func stateChanging(method string) bool {
 // request's Host ("null" included). A client that sends neither header
 // (curl, a server) is served: browsers always send at least one of them on
 // a cross-site POST. SameSite=Strict on the cookie is defense in depth.
-func csrf() gin.HandlerFunc {
+//
+// Behind a proxy that rewrites Host, or for a front end on another origin,
+// list the origins to accept in allowed (Config.AllowedOrigins); Gin does
+// not read X-Forwarded-Host, and neither does this check.
+func csrf(allowed []string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		r := c.Request
 		if !stateChanging(r.Method) {
@@ -66,7 +70,7 @@ func csrf() gin.HandlerFunc {
 			fail(c, http.StatusForbidden, "cross-site request refused")
 			return
 		}
-		if o := r.Header.Get("Origin"); o != "" && !sameHost(o, r.Host) {
+		if o := r.Header.Get("Origin"); o != "" && !sameHost(o, r.Host) && !originIn(o, allowed) {
 			fail(c, http.StatusForbidden, "cross-site request refused")
 			return
 		}
@@ -83,6 +87,17 @@ func sameHost(origin, host string) bool {
 		return false
 	}
 	return strings.EqualFold(u.Host, host)
+}
+
+// originIn reports whether origin is one of allowed, compared without
+// regard to case (scheme and host are case-insensitive).
+func originIn(origin string, allowed []string) bool {
+	for _, a := range allowed {
+		if strings.EqualFold(origin, a) {
+			return true
+		}
+	}
+	return false
 }
 
 // recovery turns a panic into 500 {"error":"internal error"} and logs the

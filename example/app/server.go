@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -19,7 +21,7 @@ import (
 const ShutdownTimeout = 10 * time.Second
 
 // devRedisAddr is where development looks for a Redis when REDIS_URL is
-// not set.
+// not set (Config.devRedisAddr overrides it in tests).
 const devRedisAddr = "localhost:6379"
 
 // Open connects to Redis as cfg says and builds the application on it.
@@ -51,16 +53,16 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	case cfg.Production():
 		return nil, fmt.Errorf("%w: REDIS_URL is required in production", ErrConfig)
 	default:
-		// One quick try: nothing on localhost is the usual case on a new machine.
-		probe := &redis.Options{Addr: devRedisAddr, DialTimeout: 500 * time.Millisecond, MaxRetries: -1, DialerRetries: 1}
-		rdb = redis.NewClient(probe)
-		if err := ping(ctx, rdb); err == nil {
+		// One quick TCP dial first: nothing on localhost is the usual case
+		// on a new machine, and a go-redis client would log its failure.
+		if localRedis(ctx, cfg.devRedisAddr) {
+			rdb = redis.NewClient(&redis.Options{Addr: cfg.devRedisAddr})
+			if err := ping(ctx, rdb); err == nil {
+				log.Warn("REDIS_URL is not set: using the Redis on " + cfg.devRedisAddr)
+				break
+			}
 			_ = rdb.Close()
-			rdb = redis.NewClient(&redis.Options{Addr: devRedisAddr})
-			log.Warn("REDIS_URL is not set: using the Redis on " + devRedisAddr)
-			break
 		}
-		_ = rdb.Close()
 		m := miniredis.NewMiniRedis()
 		if err := m.Start(); err != nil {
 			return nil, fmt.Errorf("starting the in-process Redis: %w", err)
@@ -69,8 +71,9 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		closers = append(closers, m.Close)
 		rdb = redis.NewClient(&redis.Options{Addr: m.Addr()})
 		inProc = true
-		log.Warn("REDIS_URL is not set and nothing answers on " + devRedisAddr +
-			": using an in-process Redis (miniredis); all users and sessions are lost when the program stops")
+		log.Warn("REDIS_URL is not set and nothing answers on "+cfg.devRedisAddr+
+			": using an in-process Redis (miniredis); all users and sessions are lost when the program stops;"+
+			" redis-cli can inspect it at the address given", "addr", m.Addr())
 	}
 	closers = append(closers, func() { _ = rdb.Close() })
 	release := func() {
@@ -96,6 +99,34 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		}
 	}
 	return a, nil
+}
+
+// localRedis reports whether something accepts TCP connections at addr
+// within half a second.
+func localRedis(ctx context.Context, addr string) bool {
+	d := net.Dialer{Timeout: 500 * time.Millisecond}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return false
+	}
+	_ = c.Close()
+	return true
+}
+
+// RedisLogger adapts l for redis.SetLogger, so that go-redis's own messages
+// (a connection pool that cannot dial, say) come out as Warn records of the
+// application's logger instead of bare lines on stderr. main installs it;
+// the setting is global to the process.
+func RedisLogger(l *slog.Logger) interface {
+	Printf(ctx context.Context, format string, v ...any)
+} {
+	return redisLogger{l}
+}
+
+type redisLogger struct{ l *slog.Logger }
+
+func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	r.l.Log(ctx, slog.LevelWarn, "go-redis", "message", strings.TrimPrefix(fmt.Sprintf(format, v...), "redis: "))
 }
 
 func ping(ctx context.Context, rdb *redis.Client) error {

@@ -5,44 +5,79 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// throttle counts failed logins per account and per client IP in Redis
-// (SEC-45). Each counter is a hash {s: start of the window in Unix ms, n:
-// failures} whose window is judged with the application's clock, so a test
-// that moves the clock moves the window; the key's Redis TTL (the window
-// length, refreshed on each failure) only collects garbage. While a counter
-// is at its limit, logins for that account or from that IP get 429 until
-// the window that began with the first failure ends: a temporary lock of at
-// most Window, which an attacker cannot extend by trying again.
+// throttle limits login attempts per account and per client IP, and signups
+// per client IP, with counters in Redis (SEC-45).
+//
+// Each counter is a hash {s: start of the window in Unix ms, n: attempts}
+// whose window is judged with the application's clock, so a test that moves
+// the clock moves the window; the key's Redis TTL (the window length) only
+// collects garbage. An attempt is counted before the password is checked,
+// atomically with the check of the limit (reserveScript), so parallel
+// requests cannot all slip under the limit: at most limit attempts per
+// window ever reach argon2id. A successful login gives its attempt back
+// (the account's counter is deleted, the IP's decremented), so only
+// failures add up. While a counter is at its limit the caller gets 429
+// until the window that began with its first attempt ends: a lock of at
+// most the window length, which trying again does not extend.
 type throttle struct {
 	rdb          redis.UniversalClient
 	prefix       string
 	accountLimit int
 	ipLimit      int
+	signupLimit  int
 	window       time.Duration
 	now          func() time.Time
 }
 
-// failScript records one failure under KEYS[1] and returns the count in
-// the current window. ARGV: now (ms), window (ms).
-var failScript = redis.NewScript(`
-local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+// reserveScript counts one attempt under KEYS[1] unless the counter is at
+// its limit. ARGV: now (ms), window (ms), limit. It returns {wait, start}:
+// wait is 0 when the attempt was counted, else the milliseconds left in the
+// window; start identifies the window, for releaseScript.
+var reserveScript = redis.NewScript(`
+local now, window, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local s = tonumber(redis.call('HGET', KEYS[1], 's'))
-local n
 if s == nil or now - s >= window then
   redis.call('HSET', KEYS[1], 's', ARGV[1], 'n', 1)
-  n = 1
-else
-  n = redis.call('HINCRBY', KEYS[1], 'n', 1)
+  redis.call('PEXPIRE', KEYS[1], window)
+  return {0, now}
 end
+local n = tonumber(redis.call('HGET', KEYS[1], 'n')) or 0
+if n >= limit then
+  return {s + window - now, s}
+end
+redis.call('HINCRBY', KEYS[1], 'n', 1)
 redis.call('PEXPIRE', KEYS[1], window)
-return n
+return {0, s}
 `)
+
+// releaseScript gives back one attempt counted by reserveScript, if the
+// window it was counted in (ARGV[1]) is still the current one.
+var releaseScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 's') == ARGV[1] then
+  local n = tonumber(redis.call('HGET', KEYS[1], 'n')) or 0
+  if n > 0 then redis.call('HINCRBY', KEYS[1], 'n', -1) end
+end
+return 0
+`)
+
+// counter is one throttle key and its limit.
+type counter struct {
+	key   string
+	limit int
+}
+
+// ticket records the attempts a reserve counted, so they can be given back.
+type ticket struct {
+	keys   []string
+	starts []int64
+}
 
 // accountKey names an account's counter by a hash of the normalized email,
 // so the key length does not depend on user input.
@@ -51,61 +86,106 @@ func (t *throttle) accountKey(email string) string {
 	return t.prefix + "throttle:acct:" + hex.EncodeToString(sum[:16])
 }
 
-func (t *throttle) ipKey(ip string) string { return t.prefix + "throttle:ip:" + ip }
-
-// check returns how long the caller must wait before trying to log in to
-// account from ip, or 0 when it may try now.
-func (t *throttle) check(ctx context.Context, email, ip string) (time.Duration, error) {
-	keys := []string{t.accountKey(email), t.ipKey(ip)}
-	limits := []int{t.accountLimit, t.ipLimit}
-	cmds := make([]*redis.SliceCmd, len(keys))
-	_, err := t.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, k := range keys {
-			cmds[i] = p.HMGet(ctx, k, "s", "n")
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("%w: reading login throttle: %w", ErrUnavailable, err)
-	}
-	now := t.now().UnixMilli()
-	var wait time.Duration
-	for i, cmd := range cmds {
-		v := cmd.Val()
-		s, _ := strconv.ParseInt(str(v[0]), 10, 64)
-		n, _ := strconv.Atoi(str(v[1]))
-		end := s + t.window.Milliseconds()
-		if n >= limits[i] && now < end {
-			wait = max(wait, time.Duration(end-now)*time.Millisecond)
+// ipKey names a client's counter of the given kind. IPv6 clients are
+// counted per /64, the block one subscriber usually holds: counting single
+// addresses would let anyone with a /64 rotate through 2^64 of them.
+func (t *throttle) ipKey(kind, ip string) string {
+	if a, err := netip.ParseAddr(ip); err == nil {
+		a = a.Unmap()
+		ip = a.String()
+		if a.Is6() {
+			p, _ := a.Prefix(64)
+			ip = p.String()
 		}
 	}
-	return wait, nil
+	return t.prefix + "throttle:" + kind + ":" + ip
 }
 
-// fail records a failed login for account and ip.
-func (t *throttle) fail(ctx context.Context, email, ip string) error {
+// reserveLogin counts a login attempt for account and ip. It returns how
+// long the caller must wait when either counter is at its limit (nothing is
+// counted then), or a ticket for release.
+func (t *throttle) reserveLogin(ctx context.Context, email, ip string) (time.Duration, ticket, error) {
+	return t.reserve(ctx, counter{t.accountKey(email), t.accountLimit}, counter{t.ipKey("ip", ip), t.ipLimit})
+}
+
+// reserveSignup counts a signup from ip.
+func (t *throttle) reserveSignup(ctx context.Context, ip string) (time.Duration, ticket, error) {
+	return t.reserve(ctx, counter{t.ipKey("signup", ip), t.signupLimit})
+}
+
+// reserve runs reserveScript on each counter in one pipeline. The
+// counters may live in different Redis Cluster slots, so each is its own
+// script call; when one refuses, the attempts the others counted are given
+// back.
+func (t *throttle) reserve(ctx context.Context, counters ...counter) (time.Duration, ticket, error) {
 	now, win := t.now().UnixMilli(), t.window.Milliseconds()
+	cmds := make([]*redis.Cmd, len(counters))
+	// EVAL, not EVALSHA: a NOSCRIPT from one node of a Cluster must not
+	// make a retry count twice on another, and the script is short.
 	_, err := t.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		failScript.Eval(ctx, p, []string{t.accountKey(email)}, now, win)
-		failScript.Eval(ctx, p, []string{t.ipKey(ip)}, now, win)
+		for i, c := range counters {
+			cmds[i] = reserveScript.Eval(ctx, p, []string{c.key}, now, win, c.limit)
+		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("%w: recording failed login: %w", ErrUnavailable, err)
+		return 0, ticket{}, fmt.Errorf("%w: counting login attempts: %w", ErrUnavailable, err)
 	}
-	return nil
+	var (
+		wait time.Duration
+		tk   ticket
+	)
+	for i, cmd := range cmds {
+		v, err := cmd.Int64Slice()
+		if err != nil || len(v) != 2 {
+			return 0, ticket{}, fmt.Errorf("%w: counting login attempts: unexpected reply %v", ErrUnavailable, cmd.Val())
+		}
+		if v[0] > 0 {
+			wait = max(wait, time.Duration(v[0])*time.Millisecond)
+			continue
+		}
+		tk.keys = append(tk.keys, counters[i].key)
+		tk.starts = append(tk.starts, v[1])
+	}
+	if wait > 0 {
+		t.release(ctx, tk)
+		return wait, ticket{}, nil
+	}
+	return wait, tk, nil
 }
 
-// reset clears an account's counter after a successful login. The IP's
-// counter is kept: one good password must not unlock guessing at others.
-func (t *throttle) reset(ctx context.Context, email string) error {
-	if err := t.rdb.Unlink(ctx, t.accountKey(email)).Err(); err != nil {
+// release gives back the attempts of tk. It is best effort and outlives a
+// cancelled request: a release that fails leaves a counter one too high
+// until its window ends, which errs on the safe side.
+func (t *throttle) release(ctx context.Context, tk ticket) {
+	if len(tk.keys) == 0 {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	_, _ = t.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range tk.keys {
+			releaseScript.Eval(ctx, p, []string{k}, strconv.FormatInt(tk.starts[i], 10))
+		}
+		return nil
+	})
+}
+
+// succeeded ends the throttling of a successful login: the account's
+// counter is deleted and the attempt is given back to the IP's counter.
+// The rest of the IP's failures stay: one good password must not unlock
+// guessing at other accounts.
+func (t *throttle) succeeded(ctx context.Context, email string, tk ticket) error {
+	acct := t.accountKey(email)
+	rest := ticket{}
+	for i, k := range tk.keys {
+		if k != acct {
+			rest.keys = append(rest.keys, k)
+			rest.starts = append(rest.starts, tk.starts[i])
+		}
+	}
+	if err := t.rdb.Unlink(ctx, acct).Err(); err != nil {
 		return fmt.Errorf("%w: resetting login throttle: %w", ErrUnavailable, err)
 	}
+	t.release(ctx, rest)
 	return nil
-}
-
-func str(v any) string {
-	s, _ := v.(string)
-	return s
 }

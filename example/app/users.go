@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/mail"
 	"runtime"
 	"strconv"
@@ -61,13 +62,14 @@ type users struct {
 	prefix string
 	params Params
 	now    func() time.Time
+	log    *slog.Logger
 	dummy  string        // a hash of a random password, verified for unknown emails (SEC-44)
 	slots  chan struct{} // bounds concurrent argon2 runs (19 MiB each)
 
 	verifies atomic.Int64 // argon2 verifications, for tests
 }
 
-func newUsers(rdb redis.UniversalClient, prefix string, p Params, now func() time.Time) *users {
+func newUsers(rdb redis.UniversalClient, prefix string, p Params, now func() time.Time, log *slog.Logger) *users {
 	pw := make([]byte, 32)
 	_, _ = rand.Read(pw)
 	return &users{
@@ -75,6 +77,7 @@ func newUsers(rdb redis.UniversalClient, prefix string, p Params, now func() tim
 		prefix: prefix,
 		params: p,
 		now:    now,
+		log:    log,
 		dummy:  hashPassword(hex.EncodeToString(pw), p),
 		slots:  make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 	}
@@ -197,12 +200,17 @@ return 0
 `)
 
 // authenticate checks an email and password. An unknown email costs the
-// same argon2id run as a wrong password and returns the same error.
+// same argon2id run as a wrong password and returns the same error. A
+// password longer than MaxPasswordBytes cannot be anyone's, so it fails
+// without hashing (the limit is public: the shortcut reveals nothing).
 func (u *users) authenticate(ctx context.Context, email, password string) (*User, error) {
-	if email == "" || password == "" {
-		return nil, ErrMissingCredentials
-	}
 	email = normalizeEmail(email)
+	switch {
+	case email == "" || password == "":
+		return nil, ErrMissingCredentials
+	case len(password) > MaxPasswordBytes || len(email) > maxEmailBytes:
+		return nil, ErrInvalidCredentials
+	}
 	id, err := u.rdb.HGet(ctx, u.indexKey(), email).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("%w: looking up user: %w", ErrUnavailable, err)
@@ -219,8 +227,16 @@ func (u *users) authenticate(ctx context.Context, email, password string) (*User
 		}
 	}
 	ok, stored, err := u.verify(ctx, password, phc)
-	if err != nil || !ok || user == nil {
-		return nil, ErrInvalidCredentials // a malformed stored hash is a failed login, not a 500
+	switch {
+	case errors.Is(err, errBadHash) && user != nil:
+		// Corrupt data, not a guess: refuse the login (not a 500) and tell
+		// the operator which account needs a password reset.
+		u.log.Error("stored password hash is malformed; the user cannot log in", "user", user.ID)
+		return nil, ErrInvalidCredentials
+	case err != nil:
+		return nil, err // the request was cancelled while waiting for a slot
+	case !ok || user == nil:
+		return nil, ErrInvalidCredentials
 	}
 	if needsRehash(stored, u.params) {
 		if nh, err := u.hash(ctx, password); err == nil {

@@ -1,0 +1,94 @@
+package app
+
+import (
+	"net/http"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestLoginThrottleParallelGuesses fires many wrong passwords for one
+// account at once: the limit must hold, counted by how many ran argon2id,
+// not only by the statuses.
+func TestLoginThrottleParallelGuesses(t *testing.T) {
+	e := newTestEnv(t, func(c *Config) { c.IPLimit = 1000 })
+	const password = "holly's password"
+	e.signup("holly@example.com", password)
+	before := e.app.users.verifies.Load()
+
+	const guesses = 24
+	statuses := make([]int, guesses)
+	var wg sync.WaitGroup
+	for i := range guesses {
+		wg.Go(func() {
+			statuses[i] = e.do(http.MethodPost, "/login", creds("holly@example.com", "guess "+strconv.Itoa(i))).status
+		})
+	}
+	wg.Wait()
+
+	count := map[int]int{}
+	for _, s := range statuses {
+		count[s]++
+	}
+	assert.Equal(t, map[int]int{http.StatusUnauthorized: DefaultAccountLimit, http.StatusTooManyRequests: guesses - DefaultAccountLimit}, count)
+	assert.Equal(t, int64(DefaultAccountLimit), e.app.users.verifies.Load()-before, "argon2id runs: one per counted guess, none past the limit")
+	assert.Equal(t, http.StatusTooManyRequests, e.do(http.MethodPost, "/login", creds("holly@example.com", password)).status)
+}
+
+// TestLoginSuccessGivesBackItsAttempt: logging in successfully again and
+// again from one IP never reaches the IP's limit, which counts failures.
+func TestLoginSuccessGivesBackItsAttempt(t *testing.T) {
+	e := newTestEnv(t, func(c *Config) { c.IPLimit = 2 })
+	e.signup("ivan@example.com", "ivan's password")
+	for range 5 {
+		e.login("ivan@example.com", "ivan's password")
+	}
+	ttl := e.rdb.PTTL(t.Context(), e.app.throttle.ipKey("ip", "127.0.0.1")).Val()
+	assert.Greater(t, ttl, time.Duration(0), "the IP's counter exists in Redis with a TTL")
+	assert.LessOrEqual(t, ttl, DefaultWindow)
+	n, err := e.rdb.HGet(t.Context(), e.app.throttle.ipKey("ip", "127.0.0.1"), "n").Int()
+	require.NoError(t, err)
+	assert.Equal(t, 0, n, "every successful attempt was given back")
+	_, err = e.rdb.HGet(t.Context(), e.app.throttle.accountKey("ivan@example.com"), "n").Result()
+	assert.Error(t, err, "the account's counter is deleted on success")
+
+	// Failures still add up after the successes.
+	for range 2 {
+		assert.Equal(t, http.StatusUnauthorized, e.do(http.MethodPost, "/login", creds("ivan@example.com", "wrong password")).status)
+	}
+	assert.Equal(t, http.StatusTooManyRequests, e.do(http.MethodPost, "/login", creds("ivan@example.com", "ivan's password")).status)
+}
+
+func TestSignupThrottlePerIP(t *testing.T) {
+	e := newTestEnv(t, func(c *Config) { c.SignupLimit = 3 })
+	e.signup("judy1@example.com", "judy's password")
+	e.signup("judy2@example.com", "judy's password")
+	assert.Equal(t, http.StatusConflict, e.do(http.MethodPost, "/signup", creds("judy1@example.com", "judy's password")).status,
+		"a 409 counts: it tells whether an email is registered")
+	r := e.do(http.MethodPost, "/signup", creds("judy3@example.com", "judy's password"))
+	assert.Equal(t, http.StatusTooManyRequests, r.status)
+	assert.Equal(t, errorBody("too many signups, try again later"), r.body)
+	assert.Equal(t, strconv.Itoa(int(DefaultWindow/time.Second)), r.header.Get("Retry-After"))
+	assert.Equal(t, "no-store", r.header.Get("Cache-Control"))
+	exists, err := e.rdb.HExists(t.Context(), e.app.users.indexKey(), "judy3@example.com").Result()
+	require.NoError(t, err)
+	assert.False(t, exists, "the refused signup created nothing")
+
+	e.clock.Advance(DefaultWindow)
+	e.signup("judy3@example.com", "judy's password")
+}
+
+func TestThrottleIPv6CountsPer64(t *testing.T) {
+	th := &throttle{prefix: "p:"}
+	same := th.ipKey("ip", "2001:db8:1:2::1")
+	assert.Equal(t, same, th.ipKey("ip", "2001:db8:1:2:ffff:ffff:ffff:ffff"), "one /64, one counter")
+	assert.Equal(t, "p:throttle:ip:2001:db8:1:2::/64", same)
+	assert.NotEqual(t, same, th.ipKey("ip", "2001:db8:1:3::1"), "another /64")
+	assert.Equal(t, "p:throttle:ip:192.0.2.7", th.ipKey("ip", "192.0.2.7"), "IPv4 addresses count alone")
+	assert.Equal(t, "p:throttle:ip:192.0.2.7", th.ipKey("ip", "::ffff:192.0.2.7"), "IPv4-mapped IPv6 is IPv4")
+	assert.NotEqual(t, th.ipKey("ip", "192.0.2.7"), th.ipKey("signup", "192.0.2.7"), "logins and signups count apart")
+}
