@@ -71,9 +71,9 @@ func TestStrictJSON(t *testing.T) {
 	e := newTestEnv(t, nil)
 	for _, body := range []string{
 		`{"email":"nia@example.com","password":"nia's password","admin":true}`, // unknown field
-		`{"email":"nia@example.com","password":"nia's password"} {"x":1}`,     // a second value
-		`{"email":"nia@example.com","password":"nia's password"}]`,            // trailing garbage
-		`["nia@example.com","nia's password"]`,                                // not an object
+		`{"email":"nia@example.com","password":"nia's password"} {"x":1}`,      // a second value
+		`{"email":"nia@example.com","password":"nia's password"}]`,             // trailing garbage
+		`["nia@example.com","nia's password"]`,                                 // not an object
 	} {
 		r := e.do(http.MethodPost, "/signup", body)
 		assert.Equal(t, http.StatusBadRequest, r.status, body)
