@@ -190,8 +190,15 @@ func (a *App) tooMany(c *gin.Context, wait time.Duration, event, msg string) {
 }
 
 // unavailable answers 503 and logs err, which never holds a secret (Redis
-// and ginsession errors carry no IDs, cookies or passwords).
+// and ginsession errors carry no IDs, cookies or passwords). A request the
+// client cancelled is logged at Info: nobody reads its answer, and it says
+// nothing about the store.
 func (a *App) unavailable(c *gin.Context, err error) {
+	if errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil {
+		a.log.Info("request cancelled by the client", "route", c.FullPath())
+		fail(c, http.StatusServiceUnavailable, "service unavailable")
+		return
+	}
 	a.log.Error("store unavailable", "route", c.FullPath(), "error", err.Error())
 	fail(c, http.StatusServiceUnavailable, "service unavailable")
 }

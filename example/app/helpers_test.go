@@ -3,6 +3,8 @@ package app
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -138,11 +140,22 @@ func withHeader(k, v string) reqOpt { return func(r *http.Request) { r.Header.Se
 
 // do sends a request with a Chrome User-Agent and, for state-changing
 // methods, Content-Type: application/json; cookies only when given
-// (no cookie jar).
+// (no cookie jar). It fails the test on a transport error, so call it from
+// the test's goroutine only; other goroutines use send.
 func (e *testEnv) do(method, path, body string, opts ...reqOpt) response {
 	e.t.Helper()
-	req, err := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
+	r, err := e.send(method, path, body, opts...)
 	require.NoError(e.t, err)
+	return r
+}
+
+// send is do for any goroutine: it returns the error instead of failing
+// the test.
+func (e *testEnv) send(method, path, body string, opts ...reqOpt) (response, error) {
+	req, err := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		return response{}, err
+	}
 	req.Header.Set("User-Agent", chromeUA)
 	if stateChanging(method) {
 		req.Header.Set("Content-Type", "application/json")
@@ -151,17 +164,45 @@ func (e *testEnv) do(method, path, body string, opts ...reqOpt) response {
 		o(req)
 	}
 	res, err := e.srv.Client().Do(req)
-	require.NoError(e.t, err)
+	if err != nil {
+		return response{}, err
+	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
-	require.NoError(e.t, err)
+	if err != nil {
+		return response{}, err
+	}
 	out := response{status: res.StatusCode, body: string(b), header: res.Header}
 	for _, line := range res.Header.Values("Set-Cookie") {
 		c, err := http.ParseSetCookie(line)
-		require.NoError(e.t, err, "Set-Cookie %q", line)
+		if err != nil {
+			return response{}, fmt.Errorf("Set-Cookie %q: %w", line, err)
+		}
 		out.cookies = append(out.cookies, c)
 	}
-	return out
+	return out, nil
+}
+
+// sendAll sends n requests at once, request i built by body(i), and
+// returns how many got each status. Transport errors fail the test.
+func (e *testEnv) sendAll(n int, method, path string, body func(i int) string) map[int]int {
+	e.t.Helper()
+	statuses := make([]int, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			r, err := e.send(method, path, body(i))
+			statuses[i], errs[i] = r.status, err
+		})
+	}
+	wg.Wait()
+	require.NoError(e.t, errors.Join(errs...))
+	count := map[int]int{}
+	for _, s := range statuses {
+		count[s]++
+	}
+	return count
 }
 
 // creds returns a /signup or /login body.

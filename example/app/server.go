@@ -55,13 +55,18 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	default:
 		// One quick TCP dial first: nothing on localhost is the usual case
 		// on a new machine, and a go-redis client would log its failure.
+		why := "nothing answers on " + cfg.devRedisAddr
 		if localRedis(ctx, cfg.devRedisAddr) {
 			rdb = redis.NewClient(&redis.Options{Addr: cfg.devRedisAddr})
-			if err := ping(ctx, rdb); err == nil {
+			err := ping(ctx, rdb)
+			if err == nil {
 				log.Warn("REDIS_URL is not set: using the Redis on " + cfg.devRedisAddr)
 				break
 			}
 			_ = rdb.Close()
+			// Something listens but does not answer PING: a Redis that
+			// wants a password, or another server. Say which.
+			why = "the server on " + cfg.devRedisAddr + " does not answer PING (" + err.Error() + "; set REDIS_URL to use it)"
 		}
 		m := miniredis.NewMiniRedis()
 		if err := m.Start(); err != nil {
@@ -71,7 +76,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		closers = append(closers, m.Close)
 		rdb = redis.NewClient(&redis.Options{Addr: m.Addr()})
 		inProc = true
-		log.Warn("REDIS_URL is not set and nothing answers on "+cfg.devRedisAddr+
+		log.Warn("REDIS_URL is not set and "+why+
 			": using an in-process Redis (miniredis); all users and sessions are lost when the program stops;"+
 			" redis-cli can inspect it at the address given", "addr", m.Addr())
 	}

@@ -4,16 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/logging"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -41,6 +43,8 @@ func deadAddr(t *testing.T) string {
 // starts an in-process Redis, says so with its address, and works.
 func TestOpenDevelopmentFallsBackToInProcessRedis(t *testing.T) {
 	log, logs := bufLogger()
+	redis.SetLogger(RedisLogger(log)) // as main does
+	t.Cleanup(logging.Enable)
 	a, err := Open(t.Context(), Config{Logger: log, devRedisAddr: deadAddr(t)})
 	require.NoError(t, err)
 	t.Cleanup(a.Close)
@@ -114,34 +118,36 @@ func TestOpenWarnsUnlessNoEviction(t *testing.T) {
 // serves until its context is cancelled (SIGINT or SIGTERM in main), lets
 // an in-flight request finish, and returns nil.
 func TestRunServesAndShutsDownGracefully(t *testing.T) {
-	addr := deadAddr(t)
 	log, logs := bufLogger()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	cfg := Config{Addr: addr, RedisURL: "redis://" + redistest.Options(t).Addr, Secret: testSecret, KeyPrefix: redistest.Prefix(t), Logger: log}
+	cfg := Config{Addr: "127.0.0.1:0", RedisURL: "redis://" + redistest.Options(t).Addr, Secret: testSecret, KeyPrefix: redistest.Prefix(t), Logger: log}
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, cfg) }()
 
-	base := "http://" + addr
+	// The port the kernel chose, from the "listening" line.
+	listening := regexp.MustCompile(`msg=listening addr=http://(127\.0\.0\.1:\d+)`)
+	var addr string
 	require.Eventually(t, func() bool {
-		res, err := http.Get(base + "/healthz")
-		if err != nil {
-			return false
+		if m := listening.FindStringSubmatch(logs.String()); m != nil {
+			addr = m[1]
 		}
-		res.Body.Close()
-		return res.StatusCode == http.StatusOK
-	}, 10*time.Second, 20*time.Millisecond, "Run serves /healthz")
+		return addr != ""
+	}, 10*time.Second, 10*time.Millisecond, "Run logs where it listens")
+	base := "http://" + addr
 
-	// A signup (an argon2id hash, tens of milliseconds) in flight when the
-	// signal comes, sent on a connection the server has already accepted.
-	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
-	res, err := client.Get(base + "/healthz")
-	require.NoError(t, err)
-	_, _ = io.Copy(io.Discard, res.Body)
-	res.Body.Close()
+	// A signup in flight when the signal comes. With Expect: 100-continue
+	// the client sends the body only when the handler starts reading it, so
+	// the context is cancelled while the server is provably inside the
+	// handler, which then hashes the password (tens of milliseconds).
 	inflight := make(chan int, 1)
+	client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: time.Minute}}
 	go func() {
-		res, err := client.Post(base+"/signup", "application/json", strings.NewReader(creds("lee@example.com", "lee's password")))
+		req, _ := http.NewRequest(http.MethodPost, base+"/signup", strings.NewReader(creds("lee@example.com", "lee's password")))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Expect", "100-continue")
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{Got100Continue: cancel}))
+		res, err := client.Do(req)
 		if err != nil {
 			inflight <- 0
 			return
@@ -149,8 +155,6 @@ func TestRunServesAndShutsDownGracefully(t *testing.T) {
 		res.Body.Close()
 		inflight <- res.StatusCode
 	}()
-	time.Sleep(20 * time.Millisecond) // the request reaches the server; it stays in flight hashing
-	cancel()
 
 	select {
 	case err := <-done:
@@ -158,9 +162,14 @@ func TestRunServesAndShutsDownGracefully(t *testing.T) {
 	case <-time.After(ShutdownTimeout + 5*time.Second):
 		t.Fatal("Run did not return after its context was cancelled")
 	}
-	assert.Equal(t, http.StatusCreated, <-inflight, "the in-flight request completed")
+	select {
+	case status := <-inflight:
+		assert.Equal(t, http.StatusCreated, status, "the in-flight request completed")
+	case <-time.After(5 * time.Second):
+		t.Fatal("the in-flight request got no answer")
+	}
 	assert.Contains(t, logs.String(), "shutting down")
-	_, err = net.DialTimeout("tcp", addr, time.Second)
+	_, err := net.DialTimeout("tcp", addr, time.Second)
 	assert.Error(t, err, "nothing listens after Run returns")
 }
 

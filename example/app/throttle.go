@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -50,7 +51,9 @@ if s == nil or now - s >= window then
 end
 local n = tonumber(redis.call('HGET', KEYS[1], 'n')) or 0
 if n >= limit then
-  return {s + window - now, s}
+  -- at most one window, even when this instance's clock is behind the
+  -- one that started it
+  return {math.min(s + window - now, window), s}
 end
 redis.call('HINCRBY', KEYS[1], 'n', 1)
 redis.call('PEXPIRE', KEYS[1], window)
@@ -128,17 +131,18 @@ func (t *throttle) reserve(ctx context.Context, counters ...counter) (time.Durat
 		}
 		return nil
 	})
-	if err != nil {
-		return 0, ticket{}, fmt.Errorf("%w: counting login attempts: %w", ErrUnavailable, err)
-	}
 	var (
 		wait time.Duration
 		tk   ticket
+		bad  error
 	)
 	for i, cmd := range cmds {
-		v, err := cmd.Int64Slice()
-		if err != nil || len(v) != 2 {
-			return 0, ticket{}, fmt.Errorf("%w: counting login attempts: unexpected reply %v", ErrUnavailable, cmd.Val())
+		v, cerr := cmd.Int64Slice()
+		if cerr != nil || len(v) != 2 {
+			// Keep going: the attempts other counters did count are given
+			// back below, so a Redis failing halfway leaves no drift.
+			bad = cmp.Or(err, cerr, fmt.Errorf("unexpected reply %v", cmd.Val()))
+			continue
 		}
 		if v[0] > 0 {
 			wait = max(wait, time.Duration(v[0])*time.Millisecond)
@@ -147,7 +151,11 @@ func (t *throttle) reserve(ctx context.Context, counters ...counter) (time.Durat
 		tk.keys = append(tk.keys, counters[i].key)
 		tk.starts = append(tk.starts, v[1])
 	}
-	if wait > 0 {
+	switch {
+	case bad != nil:
+		t.release(ctx, tk)
+		return 0, ticket{}, fmt.Errorf("%w: counting login attempts: %w", ErrUnavailable, bad)
+	case wait > 0:
 		t.release(ctx, tk)
 		return wait, ticket{}, nil
 	}
@@ -156,7 +164,9 @@ func (t *throttle) reserve(ctx context.Context, counters ...counter) (time.Durat
 
 // release gives back the attempts of tk. It is best effort and outlives a
 // cancelled request: a release that fails leaves a counter one too high
-// until its window ends, which errs on the safe side.
+// until its window ends, which errs on the safe side. go-redis may retry a
+// pipeline after a read timeout, so in rare cases a release (or a reserve)
+// is applied twice; a counter never goes below zero.
 func (t *throttle) release(ctx context.Context, tk ticket) {
 	if len(tk.keys) == 0 {
 		return

@@ -1,9 +1,11 @@
 package app
 
 import (
+	"context"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
-	"sync"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,19 +23,9 @@ func TestLoginThrottleParallelGuesses(t *testing.T) {
 	before := e.app.users.verifies.Load()
 
 	const guesses = 24
-	statuses := make([]int, guesses)
-	var wg sync.WaitGroup
-	for i := range guesses {
-		wg.Go(func() {
-			statuses[i] = e.do(http.MethodPost, "/login", creds("holly@example.com", "guess "+strconv.Itoa(i))).status
-		})
-	}
-	wg.Wait()
-
-	count := map[int]int{}
-	for _, s := range statuses {
-		count[s]++
-	}
+	count := e.sendAll(guesses, http.MethodPost, "/login", func(i int) string {
+		return creds("holly@example.com", "guess "+strconv.Itoa(i))
+	})
 	assert.Equal(t, map[int]int{http.StatusUnauthorized: DefaultAccountLimit, http.StatusTooManyRequests: guesses - DefaultAccountLimit}, count)
 	assert.Equal(t, int64(DefaultAccountLimit), e.app.users.verifies.Load()-before, "argon2id runs: one per counted guess, none past the limit")
 	assert.Equal(t, http.StatusTooManyRequests, e.do(http.MethodPost, "/login", creds("holly@example.com", password)).status)
@@ -91,4 +83,87 @@ func TestThrottleIPv6CountsPer64(t *testing.T) {
 	assert.Equal(t, "p:throttle:ip:192.0.2.7", th.ipKey("ip", "192.0.2.7"), "IPv4 addresses count alone")
 	assert.Equal(t, "p:throttle:ip:192.0.2.7", th.ipKey("ip", "::ffff:192.0.2.7"), "IPv4-mapped IPv6 is IPv4")
 	assert.NotEqual(t, th.ipKey("ip", "192.0.2.7"), th.ipKey("signup", "192.0.2.7"), "logins and signups count apart")
+}
+
+// TestSignupCancelledDuringHashStillCounts: a client that hangs up while
+// its password is hashed has cost the server the hash, so the attempt stays
+// counted (otherwise hanging up would make signups free).
+func TestSignupCancelledDuringHashStillCounts(t *testing.T) {
+	e := newTestEnv(t, nil)
+	router, err := e.app.Router()
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	e.app.users.hashed = cancel // the client goes away right after the hash
+
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/signup", strings.NewReader(creds("rae@example.com", "rae's password")))
+	req.Header.Set("Content-Type", "application/json")
+	req.RemoteAddr = "192.0.2.1:1234"
+	router.ServeHTTP(httptest.NewRecorder(), req)
+	require.Error(t, ctx.Err(), "the hook ran")
+
+	n, err := e.rdb.HGet(t.Context(), e.app.throttle.ipKey("signup", "192.0.2.1"), "n").Int()
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "the signup is counted")
+	exists, err := e.rdb.HExists(t.Context(), e.app.users.indexKey(), "rae@example.com").Result()
+	require.NoError(t, err)
+	assert.True(t, exists, "the hashed signup was stored")
+	assert.NotContains(t, e.logs.String(), "level=ERROR")
+}
+
+// TestLoginCancelledBeforeHashIsGivenBack: a login whose client hangs up
+// while it waits for a hashing slot ran no argon2id, so its attempt is
+// given back.
+func TestLoginCancelledBeforeHashIsGivenBack(t *testing.T) {
+	e := newTestEnv(t, nil)
+	e.signup("sam@example.com", "sam's password")
+	router, err := e.app.Router()
+	require.NoError(t, err)
+	for range cap(e.app.users.slots) { // every slot busy
+		e.app.users.slots <- struct{}{}
+	}
+	defer func() {
+		for range cap(e.app.users.slots) {
+			<-e.app.users.slots
+		}
+	}()
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	before := e.app.users.verifies.Load()
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/login", strings.NewReader(creds("sam@example.com", "a guess")))
+	req.Header.Set("Content-Type", "application/json")
+	req.RemoteAddr = "192.0.2.2:1234"
+	rec := httptest.NewRecorder()
+	router.ServeHTTP(rec, req)
+	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	assert.Equal(t, int64(0), e.app.users.verifies.Load()-before)
+	for _, key := range []string{e.app.throttle.accountKey("sam@example.com"), e.app.throttle.ipKey("ip", "192.0.2.2")} {
+		n, err := e.rdb.HGet(t.Context(), key, "n").Int()
+		require.NoError(t, err)
+		assert.Equal(t, 0, n, "given back: %s", key)
+	}
+}
+
+// TestThrottleRedisFailingHalfwayLeavesNoDrift: when one counter's script
+// fails, the attempt the other counted is given back and the answer is 503.
+func TestThrottleRedisFailingHalfwayLeavesNoDrift(t *testing.T) {
+	e := newTestEnv(t, nil)
+	ipKey := e.app.throttle.ipKey("ip", "127.0.0.1")
+	require.NoError(t, e.rdb.Set(t.Context(), ipKey, "not a hash", 0).Err()) // WRONGTYPE for the script
+	r := e.do(http.MethodPost, "/login", creds("tom@example.com", "a guess"))
+	assert.Equal(t, http.StatusServiceUnavailable, r.status)
+	n, err := e.rdb.HGet(t.Context(), e.app.throttle.accountKey("tom@example.com"), "n").Int()
+	require.NoError(t, err)
+	assert.Equal(t, 0, n, "the account's attempt was given back")
+}
+
+// TestRetryAfterNeverExceedsTheWindow: an instance whose clock is behind
+// the one that started the window still says at most one window.
+func TestRetryAfterNeverExceedsTheWindow(t *testing.T) {
+	e := newTestEnv(t, func(c *Config) { c.SignupLimit = 1 })
+	e.signup("uma@example.com", "uma's password")
+	e.clock.Advance(-time.Minute)
+	r := e.do(http.MethodPost, "/signup", creds("uma2@example.com", "uma's password"))
+	assert.Equal(t, http.StatusTooManyRequests, r.status)
+	assert.Equal(t, strconv.Itoa(int(DefaultWindow/time.Second)), r.header.Get("Retry-After"))
 }

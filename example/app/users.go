@@ -26,6 +26,10 @@ const (
 	MinPasswordChars = 8
 	MaxPasswordBytes = 1024
 	maxEmailBytes    = 254
+
+	// writeTimeout bounds the Redis writes that follow a password hash,
+	// which run even when the request is cancelled.
+	writeTimeout = 5 * time.Second
 )
 
 // The errors of Authenticate and of signing up, for errors.Is.
@@ -65,6 +69,7 @@ type users struct {
 	log    *slog.Logger
 	dummy  string        // a hash of a random password, verified for unknown emails (SEC-44)
 	slots  chan struct{} // bounds concurrent argon2 runs (19 MiB each)
+	hashed func()        // test hook: called in create after the hash, before the writes
 
 	verifies atomic.Int64 // argon2 verifications, for tests
 }
@@ -147,11 +152,21 @@ func (u *users) release() { <-u.slots }
 // user's record is written first and the email claimed last with HSETNX, so
 // of two signups racing for one email exactly one wins and the loser's
 // record is removed.
+//
+// Once the hash is computed the writes go ahead even if the client has
+// gone: the work is done, and a signup must not become free (uncounted by
+// the throttle) by hanging up during the hash. A cancelled ctx is returned
+// as is only when no hash ran.
 func (u *users) create(ctx context.Context, email, password string) (*User, error) {
 	h, err := u.hash(ctx, password)
 	if err != nil {
 		return nil, err
 	}
+	if u.hashed != nil {
+		u.hashed()
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	defer cancel()
 	idb := make([]byte, 16)
 	_, _ = rand.Read(idb)
 	user := &User{ID: hex.EncodeToString(idb), Email: email, Created: u.now().UTC()}
@@ -161,7 +176,7 @@ func (u *users) create(ctx context.Context, email, password string) (*User, erro
 	}
 	won, err := u.rdb.HSetNX(ctx, u.indexKey(), email, user.ID).Result()
 	if err != nil || !won {
-		_ = u.rdb.Unlink(context.WithoutCancel(ctx), key).Err() // best effort: the record is unreachable anyway
+		_ = u.rdb.Unlink(ctx, key).Err() // best effort: the record is unreachable anyway
 		if err != nil {
 			return nil, fmt.Errorf("%w: indexing user: %w", ErrUnavailable, err)
 		}
@@ -230,7 +245,10 @@ func (u *users) authenticate(ctx context.Context, email, password string) (*User
 	switch {
 	case errors.Is(err, errBadHash) && user != nil:
 		// Corrupt data, not a guess: refuse the login (not a 500) and tell
-		// the operator which account needs a password reset.
+		// the operator which account needs a password reset. The dummy
+		// hash is verified first, so the answer takes as long as for any
+		// other account.
+		_, _, _ = u.verify(ctx, password, u.dummy)
 		u.log.Error("stored password hash is malformed; the user cannot log in", "user", user.ID)
 		return nil, ErrInvalidCredentials
 	case err != nil:
