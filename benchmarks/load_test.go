@@ -6,13 +6,20 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionshield/sessionshield/example/app"
 )
 
 var (
@@ -57,16 +64,28 @@ func TestLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = env.Close() })
-	for _, slug := range []string{"sessionshield", "gincontrib-redis"} {
-		c, _ := ContenderBySlug(slug)
+	for _, slug := range []string{"example-app", "sessionshield", "gincontrib-redis"} {
 		t.Run(slug, func(t *testing.T) {
-			target, err := c.New(ctx, env, env.Prefix("load-"+slug))
-			if err != nil {
-				t.Fatal(err)
+			var (
+				name  string
+				h     http.Handler
+				login loginFunc
+			)
+			if slug == "example-app" {
+				name = "example app (go run ./example)"
+				h = newExampleApp(t, env)
+				login = exampleLogin
+			} else {
+				c, _ := ContenderBySlug(slug)
+				target, err := c.New(ctx, env, env.Prefix("load-"+slug))
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = target.Close() })
+				name, h, login = c.Name, target.Handler, contenderLogin
 			}
-			t.Cleanup(func() { _ = target.Close() })
-			res := runLoad(t, target.Handler, *loadClients, *loadDuration)
-			t.Logf("%s: %s", c.Name, res)
+			res := runLoad(t, h, login, *loadClients, *loadDuration)
+			t.Logf("%s: %s", name, res)
 			if res.errors != 0 {
 				t.Errorf("%d requests failed", res.errors)
 			}
@@ -80,7 +99,97 @@ func TestLoad(t *testing.T) {
 	}
 }
 
-func runLoad(t *testing.T, h http.Handler, clients int, d time.Duration) loadResult {
+// loginFunc logs a new client in on the server at base and returns its
+// Cookie header and the user ID GET /profile must show it.
+type loginFunc func(hc *http.Client, base string) (cookie, userID string, err error)
+
+// contenderLogin logs in to a benchmark contender: POST /login?user=.
+func contenderLogin(hc *http.Client, base string) (string, string, error) {
+	user := NextUser("load")
+	req, _ := http.NewRequest(http.MethodPost, base+loginPath+"?user="+user, nil)
+	req.Header = browserHeader(UserAgent)
+	cookie, _, err := post(hc, req)
+	return cookie, user, err
+}
+
+// exampleLogin signs a user up and logs it in on the example app, as its
+// README's walk-through does.
+func exampleLogin(hc *http.Client, base string) (string, string, error) {
+	body := fmt.Sprintf(`{"email":%q,"password":"correct horse battery staple"}`, NextUser("load")+"@example.com")
+	req, _ := http.NewRequest(http.MethodPost, base+"/signup", strings.NewReader(body))
+	req.Header = browserHeader(UserAgent)
+	req.Header.Set("Content-Type", "application/json")
+	_, resp, err := post(hc, req)
+	if err != nil {
+		return "", "", err
+	}
+	var user struct{ ID string }
+	if err := json.Unmarshal(resp, &user); err != nil || user.ID == "" {
+		return "", "", fmt.Errorf("signup: unexpected body %q", resp)
+	}
+	req, _ = http.NewRequest(http.MethodPost, base+"/login", strings.NewReader(body))
+	req.Header = browserHeader(UserAgent)
+	req.Header.Set("Content-Type", "application/json")
+	cookie, _, err := post(hc, req)
+	return cookie, user.ID, err
+}
+
+// post sends req and returns the session cookie it set, as a Cookie
+// header, and the body; an answer other than 200 or 201 is an error.
+func post(hc *http.Client, req *http.Request) (string, []byte, error) {
+	resp, err := hc.Do(req)
+	if err != nil {
+		return "", nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", nil, err
+	}
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
+		return "", nil, fmt.Errorf("%s %s: status %d", req.Method, req.URL.Path, resp.StatusCode)
+	}
+	for _, c := range resp.Cookies() {
+		if c.Name == CookieName && c.Value != "" {
+			return c.Name + "=" + c.Value, body, nil
+		}
+	}
+	if req.URL.Path == loginPath {
+		return "", nil, fmt.Errorf("login: no %q cookie", CookieName)
+	}
+	return "", body, nil
+}
+
+// newExampleApp builds the example application (example/app) on the
+// benchmark's Redis, under its own key prefix, as `go run ./example` runs
+// it in development, with its request log discarded.
+func newExampleApp(t *testing.T, env *Env) http.Handler {
+	t.Helper()
+	gin.SetMode(gin.ReleaseMode)
+	opt, err := redis.ParseURL(env.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	prefix := env.Prefix("load-example")
+	t.Cleanup(func() {
+		_ = env.Cleanup(context.Background(), prefix)
+		_ = rdb.Close()
+	})
+	// All 64 clients sign up from 127.0.0.1: lift the per-IP signup limit.
+	cfg := app.Config{Secret: secret, KeyPrefix: prefix, SignupLimit: 1 << 20, Logger: slog.New(slog.DiscardHandler)}
+	a, err := app.New(cfg, rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := a.Router()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func runLoad(t *testing.T, h http.Handler, login loginFunc, clients int, d time.Duration) loadResult {
 	t.Helper()
 	srv := httptest.NewServer(h) // listens on 127.0.0.1 only
 	defer srv.Close()
@@ -91,25 +200,9 @@ func runLoad(t *testing.T, h http.Handler, clients int, d time.Duration) loadRes
 	cookies := make([]string, clients)
 	users := make([]string, clients)
 	for i := range clients {
-		users[i] = NextUser("load")
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+loginPath+"?user="+users[i], nil)
-		req.Header = browserHeader(UserAgent)
-		resp, err := hc.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("login %s: status %d", users[i], resp.StatusCode)
-		}
-		for _, c := range resp.Cookies() {
-			if c.Name == CookieName && c.Value != "" {
-				cookies[i] = c.Name + "=" + c.Value
-			}
-		}
-		if cookies[i] == "" {
-			t.Fatalf("login %s: no cookie", users[i])
+		var err error
+		if cookies[i], users[i], err = login(hc, srv.URL); err != nil {
+			t.Fatalf("client %d: %v", i, err)
 		}
 	}
 
