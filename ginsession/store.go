@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -118,7 +119,9 @@ type Store struct {
 	idleArg    any // idleMS, absMS and refreshEvery as script arguments, boxed once
 	absArg     any
 	everyArg   any
+	everyMS    int64
 	macs       []*sync.Pool // one pool of HMAC states per cookie key
+	memo       refreshMemo  // when recently read sessions last had their activity written
 }
 
 // NewStore returns a Store that keeps sessions in rdb. It returns an error
@@ -191,7 +194,9 @@ func NewStore(rdb redis.UniversalClient, cfg Config) (*Store, error) {
 	for _, sec := range cfg.Secrets {
 		s.cookieKeys = append(s.cookieKeys, derive(sec, "sessionshield/cookie/v1"))
 	}
-	s.idleArg, s.absArg, s.everyArg = s.idleMS, s.absMS, refreshEvery(s.idleMS)
+	s.everyMS = refreshEvery(s.idleMS)
+	s.idleArg, s.absArg, s.everyArg = s.idleMS, s.absMS, s.everyMS
+	s.memo.base = s.now() - 1<<(memoTimeBits-1) // room for clocks on either side
 	for _, k := range s.cookieKeys {
 		s.macs = append(s.macs, newMACPool(k))
 	}
@@ -398,19 +403,79 @@ func (s *Store) runLoad(ctx context.Context, key string, now int64) ([]string, e
 	return res, nil
 }
 
+// read returns a session's fields and values, and its status: '1' live,
+// '2' expired (and now deleted), 0 no record. It costs one round trip: a
+// plain HGETALL when the memo says the session's activity was written less
+// than refreshEvery ago, so there is nothing to refresh; loadScript
+// otherwise. The timeouts are checked either way, and a session found
+// expired by HGETALL goes through loadScript, which deletes it (a second
+// round trip, once in the session's life).
+func (s *Store) read(ctx context.Context, key, hash string, now int64) ([]string, byte, error) {
+	if s.memo.fresh(hash, now, s.everyMS) {
+		// HGetAll's map, not a []string: over RESP3 the reply is a map.
+		m, err := s.rdb.HGetAll(ctx, key).Result()
+		if err != nil {
+			return nil, 0, err
+		}
+		if len(m) == 0 {
+			return nil, 0, nil
+		}
+		res := make([]string, 0, 2*len(m))
+		for f, v := range m {
+			res = append(res, f, v)
+		}
+		if c, a, ok := metaTimes(res); ok && now-(c+a) < s.idleMS && now-c < s.absMS {
+			return res, '1', nil
+		}
+	}
+	res, err := s.runLoad(ctx, key, now)
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(res)%2 != 1 || len(res[len(res)-1]) != 1 {
+		return nil, 0, nil
+	}
+	status := res[len(res)-1][0]
+	res = res[:len(res)-1]
+	if c, a, ok := metaTimes(res); ok && status == '1' {
+		last := c + a // what loadScript did: refreshed now, or left as is
+		if now-last >= s.everyMS {
+			last = now
+		}
+		s.memo.record(hash, last)
+	}
+	return res, status, nil
+}
+
+// metaTimes returns the creation time and the last activity (ms after it)
+// from a session's fields and values.
+func metaTimes(res []string) (created, seenAfter int64, ok bool) {
+	var hasC, hasA bool
+	for i := 0; i+1 < len(res); i += 2 {
+		switch res[i] {
+		case metaCreated:
+			created, _ = strconv.ParseInt(res[i+1], 10, 64)
+			hasC = true
+		case metaLastSeen:
+			seenAfter, _ = strconv.ParseInt(res[i+1], 10, 64)
+			hasA = true
+		}
+	}
+	return created, seenAfter, hasC && hasA
+}
+
 func (s *Store) load(ctx context.Context, sess *gsessions.Session, st *state, id string) error {
 	key := s.sessionKey(id)
 	hash := key[len(s.cfg.KeyPrefix):]
 	now := s.now()
-	res, err := s.runLoad(ctx, key, now)
+	res, status, err := s.read(ctx, key, hash, now)
 	if err != nil {
 		st.loadErr = fmt.Errorf("%w: loading session: %w", ErrStoreUnavailable, err)
 		return st.loadErr
 	}
-	if len(res)%2 != 1 || len(res[len(res)-1]) != 1 {
+	if status == 0 {
 		return nil // no live record: strict mode, a write gets a new ID
 	}
-	status := res[len(res)-1][0]
 	var decodeErr error
 	for i := 0; i+1 < len(res); i += 2 {
 		f, v := res[i], res[i+1]
