@@ -37,10 +37,11 @@
 // tampered, malformed or oversized cookie is simply no session. A valid one
 // costs exactly one Redis round trip: a Lua script reads the session hash,
 // checks the timeouts and slides the expiry. The expiry slides at most once
-// per min(IdleTimeout/60, 1s), so a read that follows this process's last
-// slide more closely than that is a plain HGETALL, with the timeouts checked
-// in Go (a session it finds expired is deleted by the script: a second round
-// trip, once in the session's life). RequireAuth then checks the
+// per min(IdleTimeout/60, 1s), so a read that comes sooner than that after
+// the last activity write this Store saw is a plain HGETALL, with the
+// timeouts checked in Go; anything the script would have to act on (a
+// slide due, an expired session to delete) goes to the script instead. A
+// ClusterClient that reads from replicas always uses the script. RequireAuth then checks the
 // user and the browser fingerprint in memory. Save writes only the fields
 // that changed, atomically and only if the session still exists, so two
 // concurrent requests that set different keys both survive and a save never

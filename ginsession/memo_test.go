@@ -2,11 +2,14 @@ package ginsession
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -55,24 +58,157 @@ func TestReadsBetweenRefreshesSkipTheScript(t *testing.T) {
 	assert.Greater(t, pttl, 29*time.Minute, "the TTL slid with it")
 }
 
-// TestPlainReadStillChecksTheDeadline: a session whose absolute deadline
-// passes within a second of a refresh is found expired by the plain read,
-// deleted and refused.
-func TestPlainReadStillChecksTheDeadline(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.IdleTimeout = time.Minute; c.AbsoluteTimeout = time.Minute })
-	c := h.login(chromeWin, "deadline")
-	key := h.keyOf(c.cookie)
-	h.clock.Advance(59*time.Second + 500*time.Millisecond)
-	require.Equal(t, http.StatusOK, c.do("GET", "/api/profile").status) // refreshes
+// refreshedSession logs in, lets 5 s pass and reads once, so the script
+// slides the expiry and the memo knows the session: the next read within a
+// second is a plain HGETALL.
+func (h *harness) refreshedSession(user string) (*client, string) {
+	h.t.Helper()
+	c := h.login(chromeWin, user)
+	h.clock.Advance(5 * time.Second)
+	require.Equal(h.t, http.StatusOK, c.do("GET", "/api/profile").status)
+	return c, h.keyOf(c.cookie)
+}
 
-	h.clock.Advance(600 * time.Millisecond) // past the deadline, 0.6 s after the refresh
+// TestPlainReadStillChecksTheDeadline: a session past its absolute
+// deadline is found expired by the plain read, deleted by the script and
+// refused. (The deadline is moved in Redis, keeping _c+_a, so the key's
+// own TTL stays long and the test does not race it.)
+func TestPlainReadStillChecksTheDeadline(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.IdleTimeout = 30 * time.Minute; c.AbsoluteTimeout = time.Hour })
+	c, key := h.refreshedSession("deadline")
+	ctx := context.Background()
+	created, err := h.raw.HGet(ctx, key, metaCreated).Int64()
+	require.NoError(t, err)
+	seen := h.lastSeen(key)
+	abs := time.Hour.Milliseconds()
+	require.NoError(t, h.raw.HSet(ctx, key, metaCreated, created-abs, metaLastSeen, seen+abs).Err())
+
 	h.count.Reset()
 	r := c.do("GET", "/api/profile")
 	assert.Equal(t, http.StatusUnauthorized, r.status)
 	assert.JSONEq(t, `{"error":"session expired"}`, r.body)
-	assert.Equal(t, "hgetall", h.count.Names()[0], "the plain read found it expired")
-	assert.False(t, h.exists(key), "and it was deleted")
+	assert.Equal(t, []string{"hgetall", "evalsha"}, h.count.Names(), "the plain read found it expired; the script deleted it")
+	assert.False(t, h.exists(key))
 	require.Len(t, h.eventsOf(EventExpired), 1)
+}
+
+// TestPlainReadDefersToTheScript: whatever the plain read finds that the
+// script would act on (an old last activity, missing or malformed times)
+// goes to the script, which decides as it always did.
+func TestPlainReadDefersToTheScript(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		edit   func(h *harness, key string)
+		status int
+	}{
+		{"idle timeout passed", func(h *harness, key string) {
+			require.NoError(t, h.raw.HSet(context.Background(), key, metaLastSeen, h.lastSeen(key)-time.Hour.Milliseconds()).Err())
+		}, http.StatusUnauthorized},
+		{"no last activity", func(h *harness, key string) {
+			require.NoError(t, h.raw.HDel(context.Background(), key, metaLastSeen).Err())
+		}, http.StatusUnauthorized},
+		{"malformed last activity", func(h *harness, key string) {
+			require.NoError(t, h.raw.HSet(context.Background(), key, metaLastSeen, "soon").Err())
+		}, http.StatusUnauthorized},
+		{"a slide due (written earlier elsewhere)", func(h *harness, key string) {
+			require.NoError(t, h.raw.HSet(context.Background(), key, metaLastSeen, h.lastSeen(key)-2000).Err())
+		}, http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, func(c *Config) { c.IdleTimeout = 30 * time.Minute; c.AbsoluteTimeout = 2 * time.Hour })
+			c, key := h.refreshedSession("defer")
+			tc.edit(h, key)
+			h.count.Reset()
+			r := c.do("GET", "/api/profile")
+			assert.Equal(t, tc.status, r.status, r.body)
+			assert.Equal(t, []string{"hgetall", "evalsha"}, h.count.Names())
+			if tc.status == http.StatusOK {
+				assert.Equal(t, (5 * time.Second).Milliseconds(), h.lastSeen(key), "the script slid it")
+			} else {
+				assert.False(t, h.exists(key), "the script deleted it")
+			}
+		})
+	}
+}
+
+// TestMemoRecordsWhatTheScriptDid: a script read that did not slide (the
+// last write is recent) records that write's time, not now, so the slide
+// comes refreshEvery after the write, not after the read.
+func TestMemoRecordsWhatTheScriptDid(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.IdleTimeout = 30 * time.Minute; c.AbsoluteTimeout = time.Hour })
+	c := h.login(chromeWin, "record")
+	key := h.keyOf(c.cookie)
+	steps := []struct {
+		advance time.Duration
+		want    string
+	}{
+		{300 * time.Millisecond, "evalsha"}, // memo miss; 0.3 s after the login's write: no slide
+		{300 * time.Millisecond, "hgetall"}, // 0.6 s after the write
+		{500 * time.Millisecond, "evalsha"}, // 1.1 s after the write: the slide is due
+	}
+	for i, st := range steps {
+		h.clock.Advance(st.advance)
+		h.count.Reset()
+		require.Equal(t, http.StatusOK, c.do("GET", "/api/profile").status)
+		assert.Equal(t, []string{st.want}, h.count.Names(), "step %d", i)
+	}
+	assert.Equal(t, int64(1100), h.lastSeen(key))
+}
+
+// TestPlainReadFailsClosed: a Redis error on the plain read is a 503, never
+// "not logged in" and never a pass.
+func TestPlainReadFailsClosed(t *testing.T) {
+	h := newHarness(t, nil)
+	c, _ := h.refreshedSession("closed")
+	hook := &failHGetAll{}
+	h.rdb.AddHook(hook)
+	hook.on.Store(true)
+	h.count.Reset()
+	r := c.do("GET", "/api/profile")
+	assert.Equal(t, http.StatusServiceUnavailable, r.status)
+	assert.JSONEq(t, `{"error":"session store unavailable"}`, r.body)
+	assert.Empty(t, r.setCookies)
+	hook.on.Store(false)
+	assert.Equal(t, http.StatusOK, c.do("GET", "/api/profile").status)
+}
+
+// failHGetAll fails every HGETALL while on.
+type failHGetAll struct{ on atomic.Bool }
+
+func (f *failHGetAll) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (f *failHGetAll) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if f.on.Load() && cmd.Name() == "hgetall" {
+			err := errors.New("injected: connection reset")
+			cmd.SetErr(err)
+			return err
+		}
+		return next(ctx, cmd)
+	}
+}
+func (f *failHGetAll) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestReplicaReadsNeverTakeThePlainPath: with a ClusterClient that may send
+// HGETALL to a lagging replica, every read runs the script on the primary.
+func TestReplicaReadsNeverTakeThePlainPath(t *testing.T) {
+	for _, o := range []*redis.ClusterOptions{
+		{Addrs: []string{"127.0.0.1:1"}, ReadOnly: true},
+		{Addrs: []string{"127.0.0.1:1"}, RouteByLatency: true},
+		{Addrs: []string{"127.0.0.1:1"}, RouteRandomly: true},
+	} {
+		cc := redis.NewClusterClient(o)
+		s, err := NewStore(cc, Config{Secrets: [][]byte{[]byte(testSecret)}})
+		require.NoError(t, err)
+		assert.True(t, s.memoOff)
+		_ = cc.Close()
+	}
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}})
+	defer cc.Close()
+	s, err := NewStore(cc, Config{Secrets: [][]byte{[]byte(testSecret)}})
+	require.NoError(t, err)
+	assert.False(t, s.memoOff, "primary-only Cluster reads may use it")
 }
 
 // TestPlainReadSeesADestroyFromElsewhere: a session deleted by another

@@ -122,6 +122,7 @@ type Store struct {
 	everyMS    int64
 	macs       []*sync.Pool // one pool of HMAC states per cookie key
 	memo       refreshMemo  // when recently read sessions last had their activity written
+	memoOff    bool         // reads may go to replicas: always run loadScript, on the primary
 }
 
 // NewStore returns a Store that keeps sessions in rdb. It returns an error
@@ -197,6 +198,7 @@ func NewStore(rdb redis.UniversalClient, cfg Config) (*Store, error) {
 	s.everyMS = refreshEvery(s.idleMS)
 	s.idleArg, s.absArg, s.everyArg = s.idleMS, s.absMS, s.everyMS
 	s.memo.base = s.now() - 1<<(memoTimeBits-1) // room for clocks on either side
+	s.memoOff = readsFromReplicas(rdb)
 	for _, k := range s.cookieKeys {
 		s.macs = append(s.macs, newMACPool(k))
 	}
@@ -406,12 +408,14 @@ func (s *Store) runLoad(ctx context.Context, key string, now int64) ([]string, e
 // read returns a session's fields and values, and its status: '1' live,
 // '2' expired (and now deleted), 0 no record. It costs one round trip: a
 // plain HGETALL when the memo says the session's activity was written less
-// than refreshEvery ago, so there is nothing to refresh; loadScript
-// otherwise. The timeouts are checked either way, and a session found
-// expired by HGETALL goes through loadScript, which deletes it (a second
-// round trip, once in the session's life).
+// than refreshEvery ago, so there is probably nothing to refresh;
+// loadScript otherwise. The HGETALL's answer stands only if the session's
+// own times say what loadScript would: live, and last active less than
+// refreshEvery ago (no slide due). Anything else (expired, a slide due,
+// missing or malformed times) goes through loadScript, which deletes an
+// expired session: a second round trip, rare and never for a live one.
 func (s *Store) read(ctx context.Context, key, hash string, now int64) ([]string, byte, error) {
-	if s.memo.fresh(hash, now, s.everyMS) {
+	if !s.memoOff && s.memo.fresh(hash, now, s.everyMS) {
 		// HGetAll's map, not a []string: over RESP3 the reply is a map.
 		m, err := s.rdb.HGetAll(ctx, key).Result()
 		if err != nil {
@@ -424,7 +428,7 @@ func (s *Store) read(ctx context.Context, key, hash string, now int64) ([]string
 		for f, v := range m {
 			res = append(res, f, v)
 		}
-		if c, a, ok := metaTimes(res); ok && now-(c+a) < s.idleMS && now-c < s.absMS {
+		if c, a, ok := metaTimes(res); ok && now-(c+a) < s.everyMS && now-c < s.absMS { // everyMS <= idleMS: not idle either
 			return res, '1', nil
 		}
 	}
@@ -447,6 +451,20 @@ func (s *Store) read(ctx context.Context, key, hash string, now int64) ([]string
 	return res, status, nil
 }
 
+// readsFromReplicas reports whether rdb may send read-only commands such as
+// HGETALL to replicas (a ClusterClient with ReadOnly, RouteByLatency or
+// RouteRandomly, which is also what NewFailoverClusterClient returns). A
+// replica can lag behind a logout on the primary, so such a Store never
+// takes the plain-read path: loadScript always runs on the primary.
+func readsFromReplicas(rdb redis.UniversalClient) bool {
+	cc, ok := rdb.(*redis.ClusterClient)
+	if !ok {
+		return false
+	}
+	o := cc.Options()
+	return o.ReadOnly || o.RouteByLatency || o.RouteRandomly
+}
+
 // metaTimes returns the creation time and the last activity (ms after it)
 // from a session's fields and values.
 func metaTimes(res []string) (created, seenAfter int64, ok bool) {
@@ -454,11 +472,13 @@ func metaTimes(res []string) (created, seenAfter int64, ok bool) {
 	for i := 0; i+1 < len(res); i += 2 {
 		switch res[i] {
 		case metaCreated:
-			created, _ = strconv.ParseInt(res[i+1], 10, 64)
-			hasC = true
+			var err error
+			created, err = strconv.ParseInt(res[i+1], 10, 64)
+			hasC = err == nil
 		case metaLastSeen:
-			seenAfter, _ = strconv.ParseInt(res[i+1], 10, 64)
-			hasA = true
+			var err error
+			seenAfter, err = strconv.ParseInt(res[i+1], 10, 64)
+			hasA = err == nil
 		}
 	}
 	return created, seenAfter, hasC && hasA
