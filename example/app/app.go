@@ -181,12 +181,22 @@ func decodeJSON(c *gin.Context, v any) bool {
 	return false
 }
 
-// tooMany answers 429 with Retry-After (whole seconds, rounded up) and
-// logs event with the client IP.
-func (a *App) tooMany(c *gin.Context, wait time.Duration, event, msg string) {
-	a.log.Warn(event, "ip", c.ClientIP())
-	c.Header("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
-	fail(c, http.StatusTooManyRequests, msg)
+// admitted reports whether a request the throttle counted may go on. When
+// not, it has answered: 503 when the throttle could not count (err), 429
+// with Retry-After (whole seconds, rounded up) and msg when the client must
+// wait, logging event with the client IP.
+func (a *App) admitted(c *gin.Context, wait time.Duration, err error, event, msg string) bool {
+	switch {
+	case err != nil:
+		a.unavailable(c, err)
+		return false
+	case wait > 0:
+		a.log.Warn(event, "ip", c.ClientIP())
+		c.Header("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+		fail(c, http.StatusTooManyRequests, msg)
+		return false
+	}
+	return true
 }
 
 // unavailable answers 503 and logs err, which never holds a secret (Redis
@@ -227,12 +237,7 @@ func (a *App) signup(c *gin.Context) {
 	// argon2id hash, and each 409 tells whether an email is registered.
 	ctx, ip := c.Request.Context(), c.ClientIP()
 	wait, tk, err := a.throttle.reserveSignup(ctx, ip)
-	if err != nil {
-		a.unavailable(c, err)
-		return
-	}
-	if wait > 0 {
-		a.tooMany(c, wait, "signup throttled", "too many signups, try again later")
+	if !a.admitted(c, wait, err, "signup throttled", "too many signups, try again later") {
 		return
 	}
 	user, err := a.users.create(ctx, email, in.Password)
@@ -269,12 +274,7 @@ func (a *App) login(c *gin.Context) {
 	// guesses cannot all pass a check made before any of them was counted.
 	ctx, ip := c.Request.Context(), c.ClientIP()
 	wait, tk, err := a.throttle.reserveLogin(ctx, email, ip)
-	if err != nil {
-		a.unavailable(c, err)
-		return
-	}
-	if wait > 0 {
-		a.tooMany(c, wait, "login throttled", "too many failed logins, try again later")
+	if !a.admitted(c, wait, err, "login throttled", "too many failed logins, try again later") {
 		return
 	}
 	user, err := a.users.authenticate(ctx, email, in.Password)
