@@ -6,8 +6,8 @@ import "sync/atomic"
 // their last activity (_a) was last written. A read of a session whose
 // activity was written less than refreshEvery ago has nothing to refresh:
 // loadScript would only read the hash and check the timeouts, and a plain
-// HGETALL does that for a tenth of Redis's CPU (no Lua), with the checks
-// made here. The memo never decides that a session is live; it only lets a
+// HGETALL does that without a Lua call (about 6 µs of Redis CPU each on the
+// benchmark machine), with the checks made in Go. The memo never decides that a session is live; it only lets a
 // read skip a refresh that loadScript would skip too.
 //
 // It is a direct-mapped table of memoSlots words, 64 KiB per Store, lock
