@@ -413,7 +413,9 @@ func (s *Store) runLoad(ctx context.Context, key string, now int64) ([]string, e
 // own times say what loadScript would: live, and last active less than
 // refreshEvery ago (no slide due). Anything else (expired, a slide due,
 // missing or malformed times) goes through loadScript, which deletes an
-// expired session: a second round trip, rare and never for a live one.
+// expired session: a second round trip. It is rare: for a live session it
+// takes a memo that was wrong (a tag collision, one in 2^23, or an activity
+// write that Redis refused when out of memory).
 func (s *Store) read(ctx context.Context, key, hash string, now int64) ([]string, byte, error) {
 	if !s.memoOff && s.memo.fresh(hash, now, s.everyMS) {
 		// HGetAll's map, not a []string: over RESP3 the reply is a map.
@@ -424,7 +426,7 @@ func (s *Store) read(ctx context.Context, key, hash string, now int64) ([]string
 		if len(m) == 0 {
 			return nil, 0, nil
 		}
-		res := make([]string, 0, 2*len(m))
+		res := make([]string, 0, 2*len(m)) // one allocation, so load reads both paths alike
 		for f, v := range m {
 			res = append(res, f, v)
 		}
