@@ -15,7 +15,7 @@ import (
 )
 
 // aclRules is the least-privilege ACL the README documents for the store's
-// Redis user (SEC-29): its key prefix only, and only the commands it sends,
+// Redis user: its key prefix only, and only the commands it sends,
 // including those its scripts call.
 const aclRules = "resetkeys ~sess:* resetchannels -@all +@connection " +
 	"+evalsha +eval +hgetall +hset +hdel +exists +del +pexpire " +

@@ -25,7 +25,7 @@ const userIDKey = "github.com/sessionshield/sessionshield/ginsession.userID"
 const maxUserIDLen = 256
 
 // The JSON bodies of RequireAuth's refusals. They are the same bytes
-// whatever check failed within a kind (SEC-28), and never name a field.
+// whatever check failed within a kind, and never name a field.
 var (
 	bodyNotLoggedIn  = gin.H{"error": "not logged in"}
 	bodyInvalid      = gin.H{"error": "session invalid"}
@@ -89,7 +89,7 @@ func current(c *gin.Context, name string) (*Store, *gsessions.Session, *state, e
 	return s, sess, st, nil
 }
 
-// Login starts an authenticated session for userID (SEC-14). It issues a new
+// Login starts an authenticated session for userID. It issues a new
 // session ID and destroys the pre-login session in Redis, so a session ID
 // planted before login (fixation) is worthless after it. The values of an
 // anonymous pre-login session (a cart, say), or of the same user's, carry
@@ -159,7 +159,7 @@ func Login(c *gin.Context, userID string) error {
 	return nil
 }
 
-// Logout ends the current session (SEC-15): it deletes it in Redis, removes
+// Logout ends the current session: it deletes it in Redis, removes
 // it from the user's index, expires the cookie with the same attributes and
 // sends Clear-Site-Data: "cookies". Without a session it only expires the
 // cookie. When Redis cannot be reached it returns an error wrapping
@@ -342,7 +342,7 @@ func (s *Store) endSession(ctx context.Context, c *gin.Context, sess *gsessions.
 
 // RequireFreshAuth returns a middleware for sensitive routes, to be used
 // after RequireAuth: it answers 401 {"error":"reauthentication required"}
-// when the last login is older than d (SEC-21), and 401 {"error":"not
+// when the last login is older than d, and 401 {"error":"not
 // logged in"} when RequireAuth has not let the request through.
 func RequireFreshAuth(d time.Duration) gin.HandlerFunc {
 	return func(c *gin.Context) {

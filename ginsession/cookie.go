@@ -18,7 +18,7 @@ import (
 const cookieLen = idLen + 1 + idLen
 
 // sign returns the cookie value for id: the ID and an HMAC-SHA256 over the
-// cookie name and the ID with the newest cookie key (SEC-2).
+// cookie name and the ID with the newest cookie key.
 func (s *Store) sign(name, id string) string {
 	mac := s.cookieMAC(0, name, id)
 	buf := make([]byte, 0, cookieLen)
@@ -90,7 +90,7 @@ func (s *Store) cookieMAC(k int, name, id string) [sha256.Size]byte {
 
 // verify checks a cookie value and returns the session ID it carries. It
 // touches nothing but the value (no Redis): a cookie of the wrong length or
-// alphabet, or whose MAC matches no key, is rejected (SEC-4). stale reports
+// alphabet, or whose MAC matches no key, is rejected. stale reports
 // that an older key verified it, so the next write re-signs it.
 func (s *Store) verify(name, value string) (id string, stale, ok bool) {
 	if len(value) != cookieLen || value[idLen] != '.' {
@@ -114,7 +114,7 @@ func (s *Store) verify(name, value string) (id string, stale, ok bool) {
 	return "", false, false
 }
 
-// defaultOptions are the hardened cookie attributes of a store (SEC-8 to SEC-13).
+// defaultOptions are the hardened cookie attributes of a store.
 func defaultOptions(cfg *Config) gsessions.Options {
 	return gsessions.Options{
 		Path:     "/",

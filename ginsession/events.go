@@ -9,7 +9,7 @@ import (
 // EventType names a security event.
 type EventType string
 
-// The security events a Store reports (SEC-48).
+// The security events a Store reports.
 const (
 	// EventLogin: Login issued a new session for a user.
 	EventLogin EventType = "login"
@@ -34,7 +34,7 @@ const (
 	// EventInvalidCookie: a request carried a session cookie that is forged,
 	// tampered, malformed or signed with a retired secret; it was treated
 	// as no session, without any Redis command. Many of them from one
-	// client suggest ID guessing (SEC-49): count them in OnEvent, by
+	// client suggest ID guessing: count them in OnEvent, by
 	// Event.Request, and throttle or alert. Logged at Debug level only, so
 	// that an attack does not flood the log.
 	EventInvalidCookie EventType = "invalid_cookie"

@@ -7,7 +7,7 @@ import (
 )
 
 // idBytes is the size of a session ID before encoding: 256 bits from
-// crypto/rand (SEC-1).
+// crypto/rand.
 const idBytes = 32
 
 // idLen is the length of an encoded session ID (base64url, no padding).
@@ -26,7 +26,7 @@ func newID() string {
 
 // idHash returns the at-rest name of a session: base64url(SHA-256(id)).
 // Only this hash is ever written to Redis, so a dump, MONITOR output or a
-// replica never shows a usable ID (SEC-6).
+// replica never shows a usable ID.
 func idHash(id string) string {
 	sum := sha256.Sum256([]byte(id))
 	return b64.EncodeToString(sum[:])

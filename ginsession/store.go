@@ -701,7 +701,7 @@ func (s *Store) destroy(ctx context.Context, w http.ResponseWriter, sess *gsessi
 // CheckRedis checks the Redis settings the store depends on. It returns an
 // error wrapping ErrEvictionPolicy unless maxmemory-policy is noeviction:
 // every session key has a TTL, so the volatile-* policies evict live
-// sessions under memory pressure and log users out at random (SEC-33).
+// sessions under memory pressure and log users out at random.
 // Call it at startup and warn or refuse to start.
 func (s *Store) CheckRedis(ctx context.Context) error {
 	res, err := s.rdb.ConfigGet(ctx, "maxmemory-policy").Result()

@@ -105,12 +105,12 @@ func (a *App) Close() {
 
 // Authenticate returns the user whose email (compared in lower case) and
 // password match. An unknown email and a wrong password both return
-// ErrInvalidCredentials after the same argon2id work (SEC-44), and so does a
+// ErrInvalidCredentials after the same argon2id work, and so does a
 // password longer than MaxPasswordBytes (without hashing it); an email or
 // password that is empty (after trimming the email) returns
 // ErrMissingCredentials; a Redis failure returns an error wrapping
 // ErrUnavailable, and a cancelled ctx returns its error. A hash stored with other parameters than
-// the configured ones is replaced after a successful check (SEC-42).
+// the configured ones is replaced after a successful check.
 func (a *App) Authenticate(ctx context.Context, email, password string) (*User, error) {
 	return a.users.authenticate(ctx, email, password)
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// noStore marks every response uncacheable (SEC-46): they carry user data
+// noStore marks every response uncacheable: they carry user data
 // or Set-Cookie, and a shared cache must not keep them.
 func noStore() gin.HandlerFunc {
 	return func(c *gin.Context) {
@@ -43,7 +43,7 @@ func stateChanging(method string) bool {
 	return true
 }
 
-// csrf refuses cross-site state-changing requests with 403 (SEC-47). A
+// csrf refuses cross-site state-changing requests with 403. A
 // state-changing request must say Content-Type: application/json, which an
 // HTML form or a "simple" cross-site fetch cannot send without a CORS
 // preflight (and this server answers no preflight). It must not carry

@@ -70,7 +70,7 @@ func TestEndToEnd(t *testing.T) {
 	assert.Greater(t, ttl, time.Duration(0))
 	stored, err := e.rdb.HGetAll(t.Context(), key1).Result()
 	require.NoError(t, err)
-	for f, v := range stored { // SEC-7: only the user ID goes into the session
+	for f, v := range stored { // only the user ID goes into the session
 		assert.NotContains(t, v, "alice@example.com", "field %s", f)
 		assert.NotContains(t, v, "$argon2id$", "field %s", f)
 		assert.NotContains(t, v, password, "field %s", f)

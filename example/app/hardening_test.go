@@ -38,7 +38,7 @@ func TestLoginRefusesOverlongPasswordWithoutHashing(t *testing.T) {
 	assert.Equal(t, int64(0), e.app.users.verifies.Load()-before, "Authenticate does not hash it either")
 }
 
-// TestPasswordLengthBoundaries: SEC-43 counts characters for the minimum
+// TestPasswordLengthBoundaries: the password policy counts characters for the minimum
 // and bytes for the maximum.
 func TestPasswordLengthBoundaries(t *testing.T) {
 	e := newTestEnv(t, nil)

@@ -21,7 +21,7 @@ type Params struct {
 }
 
 // DefaultParams are the OWASP and ASVS 5 parameters for argon2id
-// (m=19456 KiB, t=2, p=1, 16-byte salt, 32-byte key; SEC-41).
+// (m=19456 KiB, t=2, p=1, 16-byte salt, 32-byte key).
 var DefaultParams = Params{Memory: 19456, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 // Limits on the parameters of a stored hash, so that a tampered record
@@ -90,7 +90,7 @@ func verifyPassword(password, phc string) (ok bool, p Params, err error) {
 }
 
 // needsRehash reports whether a hash made with stored should be replaced
-// by one made with current on the next successful login (SEC-42). Any
+// by one made with current on the next successful login. Any
 // difference counts, not only a lower number: m=12288,t=3 is as strong as
 // m=19456,t=2 on paper but is not the configured cost, and a shorter salt or
 // key is weaker.

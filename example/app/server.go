@@ -28,7 +28,7 @@ const devRedisAddr = "localhost:6379"
 // With RedisURL set the server must answer, in every mode. In development
 // without RedisURL it uses localhost:6379 if that answers, and otherwise
 // starts an in-process Redis (miniredis) and says so; production never
-// does. It warns unless Redis's maxmemory-policy is noeviction (SEC-33).
+// does. It warns unless Redis's maxmemory-policy is noeviction.
 // Call Close when done.
 func Open(ctx context.Context, cfg Config) (*App, error) {
 	cfg = cfg.withDefaults()

@@ -93,7 +93,7 @@ func TestOpenProductionRequiresRedisURL(t *testing.T) {
 	assert.Contains(t, err.Error(), "REDIS_URL is required in production")
 }
 
-// TestOpenWarnsUnlessNoEviction checks the SEC-33 startup warning against
+// TestOpenWarnsUnlessNoEviction checks the eviction-policy startup warning against
 // a real server whose maxmemory-policy the test sets.
 func TestOpenWarnsUnlessNoEviction(t *testing.T) {
 	srv := redistest.StartServer(t, "--maxmemory-policy", "allkeys-lru")

@@ -14,7 +14,7 @@ import (
 )
 
 // throttle limits login attempts per account and per client IP, and signups
-// per client IP, with counters in Redis (SEC-45).
+// per client IP, with counters in Redis.
 //
 // Each counter is a hash {s: start of the window in Unix ms, n: attempts}
 // whose window is judged with the application's clock, so a test that moves

@@ -18,7 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// The password policy (SEC-43): at least MinPasswordChars characters of any
+// The password policy: at least MinPasswordChars characters of any
 // kind, no composition rules, and at most MaxPasswordBytes bytes so one
 // request cannot make the server hash megabytes. Passwords are used exactly
 // as received: no trimming, truncation or normalization.
@@ -67,7 +67,7 @@ type users struct {
 	params Params
 	now    func() time.Time
 	log    *slog.Logger
-	dummy  string        // a hash of a random password, verified for unknown emails (SEC-44)
+	dummy  string        // a hash of a random password, verified for unknown emails
 	slots  chan struct{} // bounds concurrent argon2 runs (19 MiB each)
 	hashed func()        // test hook: called in create after the hash, before the writes
 
