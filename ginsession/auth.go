@@ -97,11 +97,15 @@ func current(c *gin.Context, name string) (*Store, *gsessions.Session, *state, e
 // authentication time and the browser's fingerprint, adds the session to
 // the user's index and sets the cookie, in one Redis round trip of its own
 // (a request that carried a session cookie has paid one more to load it,
-// as any handler that reads the session does).
+// as any handler that reads the session does). When the pre-login session
+// was itself logged in, its entry leaves its user's index in a second
+// round trip, only once its DEL has succeeded, so a failure never leaves
+// it alive and unlisted (see RevokeUser).
 //
 // Call it after the application has checked the credentials. On error
 // nothing is logged in and no cookie is set: answer 503 when the error wraps
-// ErrStoreUnavailable.
+// ErrStoreUnavailable. The pre-login session is then either deleted or
+// still listed in its user's index.
 func Login(c *gin.Context, userID string) error {
 	if userID == "" || len(userID) > maxUserIDLen {
 		return ErrInvalidUserID
@@ -160,13 +164,15 @@ func Login(c *gin.Context, userID string) error {
 	return nil
 }
 
-// Logout ends the current session: it deletes it in Redis, removes
-// it from the user's index, expires the cookie with the same attributes and
-// sends Clear-Site-Data: "cookies". Without a session it only expires the
-// cookie. When Redis cannot be reached it returns an error wrapping
-// ErrStoreUnavailable and leaves the cookie alone, so the user can try
-// again (the session would otherwise live on in Redis with no way to end
-// it from this browser): answer 503.
+// Logout ends the current session: it deletes it in Redis, then removes
+// it from the user's index (only once the DEL has succeeded), expires the
+// cookie with the same attributes and sends Clear-Site-Data: "cookies".
+// Without a session it only expires the cookie. When Redis cannot be
+// reached it returns an error wrapping ErrStoreUnavailable and leaves the
+// cookie alone, so the user can try again (the session would otherwise
+// live on in Redis with no way to end it from this browser): answer 503.
+// The session is then still listed in the user's index, so RevokeUser ends
+// it too.
 func Logout(c *gin.Context) error {
 	s, sess, st, err := current(c, "")
 	if err != nil {
