@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -59,7 +60,8 @@ func (s *Server) Restart(t testing.TB) {
 // Hang makes the server stop answering for d, rounded down to whole
 // seconds (DEBUG SLEEP, sent on a connection of its own), and returns at
 // once; the returned channel is closed when the server answers again.
-// Servers from StartServer allow DEBUG from loopback.
+// Servers from StartServer allow DEBUG from loopback (Redis 7 needs
+// --enable-debug-command for it, which StartServer passes).
 func (s *Server) Hang(t testing.TB, d time.Duration) <-chan struct{} {
 	t.Helper()
 	c := redis.NewClient(&redis.Options{Addr: s.Addr, ReadTimeout: -1, MaxRetries: -1})
@@ -88,8 +90,11 @@ func StartServer(t testing.TB, args ...string) *Server {
 	}
 	port := freePort(t)
 	dir := t.TempDir()
-	all := append([]string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", dir, "--enable-debug-command", "local"}, args...)
+	all := []string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir}
+	if debugFlag(bin) {
+		all = append(all, "--enable-debug-command", "local")
+	}
+	all = append(all, args...)
 	s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), bin: bin, args: all}
 	s.cmd = exec.Command(bin, all...)
 	s.cmd.Stdout, s.cmd.Stderr = io.Discard, io.Discard
@@ -99,6 +104,28 @@ func StartServer(t testing.TB, args ...string) *Server {
 	t.Cleanup(s.Stop)
 	waitPing(t, s.Addr)
 	return s
+}
+
+var (
+	debugOnce sync.Once
+	debugNeed bool
+)
+
+// debugFlag reports whether the redis-server at bin is 7.0 or later, which
+// refuses DEBUG (what Hang sends) unless started with
+// --enable-debug-command, an option older versions do not know.
+func debugFlag(bin string) bool {
+	debugOnce.Do(func() {
+		out, err := exec.Command(bin, "--version").Output()
+		if err != nil {
+			return
+		}
+		_, v, _ := strings.Cut(string(out), " v=")
+		major, _, _ := strings.Cut(v, ".")
+		n, err := strconv.Atoi(major)
+		debugNeed = err == nil && n >= 7
+	})
+	return debugNeed
 }
 
 // waitPing waits up to 10 s for the server at addr to answer PING.
