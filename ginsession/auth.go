@@ -97,11 +97,15 @@ func current(c *gin.Context, name string) (*Store, *gsessions.Session, *state, e
 // authentication time and the browser's fingerprint, adds the session to
 // the user's index and sets the cookie, in one Redis round trip of its own
 // (a request that carried a session cookie has paid one more to load it,
-// as any handler that reads the session does).
+// as any handler that reads the session does). When the pre-login session
+// was itself logged in, its entry leaves its user's index in a second
+// round trip, only once its DEL has succeeded, so a failure never leaves
+// it alive and unlisted (see RevokeUser).
 //
 // Call it after the application has checked the credentials. On error
 // nothing is logged in and no cookie is set: answer 503 when the error wraps
-// ErrStoreUnavailable.
+// ErrStoreUnavailable. The pre-login session is then either deleted or
+// still listed in its user's index.
 func Login(c *gin.Context, userID string) error {
 	if userID == "" || len(userID) > maxUserIDLen {
 		return ErrInvalidUserID
@@ -139,12 +143,10 @@ func Login(c *gin.Context, userID string) error {
 	st.fp = s.fp.Compute(c.Request, s.clientIP(c))
 	st.device = fingerprint.DeviceCode(c.Request.UserAgent())
 	ctx := c.Request.Context()
+	var delOld *redis.IntCmd
 	err = s.create(ctx, c.Writer, sess, st, o, fields, now, func(p redis.Pipeliner, hash string) {
 		if old.exists {
-			p.Del(ctx, old.key)
-			if old.user != "" {
-				p.ZRem(ctx, s.userKey(old.user), indexMember(old.hash))
-			}
+			delOld = p.Del(ctx, old.key)
 		}
 		p.ZRemRangeByScore(ctx, idx, "-inf", strconv.FormatInt(now/1000, 10))
 		p.ZAdd(ctx, idx, redis.Z{Score: float64(deadlineSeconds(now + s.absMS)), Member: indexMember(hash)})
@@ -154,18 +156,23 @@ func Login(c *gin.Context, userID string) error {
 		*st = old
 		return err
 	}
+	if old.exists && old.user != "" && delOld.Err() == nil {
+		s.unindex(ctx, old.user, indexMember(old.hash)) // only now that its DEL has succeeded
+	}
 	c.Set(userIDKey, userID)
 	s.emit(ctx, Event{Type: EventLogin, UserID: userID, Session: s.ref(st.hash)})
 	return nil
 }
 
-// Logout ends the current session: it deletes it in Redis, removes
-// it from the user's index, expires the cookie with the same attributes and
-// sends Clear-Site-Data: "cookies". Without a session it only expires the
-// cookie. When Redis cannot be reached it returns an error wrapping
-// ErrStoreUnavailable and leaves the cookie alone, so the user can try
-// again (the session would otherwise live on in Redis with no way to end
-// it from this browser): answer 503.
+// Logout ends the current session: it deletes it in Redis, then removes
+// it from the user's index (only once the DEL has succeeded), expires the
+// cookie with the same attributes and sends Clear-Site-Data: "cookies".
+// Without a session it only expires the cookie. When Redis cannot be
+// reached it returns an error wrapping ErrStoreUnavailable and leaves the
+// cookie alone, so the user can try again (the session would otherwise
+// live on in Redis with no way to end it from this browser): answer 503.
+// The session is then still listed in the user's index, so RevokeUser ends
+// it too.
 func Logout(c *gin.Context) error {
 	s, sess, st, err := current(c, "")
 	if err != nil {
@@ -208,27 +215,35 @@ func (s *Store) destroyQuiet(ctx context.Context, w http.ResponseWriter, sess *g
 	return nil
 }
 
-// destroyKeys deletes a session key and its entry in the user's index in
-// one round trip. The two keys may live in different Cluster slots, so this
-// is a pipeline, not a transaction.
+// destroyKeys ends a session: it deletes the session's key and, only once
+// that DEL has succeeded, removes the session's entry from its user's
+// index. The two keys may live on different Cluster nodes, which fail
+// independently; in this order a failure can leave an index entry naming a
+// session that has ended (harmless: UserSessions prunes it, RevokeUser
+// counts it as already ended), never a live session that nothing lists.
+// A DEL that fails leaves the session listed, so a retry, RevokeSession or
+// RevokeUser finds it. It costs two round trips for a logged-in session.
 func (s *Store) destroyKeys(ctx context.Context, key, hash, user string, exists bool) error {
 	if !exists {
 		return nil
 	}
-	var err error
-	if user == "" {
-		err = s.rdb.Del(ctx, key).Err()
-	} else {
-		_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			p.Del(ctx, key)
-			p.ZRem(ctx, s.userKey(user), indexMember(hash))
-			return nil
-		})
+	if err := s.rdb.Del(ctx, key).Err(); err != nil {
+		return s.unavailable("destroying session", err)
 	}
-	if err != nil {
-		return fmt.Errorf("%w: destroying session: %w", ErrStoreUnavailable, err)
+	if user != "" {
+		s.unindex(ctx, user, indexMember(hash))
 	}
 	return nil
+}
+
+// unindex removes the entries of sessions whose DEL has succeeded from
+// user's index. It is best effort: an entry it leaves behind names a key
+// that no longer exists, which UserSessions prunes when it finds it and
+// the entry's score drops at the session's absolute deadline.
+func (s *Store) unindex(ctx context.Context, user string, members ...any) {
+	if err := s.rdb.ZRem(ctx, s.userKey(user), members...).Err(); err != nil {
+		s.reloadAfter(err)
+	}
 }
 
 // clientIP returns the client address the fingerprint binds, or "" when it
@@ -403,7 +418,7 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]SessionInfo,
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: listing sessions: %w", ErrStoreUnavailable, err)
+		return nil, s.unavailable("listing sessions", err)
 	}
 	cur := currentFor(ctx, userID)
 	var gone []any
@@ -453,7 +468,7 @@ func (s *Store) indexed(ctx context.Context, userID string) ([]string, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: reading the user's sessions: %w", ErrStoreUnavailable, err)
+		return nil, s.unavailable("reading the user's sessions", err)
 	}
 	hashes := members.Val()
 	for i, m := range hashes {
@@ -463,9 +478,11 @@ func (s *Store) indexed(ctx context.Context, userID string) ([]string, error) {
 }
 
 // RevokeSession ends the session of userID whose reference is ref (from
-// UserSessions): its key is deleted and it leaves the index, so its next
-// request gets 401. It returns an error wrapping ErrUnknownSession when no
-// live session of userID has that reference.
+// UserSessions): its key is deleted and then it leaves the index, so its
+// next request gets 401. It returns an error wrapping ErrUnknownSession
+// when no live session of userID has that reference. On an error wrapping
+// ErrStoreUnavailable the session is either ended or still listed, so
+// calling it again (after a Cluster or Sentinel failover, say) ends it.
 func (s *Store) RevokeSession(ctx context.Context, userID, ref string) error {
 	hashes, err := s.indexed(ctx, userID)
 	if err != nil {
@@ -484,33 +501,53 @@ func (s *Store) RevokeSession(ctx context.Context, userID, ref string) error {
 }
 
 // RevokeUser ends every session of userID ("log out everywhere", password
-// change, account disabled) and returns how many live sessions it ended. Every client of
-// that user gets 401 on its next request. A login that runs at the same
-// moment may survive; call it again after changing the password.
+// change, account disabled) and returns how many live sessions it ended.
+// Every client of that user gets 401 on its next request. It deletes the
+// sessions' keys in one pipelined round trip and then, in another, removes
+// from the user's index only the entries whose DEL succeeded. When it
+// returns nil it has ended every session of userID that existed when it
+// started. When it returns an error (wrapping ErrStoreUnavailable: a
+// Cluster node down, say), the count is of the sessions it did end, and
+// every session it did not end is still listed: call it again, after the
+// failover, to end them. A login that runs at the same moment may survive;
+// call it again after changing the password.
+//
+// Redis replicates asynchronously, so a DEL that a master acknowledged
+// and then lost in a crash before sending it to its replica (a window of
+// the replication lag: about 0.1 ms on loopback) comes back with
+// the promoted replica, without its index entry if that removal reached
+// another master's replica. The store does not WAIT for replicas: WAIT
+// narrows the window but, as Redis documents, does not close it, and it
+// blocks for its whole timeout on a server without replicas.
 func (s *Store) RevokeUser(ctx context.Context, userID string) (int, error) {
 	hashes, err := s.indexed(ctx, userID)
 	if err != nil || len(hashes) == 0 {
 		return 0, err
 	}
-	members := make([]any, len(hashes))
 	dels := make([]*redis.IntCmd, len(hashes))
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, h := range hashes {
 			dels[i] = p.Del(ctx, s.hashKey(h))
-			members[i] = indexMember(h)
 		}
-		p.ZRem(ctx, s.userKey(userID), members...)
 		return nil
 	})
-	if err != nil {
-		return 0, fmt.Errorf("%w: revoking sessions: %w", ErrStoreUnavailable, err)
-	}
+	ended := make([]any, 0, len(hashes))
 	n := 0
 	for i, h := range hashes {
+		if dels[i].Err() != nil {
+			continue // still listed: a retry finds it
+		}
+		ended = append(ended, indexMember(h))
 		if dels[i].Val() == 1 { // entries of sessions that had already ended are only pruned
 			n++
 			s.emit(ctx, Event{Type: EventRevoked, UserID: userID, Session: s.ref(h), Reason: "revoked"})
 		}
+	}
+	if len(ended) > 0 {
+		s.unindex(ctx, userID, ended...)
+	}
+	if err != nil {
+		return n, s.unavailable("revoking sessions", err)
 	}
 	return n, nil
 }

@@ -68,6 +68,27 @@
 // (hashed keys, keyed fingerprint MACs). It does not defend against malware
 // on the user's machine, which can copy the cookie and the User-Agent and
 // use the victim's own network: the fingerprint is a tripwire, not an
-// authentication factor. When Redis fails, every request fails closed: 503
-// on guarded routes, never a session that looks valid.
+// authentication factor.
+//
+// # When Redis fails
+//
+// Every request fails closed: RequireAuth answers 503, never a 500 and
+// never a session that looks valid. How fast a request meets that 503 is
+// the Redis client's to decide: the store sets no deadline of its own, and
+// go-redis's defaults (a 5 s read timeout, with retries) hold a request for
+// 5 to 10 s against a hung server. docs/redis.md gives the client options
+// that answer within about a second, measured on real servers.
+//
+// Ending a session (Logout, RevokeSession, RevokeUser, the destroy after a
+// fingerprint mismatch or a timeout, Login's removal of the pre-login
+// session) deletes its key first and removes its index entry only once
+// that DEL has succeeded, so a call that fails halfway (a Cluster node down)
+// leaves every session it did not end listed: a retry, or RevokeUser, finds
+// and ends it.
+//
+// On a *redis.ClusterClient, a command that fails without a reply from
+// Redis (a refused or broken connection, a timeout) makes the store ask the
+// client to reload its slot map, at most once per 500 ms, so a replica that
+// took over a dead master's slots is used about half a second after its
+// promotion instead of at go-redis's next periodic reload (60 s).
 package ginsession

@@ -120,9 +120,11 @@ type Store struct {
 	absArg     any
 	everyArg   any
 	everyMS    int64
-	macs       []*sync.Pool // one pool of HMAC states per cookie key
-	memo       refreshMemo  // when recently read sessions last had their activity written
-	memoOff    bool         // reads may go to replicas: always run loadScript, on the primary
+	macs       []*sync.Pool         // one pool of HMAC states per cookie key
+	memo       refreshMemo          // when recently read sessions last had their activity written
+	memoOff    bool                 // reads may go to replicas: always run loadScript, on the primary
+	cluster    *redis.ClusterClient // rdb, when it is one: see reloadAfter
+	nextReload atomic.Int64         // when reloadAfter may next ask for a reload, in Unix ns
 }
 
 // NewStore returns a Store that keeps sessions in rdb. It returns an error
@@ -199,6 +201,7 @@ func NewStore(rdb redis.UniversalClient, cfg Config) (*Store, error) {
 	s.idleArg, s.absArg, s.everyArg = s.idleMS, s.absMS, s.everyMS
 	s.memo.base = s.now() - 1<<(memoTimeBits-1) // room for clocks on either side
 	s.memoOff = readsFromReplicas(rdb)
+	s.cluster, _ = rdb.(*redis.ClusterClient)
 	for _, k := range s.cookieKeys {
 		s.macs = append(s.macs, newMACPool(k))
 	}
@@ -492,7 +495,7 @@ func (s *Store) load(ctx context.Context, sess *gsessions.Session, st *state, id
 	now := s.now()
 	res, status, err := s.read(ctx, key, hash, now)
 	if err != nil {
-		st.loadErr = fmt.Errorf("%w: loading session: %w", ErrStoreUnavailable, err)
+		st.loadErr = s.unavailable("loading session", err)
 		return st.loadErr
 	}
 	if status == 0 {
@@ -599,7 +602,7 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *gsessions.Ses
 		args = append(args, metaLastSeen, now-st.created)
 		n, err := updateScript.Run(ctx, s.rdb, []string{st.key}, args...).Int()
 		if err != nil {
-			err = fmt.Errorf("%w: saving session: %w", ErrStoreUnavailable, err)
+			err = s.unavailable("saving session", err)
 			s.emit(ctx, Event{Type: EventStoreError, Err: err})
 			return err
 		}
@@ -670,7 +673,7 @@ func (s *Store) create(ctx context.Context, w http.ResponseWriter, sess *gsessio
 		}
 	}
 	if err != nil {
-		err = fmt.Errorf("%w: creating session: %w", ErrStoreUnavailable, err)
+		err = s.unavailable("creating session", err)
 		s.emit(ctx, Event{Type: EventStoreError, Err: err})
 		return err
 	}
@@ -706,7 +709,7 @@ func (s *Store) destroy(ctx context.Context, w http.ResponseWriter, sess *gsessi
 func (s *Store) CheckRedis(ctx context.Context) error {
 	res, err := s.rdb.ConfigGet(ctx, "maxmemory-policy").Result()
 	if err != nil {
-		return fmt.Errorf("%w: reading maxmemory-policy: %w", ErrStoreUnavailable, err)
+		return s.unavailable("reading maxmemory-policy", err)
 	}
 	if p := res["maxmemory-policy"]; p != "noeviction" {
 		return fmt.Errorf("%w (it is %q)", ErrEvictionPolicy, p)

@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,18 +20,62 @@ import (
 // Server is a throwaway redis-server process on a loopback port.
 type Server struct {
 	Addr string
+	bin  string
+	args []string
+	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done bool
 }
 
-// Stop kills the server. It is safe to call more than once.
+// Stop kills the server with SIGKILL (kill -9: no shutdown, nothing
+// saved, connections dropped). It is safe to call more than once.
 func (s *Server) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.done {
 		return
 	}
 	s.done = true
 	_ = s.cmd.Process.Kill()
 	_ = s.cmd.Wait()
+}
+
+// Restart starts the server again, empty, on the same port with the same
+// arguments, after Stop, and waits until it answers. It fails t when the
+// port cannot be had again.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.Stop()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cmd := exec.Command(s.bin, s.args...)
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("redistest: restarting redis-server: %v", err)
+	}
+	s.cmd, s.done = cmd, false
+	waitPing(t, s.Addr)
+}
+
+// Hang makes the server stop answering for d, rounded down to whole
+// seconds (DEBUG SLEEP, sent on a connection of its own), and returns at
+// once; the returned channel is closed when the server answers again.
+// Servers from StartServer allow DEBUG from loopback (Redis 7 needs
+// --enable-debug-command for it, which StartServer passes).
+func (s *Server) Hang(t testing.TB, d time.Duration) <-chan struct{} {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, ReadTimeout: -1, MaxRetries: -1})
+	if err := c.Ping(context.Background()).Err(); err != nil {
+		_ = c.Close()
+		t.Fatalf("redistest: %s does not answer before the hang: %v", s.Addr, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer c.Close()
+		_ = c.Do(context.Background(), "debug", "sleep", int(d/time.Second)).Err()
+	}()
+	return done
 }
 
 // StartServer starts a redis-server with nothing on disk on a free loopback
@@ -44,24 +90,56 @@ func StartServer(t testing.TB, args ...string) *Server {
 	}
 	port := freePort(t)
 	dir := t.TempDir()
-	all := append([]string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir}, args...)
-	cmd := exec.Command(bin, all...)
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-	if err := cmd.Start(); err != nil {
+	all := []string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir}
+	if debugFlag(bin) {
+		all = append(all, "--enable-debug-command", "local")
+	}
+	all = append(all, args...)
+	s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), bin: bin, args: all}
+	s.cmd = exec.Command(bin, all...)
+	s.cmd.Stdout, s.cmd.Stderr = io.Discard, io.Discard
+	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("redistest: starting redis-server: %v", err)
 	}
-	s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), cmd: cmd}
 	t.Cleanup(s.Stop)
-	c := redis.NewClient(&redis.Options{Addr: s.Addr})
+	waitPing(t, s.Addr)
+	return s
+}
+
+var (
+	debugOnce sync.Once
+	debugNeed bool
+)
+
+// debugFlag reports whether the redis-server at bin is 7.0 or later, which
+// refuses DEBUG (what Hang sends) unless started with
+// --enable-debug-command, an option older versions do not know.
+func debugFlag(bin string) bool {
+	debugOnce.Do(func() {
+		out, err := exec.Command(bin, "--version").Output()
+		if err != nil {
+			return
+		}
+		_, v, _ := strings.Cut(string(out), " v=")
+		major, _, _ := strings.Cut(v, ".")
+		n, err := strconv.Atoi(major)
+		debugNeed = err == nil && n >= 7
+	})
+	return debugNeed
+}
+
+// waitPing waits up to 10 s for the server at addr to answer PING.
+func waitPing(t testing.TB, addr string) {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
 	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for c.Ping(context.Background()).Err() != nil {
 		if time.Now().After(deadline) {
-			t.Fatalf("redistest: redis-server on %s did not answer", s.Addr)
+			t.Fatalf("redistest: redis-server on %s did not answer", addr)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return s
 }
 
 func freePort(t testing.TB) int {
@@ -78,27 +156,55 @@ func freePort(t testing.TB) int {
 // and returns a ClusterClient for it, all released when t ends.
 func StartCluster(t testing.TB) *redis.ClusterClient {
 	t.Helper()
+	cl := startCluster(t, 0)
+	return cl.Client(t, &redis.ClusterOptions{})
+}
+
+// Cluster is a Redis Cluster of throwaway servers on loopback ports,
+// started by StartReplicatedCluster.
+type Cluster struct {
+	Nodes []*Server
+}
+
+// StartReplicatedCluster starts a Redis Cluster of three masters, each
+// with one replica (six servers, cluster-node-timeout 2000 ms), and waits
+// until every replica is in sync. Everything is stopped when t ends.
+func StartReplicatedCluster(t testing.TB) *Cluster {
+	t.Helper()
+	return startCluster(t, 1)
+}
+
+func startCluster(t testing.TB, replicas int) *Cluster {
+	t.Helper()
 	cli, err := exec.LookPath("redis-cli")
 	if err != nil {
 		t.Skip("redis-cli is not installed (.ci/run installs it)")
 	}
+	cl := &Cluster{}
 	var addrs []string
-	for range 3 {
+	for range 3 * (1 + replicas) {
 		s := StartServer(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000")
+		cl.Nodes = append(cl.Nodes, s)
 		addrs = append(addrs, s.Addr)
 	}
 	args := append([]string{"--cluster", "create"}, addrs...)
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	args = append(args, "--cluster-replicas", fmt.Sprint(replicas), "--cluster-yes")
 	if out, err := exec.Command(cli, args...).CombinedOutput(); err != nil {
 		t.Fatalf("redistest: redis-cli --cluster create: %v\n%s", err, out)
 	}
 	ctx := context.Background()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for _, a := range addrs {
 		n := redis.NewClient(&redis.Options{Addr: a})
 		for {
 			info, err := n.ClusterInfo(ctx).Result()
-			if err == nil && strings.Contains(info, "cluster_state:ok") {
+			ok := err == nil && strings.Contains(info, "cluster_state:ok")
+			if ok && replicas > 0 {
+				repl, err := n.Info(ctx, "replication").Result()
+				ok = err == nil && (strings.Contains(repl, "role:master") && strings.Contains(repl, "connected_slaves:1") ||
+					strings.Contains(repl, "role:slave") && strings.Contains(repl, "master_link_status:up"))
+			}
+			if ok {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -109,9 +215,116 @@ func StartCluster(t testing.TB) *redis.ClusterClient {
 		}
 		n.Close()
 	}
-	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
-	t.Cleanup(func() { _ = c.Close() })
-	return c
+	return cl
+}
+
+// Addrs returns the addresses of every node.
+func (c *Cluster) Addrs() []string {
+	var out []string
+	for _, n := range c.Nodes {
+		out = append(out, n.Addr)
+	}
+	return out
+}
+
+// Client returns a ClusterClient of the cluster with the options o (its
+// Addrs are filled in), closed when t ends.
+func (c *Cluster) Client(t testing.TB, o *redis.ClusterOptions) *redis.ClusterClient {
+	t.Helper()
+	oo := *o
+	oo.Addrs = c.Addrs()
+	cc := redis.NewClusterClient(&oo)
+	t.Cleanup(func() { _ = cc.Close() })
+	return cc
+}
+
+// MasterOf returns the node that a live node says is the master of key's
+// slot, failing t when no node answers.
+func (c *Cluster) MasterOf(t testing.TB, key string) *Server {
+	t.Helper()
+	addr, err := c.masterAddr(key)
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	for _, n := range c.Nodes {
+		if n.Addr == addr {
+			return n
+		}
+	}
+	t.Fatalf("redistest: the master of %q is %s, not a node of this cluster", key, addr)
+	return nil
+}
+
+// masterAddr asks the live nodes, in turn, which master serves key's slot.
+func (c *Cluster) masterAddr(key string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var lastErr error
+	for _, n := range c.Nodes {
+		n.mu.Lock()
+		dead := n.done
+		n.mu.Unlock()
+		if dead {
+			continue
+		}
+		rc := redis.NewClient(&redis.Options{Addr: n.Addr, MaxRetries: -1})
+		slot, err := rc.ClusterKeySlot(ctx, key).Result()
+		var slots []redis.ClusterSlot
+		if err == nil {
+			slots, err = rc.ClusterSlots(ctx).Result()
+		}
+		rc.Close()
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		for _, s := range slots {
+			if int64(s.Start) <= slot && slot <= int64(s.End) && len(s.Nodes) > 0 {
+				return s.Nodes[0].Addr, nil
+			}
+		}
+		lastErr = fmt.Errorf("slot %d is not served", slot)
+	}
+	return "", fmt.Errorf("no node says who serves %q: %v", key, lastErr)
+}
+
+// WaitPromoted waits until the live nodes say that key's slot is served by
+// a master other than dead and the cluster is ok again, and returns how
+// long it waited. It fails t after timeout.
+func (c *Cluster) WaitPromoted(t testing.TB, key string, dead *Server, timeout time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		addr, err := c.masterAddr(key)
+		if err == nil && addr != dead.Addr && c.allOK() {
+			return time.Since(start)
+		}
+		if time.Since(start) > timeout {
+			t.Fatalf("redistest: no replica took over from %s within %v (last: %s %v)", dead.Addr, timeout, addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// allOK reports whether every live node says cluster_state:ok.
+func (c *Cluster) allOK() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, n := range c.Nodes {
+		n.mu.Lock()
+		dead := n.done
+		n.mu.Unlock()
+		if dead {
+			continue
+		}
+		rc := redis.NewClient(&redis.Options{Addr: n.Addr, MaxRetries: -1})
+		info, err := rc.ClusterInfo(ctx).Result()
+		rc.Close()
+		if err != nil || !strings.Contains(info, "cluster_state:ok") {
+			return false
+		}
+	}
+	return true
 }
 
 // StartSentinel starts a Redis Sentinel on a free loopback port that
@@ -119,6 +332,16 @@ func StartCluster(t testing.TB) *redis.ClusterClient {
 // that finds the master through it (redis.NewFailoverClient), all released
 // when t ends.
 func StartSentinel(t testing.TB, masterAddr string) *redis.Client {
+	t.Helper()
+	s := startSentinel(t, masterAddr, 1, 5000, 180000)
+	c := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: "mymaster", SentinelAddrs: []string{s.Addr}})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// startSentinel starts one Sentinel that monitors masterAddr as "mymaster"
+// with the given quorum and timeouts, and waits until it reports the master.
+func startSentinel(t testing.TB, masterAddr string, quorum, downAfterMS, failoverMS int) *Server {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -128,16 +351,18 @@ func StartSentinel(t testing.TB, masterAddr string) *redis.Client {
 	port := freePort(t)
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "sentinel.conf")
-	body := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor mymaster %s %s 1\nsentinel down-after-milliseconds mymaster 5000\n", port, dir, host, mport)
+	body := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor mymaster %s %s %d\n"+
+		"sentinel down-after-milliseconds mymaster %d\nsentinel failover-timeout mymaster %d\n",
+		port, dir, host, mport, quorum, downAfterMS, failoverMS)
 	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
 		t.Fatalf("redistest: %v", err)
 	}
-	cmd := exec.Command(bin, conf, "--sentinel")
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-	if err := cmd.Start(); err != nil {
+	s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), bin: bin, args: []string{conf, "--sentinel"}}
+	s.cmd = exec.Command(bin, s.args...)
+	s.cmd.Stdout, s.cmd.Stderr = io.Discard, io.Discard
+	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("redistest: starting sentinel: %v", err)
 	}
-	s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), cmd: cmd}
 	t.Cleanup(s.Stop)
 	sc := redis.NewSentinelClient(&redis.Options{Addr: s.Addr})
 	defer sc.Close()
@@ -152,7 +377,102 @@ func StartSentinel(t testing.TB, masterAddr string) *redis.Client {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	c := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: "mymaster", SentinelAddrs: []string{s.Addr}})
+	return s
+}
+
+// Sentinels is a master, its replica and three Sentinels (quorum 2) that
+// fail the master over to the replica, started by StartSentinels.
+type Sentinels struct {
+	Master, Replica *Server
+	Sentinels       []*Server
+	// MasterName is the name the Sentinels know the master by.
+	MasterName string
+}
+
+// StartSentinels starts a master, a replica of it and three Sentinels
+// monitoring it with quorum 2, down-after-milliseconds downAfter and a
+// failover timeout of 10 s, on loopback ports, and waits until the replica
+// is in sync and every Sentinel knows the replica and the other two.
+// Everything is stopped when t ends.
+func StartSentinels(t testing.TB, downAfter time.Duration) *Sentinels {
+	t.Helper()
+	m := StartServer(t)
+	_, mport, _ := strings.Cut(m.Addr, ":")
+	r := StartServer(t, "--replicaof", "127.0.0.1", mport)
+	ss := &Sentinels{Master: m, Replica: r, MasterName: "mymaster"}
+	ctx := context.Background()
+	waitFor(t, 15*time.Second, "the replica to sync", func() bool {
+		rc := redis.NewClient(&redis.Options{Addr: r.Addr})
+		defer rc.Close()
+		info, err := rc.Info(ctx, "replication").Result()
+		return err == nil && strings.Contains(info, "master_link_status:up")
+	})
+	for range 3 {
+		ss.Sentinels = append(ss.Sentinels, startSentinel(t, m.Addr, 2, int(downAfter.Milliseconds()), 10000))
+	}
+	for _, s := range ss.Sentinels {
+		sc := redis.NewSentinelClient(&redis.Options{Addr: s.Addr})
+		waitFor(t, 20*time.Second, "the Sentinels to find each other and the replica", func() bool {
+			peers, err1 := sc.Sentinels(ctx, ss.MasterName).Result()
+			reps, err2 := sc.Replicas(ctx, ss.MasterName).Result()
+			return err1 == nil && err2 == nil && len(peers) == 2 && len(reps) == 1
+		})
+		sc.Close()
+	}
+	return ss
+}
+
+// Addrs returns the Sentinels' addresses.
+func (s *Sentinels) Addrs() []string {
+	var out []string
+	for _, n := range s.Sentinels {
+		out = append(out, n.Addr)
+	}
+	return out
+}
+
+// Client returns a failover client (redis.NewFailoverClient) with the
+// options o (MasterName and SentinelAddrs filled in), closed when t ends.
+func (s *Sentinels) Client(t testing.TB, o *redis.FailoverOptions) *redis.Client {
+	t.Helper()
+	oo := *o
+	oo.MasterName, oo.SentinelAddrs = s.MasterName, s.Addrs()
+	c := redis.NewFailoverClient(&oo)
 	t.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// WaitFailover waits until a Sentinel names the replica as the master and
+// the replica says it is one, and returns how long it waited. It fails t
+// after timeout.
+func (s *Sentinels) WaitFailover(t testing.TB, timeout time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	_, rport, _ := strings.Cut(s.Replica.Addr, ":")
+	ctx := context.Background()
+	waitFor(t, timeout, "the Sentinels to promote the replica", func() bool {
+		sc := redis.NewSentinelClient(&redis.Options{Addr: s.Sentinels[0].Addr})
+		addr, err := sc.GetMasterAddrByName(ctx, s.MasterName).Result()
+		sc.Close()
+		if err != nil || len(addr) != 2 || addr[1] != rport {
+			return false
+		}
+		rc := redis.NewClient(&redis.Options{Addr: s.Replica.Addr})
+		defer rc.Close()
+		info, err := rc.Info(ctx, "replication").Result()
+		return err == nil && strings.Contains(info, "role:master")
+	})
+	return time.Since(start)
+}
+
+// waitFor polls ok every 50 ms until it is true, failing t after timeout.
+func waitFor(t testing.TB, timeout time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("redistest: timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -1,0 +1,50 @@
+package ginsession
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// reloadEvery is the shortest time between two slot-map reloads the store
+// asks of a ClusterClient.
+const reloadEvery = 500 * time.Millisecond
+
+// unavailable wraps a Redis failure in ErrStoreUnavailable, saying what was
+// being done, after giving reloadAfter a look at it.
+func (s *Store) unavailable(doing string, err error) error {
+	s.reloadAfter(err)
+	return fmt.Errorf("%w: %s: %w", ErrStoreUnavailable, doing, err)
+}
+
+// reloadAfter asks a ClusterClient to reload its slot map when a command
+// failed without a reply from Redis (a refused or broken connection, a
+// timeout): after a master dies, its replica takes its slots within a few
+// seconds, but go-redis learns of it only from a MOVED reply, which a dead
+// node never sends, or from its periodic reload (every 60 s by default).
+// Until then it keeps sending that master's slots to the dead address.
+// Reloads are asked for at most once per reloadEvery, without a lock, and
+// keep being asked for as long as commands fail, so the new map is picked
+// up at most about reloadEvery after the cluster has promoted the replica.
+// ReloadState itself returns at once: go-redis reads CLUSTER SLOTS from a
+// live node in the background. A reply from Redis (redis.Nil, NOSCRIPT, a
+// CLUSTERDOWN while the cluster elects a new master) and a request that the
+// client gave up (context.Canceled) ask for nothing.
+func (s *Store) reloadAfter(err error) {
+	if s.cluster == nil || err == nil || errors.Is(err, context.Canceled) {
+		return
+	}
+	var reply redis.Error
+	if errors.As(err, &reply) {
+		return
+	}
+	now := time.Now().UnixNano()
+	next := s.nextReload.Load()
+	if now < next || !s.nextReload.CompareAndSwap(next, now+int64(reloadEvery)) {
+		return // another request asked moments ago
+	}
+	s.cluster.ReloadState(context.Background())
+}

@@ -1,0 +1,134 @@
+package ginsession
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync/atomic"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// failDel is a go-redis hook that, while on, fails every DEL without
+// sending it and lets the other commands of a pipeline through: what a
+// Cluster does when the node of a session key is down and the node of the
+// user's index is not.
+type failDel struct{ on atomic.Bool }
+
+var errNodeDown = errors.New("dial tcp: connect: connection refused")
+
+func (f *failDel) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (f *failDel) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if f.on.Load() && cmd.Name() == "del" {
+			cmd.SetErr(errNodeDown)
+			return errNodeDown
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (f *failDel) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if !f.on.Load() {
+			return next(ctx, cmds)
+		}
+		var rest []redis.Cmder
+		for _, c := range cmds {
+			if c.Name() == "del" {
+				c.SetErr(errNodeDown)
+			} else {
+				rest = append(rest, c)
+			}
+		}
+		if len(rest) > 0 {
+			if err := next(ctx, rest); err != nil {
+				return err
+			}
+		}
+		if len(rest) < len(cmds) {
+			return errNodeDown
+		}
+		return nil
+	}
+}
+
+// TestFailedDeleteKeepsSessionsListed checks that Logout, RevokeSession
+// and RevokeUser never drop an index entry whose session's DEL failed, so
+// a retry finds and ends every session. Pipelined together, the index
+// entries went while the sessions stayed, listed nowhere.
+func TestFailedDeleteKeepsSessionsListed(t *testing.T) {
+	h := newHarness(t, nil)
+	fail := &failDel{}
+	h.rdb.AddHook(fail)
+	ctx := context.Background()
+	var clients []*client
+	for range 4 {
+		clients = append(clients, h.login(chromeWin, "ada"))
+	}
+	require.Len(t, h.indexMembers("ada"), 4)
+	var keys []string
+	for _, c := range clients {
+		keys = append(keys, h.keyOf(c.cookie))
+	}
+	ref := h.keyOf(clients[1].cookie)[len(h.prefix):][:refLen]
+
+	fail.on.Store(true)
+	assert.Equal(t, http.StatusServiceUnavailable, clients[0].do("POST", "/logout").status)
+	assert.ErrorIs(t, h.store.RevokeSession(ctx, "ada", ref), ErrStoreUnavailable)
+	n, err := h.store.RevokeUser(ctx, "ada")
+	assert.ErrorIs(t, err, ErrStoreUnavailable)
+	assert.Zero(t, n)
+	assert.Len(t, h.indexMembers("ada"), 4, "every session whose DEL failed is still listed")
+	for i, k := range keys {
+		assert.True(t, h.exists(k), "session %d", i)
+	}
+
+	fail.on.Store(false)
+	require.Equal(t, http.StatusOK, clients[0].do("POST", "/logout").status)
+	require.NoError(t, h.store.RevokeSession(ctx, "ada", ref))
+	n, err = h.store.RevokeUser(ctx, "ada")
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
+	for i, k := range keys {
+		assert.False(t, h.exists(k), "session %d", i)
+		if i == 0 {
+			continue // logged out: its cookie was expired
+		}
+		cl := h.client(chromeWin)
+		cl.cookie = clients[i].cookie
+		assert.Equal(t, http.StatusUnauthorized, cl.do("GET", "/api/profile").status, "session %d", i)
+	}
+	assert.Empty(t, h.indexMembers("ada"))
+}
+
+// TestLoginKeepsOldSessionListedWhenItsDeleteFails checks that a Login
+// over a logged-in session whose DEL fails leaves that session listed
+// (and the login refused), and that a later RevokeUser ends it.
+func TestLoginKeepsOldSessionListedWhenItsDeleteFails(t *testing.T) {
+	h := newHarness(t, nil)
+	fail := &failDel{}
+	h.rdb.AddHook(fail)
+	c := h.login(chromeWin, "bob")
+	oldKey := h.keyOf(c.cookie)
+
+	fail.on.Store(true)
+	assert.Equal(t, http.StatusServiceUnavailable, c.do("POST", "/login?user=bob").status)
+	fail.on.Store(false)
+	members := h.indexMembers("bob")
+	assert.Contains(t, members, oldKey[len(h.prefix):], "the old session is still listed")
+	assert.True(t, h.exists(oldKey))
+
+	n, err := h.store.RevokeUser(context.Background(), "bob")
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, n, 1)
+	assert.False(t, h.exists(oldKey))
+
+	d := h.login(chromeWin, "bob")
+	require.Equal(t, http.StatusOK, d.do("POST", "/login?user=bob").status, "a re-login over a live session")
+	assert.Equal(t, []string{h.keyOf(d.cookie)[len(h.prefix):]}, h.indexMembers("bob"), "the old entry left once its DEL succeeded")
+}
