@@ -57,26 +57,23 @@ func (m *macState) sum(parts ...string) [sha256.Size]byte {
 	return m.out
 }
 
-// cookieValue returns the value of the first cookie called name in r's
-// Cookie headers. It finds it without the allocations of r.Cookie, which
-// parses every cookie; like r.Cookie, it drops surrounding double quotes.
-// verify then checks the value's exact form.
+// cookieValue returns the value of the session cookie called name in r's
+// Cookie headers, as net/http's r.Cookie finds it: a name matches only
+// exactly, after trimming ASCII space and tab (never Unicode spaces, so
+// "\u2000__Host-id" is another cookie, which net/http skips as an invalid
+// name); cookies with an invalid name or value are skipped; surrounding
+// double quotes are dropped. Of several cookies with the name, the first
+// valid one in header order wins. Browsers send the one with the longer
+// Path first and, for equal paths, the older one first (RFC 6265, section
+// 5.4), so the first is the most specific and oldest: a cookie planted
+// later for the same Path comes after the real one. verify then checks the
+// value's exact form.
 func cookieValue(r *http.Request, name string) (string, bool) {
-	for _, line := range r.Header["Cookie"] {
-		for line != "" {
-			var part string
-			part, line, _ = strings.Cut(line, ";")
-			n, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-			if !ok || n != name {
-				continue
-			}
-			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-				v = v[1 : len(v)-1]
-			}
-			return v, true
-		}
+	c, err := r.Cookie(name)
+	if err != nil {
+		return "", false
 	}
-	return "", false
+	return c.Value, true
 }
 
 // cookieMAC returns the HMAC-SHA256 of the cookie name and the ID with

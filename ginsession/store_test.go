@@ -544,38 +544,3 @@ func TestSessionIDIsAReferenceNotTheSecret(t *testing.T) {
 	assert.NotContains(t, c.cookie, id)
 	assert.Equal(t, h.store.ref(idHash(c.cookie[:idLen])), id)
 }
-
-func TestCookieValue(t *testing.T) {
-	tests := []struct {
-		name    string
-		headers []string
-		want    string
-		found   bool
-	}{
-		{"only", []string{"id=abc"}, "abc", true},
-		{"among others", []string{"theme=dark; id=abc; lang=en"}, "abc", true},
-		{"no spaces", []string{"a=1;id=abc;b=2"}, "abc", true},
-		{"a longer name is another cookie", []string{"xid=nope; idx=nope; id=abc"}, "abc", true},
-		{"first of two", []string{"id=first; id=second"}, "first", true},
-		{"second header (HTTP/2 splits cookies)", []string{"a=1", "id=abc"}, "abc", true},
-		{"quoted", []string{`id="abc"`}, "abc", true},
-		{"empty value", []string{"id="}, "", true},
-		{"missing", []string{"a=1; b=2"}, "", false},
-		{"name without value", []string{"id"}, "", false},
-		{"no header", nil, "", false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			r := httptest.NewRequest("GET", "/", nil)
-			for _, h := range tc.headers {
-				r.Header.Add("Cookie", h)
-			}
-			got, found := cookieValue(r, "id")
-			assert.Equal(t, tc.found, found)
-			assert.Equal(t, tc.want, got)
-			if c, err := r.Cookie("id"); err == nil && tc.name != "empty value" {
-				assert.Equal(t, c.Value, got, "agrees with net/http")
-			}
-		})
-	}
-}
