@@ -41,8 +41,10 @@ const (
 type Config struct {
 	// Secrets sign session cookies and key the fingerprints, newest
 	// first: the first signs, every one verifies (key rotation: put the new
-	// secret first, keep the old one until its cookies have expired). Each must be at least 32 bytes, from a secret store,
-	// never generated at startup. Required.
+	// secret first, keep the old one until its cookies have expired). Each
+	// must be at least 32 random bytes (openssl rand -base64 48), from a
+	// secret store, never generated at startup; NewStore refuses one that
+	// is obviously not random (see CheckSecret). Required.
 	Secrets [][]byte
 
 	// KeyPrefix is put in front of every Redis key the store writes.
@@ -135,11 +137,8 @@ func NewStore(rdb redis.UniversalClient, cfg Config) (*Store, error) {
 		return nil, ErrNoSecret
 	}
 	for i, sec := range cfg.Secrets {
-		if len(sec) == 0 {
-			return nil, ErrNoSecret
-		}
-		if len(sec) < MinSecretLen {
-			return nil, fmt.Errorf("%w: secret %d is %d bytes", ErrShortSecret, i, len(sec))
+		if err := secretError(sec, "secret "+strconv.Itoa(i)); err != nil {
+			return nil, err
 		}
 	}
 	if cfg.KeyPrefix == "" {
