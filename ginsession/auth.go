@@ -160,9 +160,12 @@ func Login(c *gin.Context, userID string) error {
 }
 
 // Logout ends the current session: it deletes it in Redis, removes
-// it from the user's index, expires the cookie with the same attributes and
-// sends Clear-Site-Data: "cookies". Without a session it only expires the
-// cookie. When Redis cannot be reached it returns an error wrapping
+// it from the user's index and expires the cookie with the same attributes.
+// Without a session it only expires the cookie. It sends no
+// Clear-Site-Data header: "cookies" would clear every cookie of the
+// registrable domain (other subdomains' and, on an IP address, other
+// ports'), and Chromium ignores every Set-Cookie of a response that
+// carries it, so a login in the same response would be lost. When Redis cannot be reached it returns an error wrapping
 // ErrStoreUnavailable and leaves the cookie alone, so the user can try
 // again (the session would otherwise live on in Redis with no way to end
 // it from this browser): answer 503.
@@ -182,7 +185,6 @@ func Logout(c *gin.Context) error {
 	if err := s.destroyQuiet(c.Request.Context(), c.Writer, sess, st); err != nil {
 		return err
 	}
-	c.Header("Clear-Site-Data", `"cookies"`)
 	c.Set(userIDKey, "")
 	if user != "" {
 		s.emit(c.Request.Context(), Event{Type: EventLogout, UserID: user, Session: ref, Reason: "logout"})

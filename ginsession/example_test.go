@@ -138,10 +138,10 @@ func ExampleLogout() {
 	cookie := c.Name + "=" + c.Value
 
 	w := send(app, "POST", "/api/logout", firefox, cookie)
-	fmt.Println(w.Code, w.Header().Get("Clear-Site-Data"))
+	fmt.Println(w.Code, w.Header().Get("Set-Cookie"))
 	w = send(app, "GET", "/api/profile", firefox, cookie)
 	fmt.Println(w.Code, w.Body.String())
 	// Output:
-	// 200 "cookies"
+	// 200 __Host-id=; Path=/; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0; HttpOnly; Secure; SameSite=Strict
 	// 401 {"error":"not logged in"}
 }
