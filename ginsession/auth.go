@@ -275,7 +275,12 @@ func WithSessionName(name string) AuthOption {
 //   - 503 {"error":"session store unavailable"}: Redis failed or timed out;
 //     no cookie is set and nothing is treated as logged in.
 //
-// Otherwise UserID(c) returns the user and the next handler runs. The route
+// Otherwise UserID(c) returns the user and the next handler runs. Key
+// rotation finishes on guarded requests: when an older secret of
+// Config.Secrets verified the cookie, the response re-sends it signed with
+// the newest one, with the same attributes, and when an older secret keyed
+// the session's fingerprint (and the request matched it exactly, soft
+// fields included), the fingerprint is stored again with the newest key. The route
 // must be behind sessions.Sessions(name, store) with a *Store; without it,
 // or with a cookie name the store's settings make unusable (a __Host- name
 // with Insecure, say), RequireAuth panics at the first request with a
@@ -329,9 +334,41 @@ func RequireAuth(opts ...AuthOption) gin.HandlerFunc {
 		if len(res.Soft) > 0 {
 			s.emit(ctx, Event{Type: EventFingerprintSoft, UserID: st.user, Session: s.ref(st.hash), Fields: res.Fields(), Request: c.Request})
 		}
+		if res.OldKey && len(res.Soft) == 0 {
+			s.rekeyFingerprint(ctx, c, st)
+		}
+		if st.resign {
+			s.resignCookie(c.Writer, sess, st)
+		}
 		c.Set(userIDKey, st.user)
 		c.Next()
 	}
+}
+
+// rekeyFingerprint replaces a session's stored fingerprint, which an older
+// secret's key checked and which matched the request exactly, with one
+// computed with the newest key, so that the session still checks once the
+// old secret is dropped: one more round trip, once per session and
+// rotation. It only updates a session that still exists. A Redis failure
+// is reported as a store error and changes nothing: the request was
+// already authenticated, and the next guarded request tries again.
+func (s *Store) rekeyFingerprint(ctx context.Context, c *gin.Context, st *state) {
+	fp := s.fp.Compute(c.Request, s.clientIP(c))
+	err := updateScript.Run(ctx, s.rdb, []string{st.key}, s.ttl(st.created, s.now()), 0, metaFP, fp).Err()
+	if err != nil {
+		s.emit(ctx, Event{Type: EventStoreError, Err: fmt.Errorf("%w: re-keying a fingerprint: %w", ErrStoreUnavailable, err)})
+		return
+	}
+	st.fp = fp
+}
+
+// resignCookie sets the cookie of a session that an older secret verified
+// again, signed with the newest secret and with the same attributes, so
+// that key rotation finishes for users who only read.
+func (s *Store) resignCookie(w http.ResponseWriter, sess *gsessions.Session, st *state) {
+	o := merge(s.defaults(), sess.Options, false)
+	setCookie(w, cookie(st.name, s.sign(st.name, st.id), o, s.maxAge(o, st.created, s.now())))
+	st.resign = false
 }
 
 // endSession destroys a session RequireAuth refused and reports e, with

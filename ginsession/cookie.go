@@ -88,7 +88,8 @@ func (s *Store) cookieMAC(k int, name, id string) [sha256.Size]byte {
 // verify checks a cookie value and returns the session ID it carries. It
 // touches nothing but the value (no Redis): a cookie of the wrong length or
 // alphabet, or whose MAC matches no key, is rejected. stale reports
-// that an older key verified it, so the next write re-signs it.
+// that an older key verified it, so the next write or guarded read
+// (RequireAuth) re-signs it.
 func (s *Store) verify(name, value string) (id string, stale, ok bool) {
 	if len(value) != cookieLen || value[idLen] != '.' {
 		return "", false, false

@@ -40,8 +40,13 @@ const (
 // hardened default: no other field has to be set to be safe.
 type Config struct {
 	// Secrets sign session cookies and key the fingerprints, newest
-	// first: the first signs, every one verifies (key rotation: put the new
-	// secret first, keep the old one until its cookies have expired). Each
+	// first: the first signs, every one verifies. Key rotation: put the new
+	// secret first. RequireAuth re-signs a cookie an old secret signed and
+	// stores the session's fingerprint again with the new key (Save
+	// re-signs the cookie too), so once IdleTimeout has passed every live
+	// session whose requests go through RequireAuth is on the new secret,
+	// and the old one can be dropped; AbsoluteTimeout after the rotation no
+	// session from before it is left at all. Each
 	// must be at least 32 random bytes (openssl rand -base64 48), from a
 	// secret store, never generated at startup; NewStore refuses one that
 	// is obviously not random (see CheckSecret). Required.
