@@ -114,7 +114,7 @@ func Login(c *gin.Context, userID string) error {
 		return st.loadErr
 	}
 	d := s.defaults()
-	o := merge(d, sess.Options, false)
+	o := s.sessionOptions(sess.Options)
 	if err := checkName(st.name, o); err != nil {
 		return err
 	}
@@ -201,7 +201,7 @@ func (s *Store) destroyQuiet(ctx context.Context, w http.ResponseWriter, sess *g
 		return err
 	}
 	if st.exists || st.hadCookie {
-		setCookie(w, expiredCookie(st.name, merge(s.defaults(), sess.Options, false)))
+		setCookie(w, expiredCookie(st.name, s.sessionOptions(sess.Options)))
 	}
 	st.exists, st.user, st.fields, st.id = false, "", nil, ""
 	resetValues(sess, st)
@@ -284,7 +284,8 @@ func WithSessionName(name string) AuthOption {
 // must be behind sessions.Sessions(name, store) with a *Store; without it,
 // or with a cookie name the store's settings make unusable (a __Host- name
 // with Insecure, say), RequireAuth panics at the first request with a
-// message that says so.
+// message that says so; set Config.CookieName, or call
+// Store.CheckCookieName, to have such a name refused at startup instead.
 func RequireAuth(opts ...AuthOption) gin.HandlerFunc {
 	var cfg authConfig
 	for _, o := range opts {
@@ -309,7 +310,7 @@ func RequireAuth(opts ...AuthOption) gin.HandlerFunc {
 			c.AbortWithStatusJSON(http.StatusServiceUnavailable, bodyUnavailable)
 			return
 		case st.expired:
-			setCookie(c.Writer, expiredCookie(st.name, merge(s.defaults(), sess.Options, false)))
+			setCookie(c.Writer, expiredCookie(st.name, s.sessionOptions(sess.Options)))
 			c.AbortWithStatusJSON(http.StatusUnauthorized, bodyExpired)
 			return
 		case !st.exists || st.user == "":
@@ -366,7 +367,7 @@ func (s *Store) rekeyFingerprint(ctx context.Context, c *gin.Context, st *state)
 // again, signed with the newest secret and with the same attributes, so
 // that key rotation finishes for users who only read.
 func (s *Store) resignCookie(w http.ResponseWriter, sess *gsessions.Session, st *state) {
-	o := merge(s.defaults(), sess.Options, false)
+	o := s.sessionOptions(sess.Options)
 	setCookie(w, cookie(st.name, s.sign(st.name, st.id), o, s.maxAge(o, st.created, s.now())))
 	st.resign = false
 }

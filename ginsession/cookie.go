@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"hash"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -112,9 +113,10 @@ func (s *Store) verify(name, value string) (id string, stale, ok bool) {
 	return "", false, false
 }
 
-// defaultOptions are the hardened cookie attributes of a store.
+// defaultOptions are the hardened cookie attributes of a store. MaxAge 0
+// is a browser-session cookie (Config.BrowserSessionCookie).
 func defaultOptions(cfg *Config) gsessions.Options {
-	return gsessions.Options{
+	o := gsessions.Options{
 		Path:     "/",
 		Domain:   cfg.Domain,
 		MaxAge:   int(cfg.AbsoluteTimeout / time.Second),
@@ -122,36 +124,120 @@ func defaultOptions(cfg *Config) gsessions.Options {
 		HttpOnly: true,
 		SameSite: cfg.SameSite,
 	}
+	if cfg.BrowserSessionCookie {
+		o.MaxAge = 0
+	}
+	return o
 }
 
-// merge returns the attributes a cookie is sent with when a caller set o
-// through store.Options (store is true) or session.Options: o can only
-// tighten the store's hardened defaults. A zero field keeps the default;
-// HttpOnly and Secure cannot be switched off; SameSite can be Strict or
-// Lax, never None; a Domain, which widens the cookie to subdomains, is
-// taken from store.Options (configuration) but never from session.Options
-// (request code); MaxAge is taken as given (<0 destroys, 0 means a
-// browser-session cookie, >0 is capped at the time left to the absolute
-// timeout when the cookie is sent).
-func merge(d gsessions.Options, o *gsessions.Options, store bool) gsessions.Options {
-	if o == nil {
-		return d
-	}
-	e := d
+// The cookie options that store.Options or session.Options may ask to
+// weaken, as the warnings name them.
+const (
+	optPath     = "Path"
+	optDomain   = "Domain"
+	optMaxAge   = "MaxAge"
+	optSameSite = "SameSite"
+)
+
+// storeOptions returns the store's cookie attributes after
+// store.Options(o), which is configuration: a zero field keeps the current
+// value; a Path, a Domain, a positive MaxAge and SameSite Strict or Lax are
+// taken; HttpOnly and Secure cannot be switched off (Config.Insecure
+// drops Secure); SameSite None (or the attribute without a value) is
+// dropped and named in dropped.
+func storeOptions(cur gsessions.Options, o *gsessions.Options) (e gsessions.Options, dropped []string) {
+	e = cur
 	if o.Path != "" {
 		e.Path = o.Path
 	}
-	if store && o.Domain != "" {
+	if o.Domain != "" {
 		e.Domain = o.Domain
 	}
-	e.MaxAge = o.MaxAge
+	if o.MaxAge > 0 {
+		e.MaxAge = o.MaxAge
+	}
+	e.Secure = cur.Secure || o.Secure
+	e.HttpOnly = true
+	switch o.SameSite {
+	case 0:
+	case http.SameSiteStrictMode, http.SameSiteLaxMode:
+		e.SameSite = o.SameSite
+	default:
+		dropped = append(dropped, optSameSite)
+	}
+	return e, dropped
+}
+
+// requestOptions returns the attributes a session's cookie is sent with
+// when request code set o through session.Options: o can never weaken the
+// store's attributes d. A zero field keeps d's. Taken: a Path within d's
+// Path, d's own Domain, a MaxAge no longer than d's (a negative one
+// destroys the session on Save), SameSite Strict, and Secure and
+// Partitioned switched on. Dropped and named in dropped: a Path outside
+// d's, any other Domain (it would widen the cookie), a longer MaxAge (or
+// any MaxAge on a browser-session cookie), SameSite Lax when d is Strict,
+// None, or the attribute without a value. HttpOnly is always set.
+func requestOptions(d gsessions.Options, o *gsessions.Options) (e gsessions.Options, dropped []string) {
+	if o == nil {
+		return d, nil
+	}
+	e = d
+	if o.Path != "" && o.Path != d.Path {
+		if within(o.Path, d.Path) {
+			e.Path = o.Path
+		} else {
+			dropped = append(dropped, optPath)
+		}
+	}
+	if o.Domain != "" && !strings.EqualFold(o.Domain, d.Domain) {
+		dropped = append(dropped, optDomain)
+	}
+	switch {
+	case o.MaxAge < 0 || (o.MaxAge > 0 && d.MaxAge > 0 && o.MaxAge <= d.MaxAge):
+		e.MaxAge = o.MaxAge
+	case o.MaxAge > 0 && o.MaxAge != d.MaxAge:
+		dropped = append(dropped, optMaxAge)
+	}
 	e.Secure = d.Secure || o.Secure
 	e.HttpOnly = true
 	e.Partitioned = d.Partitioned || o.Partitioned
-	if o.SameSite == http.SameSiteStrictMode || o.SameSite == http.SameSiteLaxMode {
+	switch o.SameSite {
+	case 0, d.SameSite:
+	case http.SameSiteStrictMode:
 		e.SameSite = o.SameSite
+	default:
+		dropped = append(dropped, optSameSite)
+	}
+	return e, dropped
+}
+
+// within reports whether the cookie path p is base or below it.
+func within(p, base string) bool {
+	if p == base || base == "/" && strings.HasPrefix(p, "/") {
+		return true
+	}
+	return strings.HasPrefix(p, strings.TrimSuffix(base, "/")+"/")
+}
+
+// sessionOptions returns the attributes a session's cookie is sent with
+// (see requestOptions), and warns about what it dropped.
+func (s *Store) sessionOptions(o *gsessions.Options) gsessions.Options {
+	e, dropped := requestOptions(s.defaults(), o)
+	for _, opt := range dropped {
+		s.warnDropped("session.Options", opt)
 	}
 	return e
+}
+
+// warnDropped logs, at Warn level and once per Store, source and option,
+// that a cookie option was dropped because it would weaken the cookie. The
+// line names the option, never a value.
+func (s *Store) warnDropped(source, opt string) {
+	if _, seen := s.warned.LoadOrStore(source+" "+opt, true); seen {
+		return
+	}
+	s.log.Warn("ginsession: cookie option dropped: it would weaken the session cookie (see docs/cookie-options.md)",
+		slog.String("source", source), slog.String("option", opt))
 }
 
 // checkName enforces the rules browsers apply to prefixed cookie names, so

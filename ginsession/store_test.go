@@ -196,30 +196,6 @@ func TestBadCookiesAreRejectedBeforeRedis(t *testing.T) {
 	}
 }
 
-func TestOptionsNeverWeakenTheCookie(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.Insecure = false })
-	h.store.Options(sessions.Options{HttpOnly: false, Secure: false, SameSite: http.SameSiteNoneMode, Path: "", MaxAge: 3600})
-	raw := h.client(chromeWin).do("POST", "/set?k=a&v=1").setCookies[0]
-	assert.Contains(t, raw, "; HttpOnly")
-	assert.Contains(t, raw, "; Secure")
-	assert.Contains(t, raw, "; SameSite=Strict")
-	assert.Contains(t, raw, "; Path=/")
-	assert.Contains(t, raw, "; Max-Age=3600")
-
-	h.handler = func(c *gin.Context) {
-		s := sessions.Default(c)
-		s.Set("a", 1)
-		s.Options(sessions.Options{SameSite: http.SameSiteLaxMode, Path: "/app"})
-		saveOr500(c, s)
-	}
-	raw = h.client(chromeWin).do("POST", "/hook").setCookies[0]
-	assert.Contains(t, raw, "; SameSite=Lax", "Lax is a legitimate choice")
-	assert.Contains(t, raw, "; Path=/app")
-	assert.Contains(t, raw, "; HttpOnly")
-	assert.Contains(t, raw, "; Secure")
-	assert.NotContains(t, raw, "Max-Age", "MaxAge 0 is a browser-session cookie")
-}
-
 func TestMaxAgeNegativeDestroys(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.Domain = "example.test" })
 	h.store.Options(sessions.Options{Path: "/", MaxAge: 600})

@@ -67,6 +67,7 @@ func New(cfg Config, rdb redis.UniversalClient) (*App, error) {
 		IdleTimeout:     cfg.IdleTimeout,
 		AbsoluteTimeout: cfg.AbsoluteTimeout,
 		Insecure:        !cfg.Production(),
+		CookieName:      cfg.CookieName(),
 		Logger:          log,
 		Now:             cfg.Now,
 	})
