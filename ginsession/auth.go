@@ -355,7 +355,9 @@ func RequireAuth(opts ...AuthOption) gin.HandlerFunc {
 // already authenticated, and the next guarded request tries again.
 func (s *Store) rekeyFingerprint(ctx context.Context, c *gin.Context, st *state) {
 	fp := s.fp.Compute(c.Request, s.clientIP(c))
-	err := updateScript.Run(ctx, s.rdb, []string{st.key}, s.ttl(st.created, s.now()), 0, metaFP, fp).Err()
+	now := s.now()
+	// The activity is written with the TTL, as Save does, so the two agree.
+	err := updateScript.Run(ctx, s.rdb, []string{st.key}, s.ttl(st.created, now), 0, metaFP, fp, metaLastSeen, now-st.created).Err()
 	if err != nil {
 		s.emit(ctx, Event{Type: EventStoreError, Err: fmt.Errorf("%w: re-keying a fingerprint: %w", ErrStoreUnavailable, err)})
 		return
