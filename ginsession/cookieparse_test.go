@@ -67,11 +67,11 @@ func TestCookieNameWithUnicodeSpaceIsAnotherCookie(t *testing.T) {
 	}
 }
 
-// TestCookieValueMatchesNetHTTP checks cookieValue against the cookie
+// TestCookieValue checks cookieValue against the cookie
 // parsing of net/http and of browsers: names match exactly after trimming
 // ASCII space and tab only, invalid names and values are skipped, and of
 // several cookies with the name the first valid one in header order wins.
-func TestCookieValueMatchesNetHTTP(t *testing.T) {
+func TestCookieValue(t *testing.T) {
 	tests := []struct {
 		name    string
 		headers []string
