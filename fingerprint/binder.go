@@ -192,7 +192,8 @@ func (b *Binder) mac(s *scratch, k int, f Field) []byte {
 // unparsable clientIP) is a mismatch. Mismatches are split by the configured
 // action into Result.Hard and Result.Soft. A stored value that cannot be
 // parsed, or whose key ID matches none of the Binder's keys (its secret was
-// rotated out), gives a Malformed Result. Check never panics on any input.
+// rotated out), gives a Malformed Result. Result.OldKey reports that a key
+// other than the newest checked it. Check never panics on any input.
 func (b *Binder) Check(stored []byte, r *http.Request, clientIP string) Result {
 	if b == nil || len(b.keys) == 0 || !wellFormed(stored) {
 		return Result{Malformed: true}
@@ -241,7 +242,7 @@ func (b *Binder) Check(stored []byte, r *http.Request, clientIP string) Result {
 		return Result{Malformed: true}
 	}
 
-	var res Result
+	res := Result{OldKey: best > 0}
 	for f := UserAgent; f <= ClientIP; f++ {
 		if bestMismatch&f.bit() == 0 {
 			continue
@@ -275,6 +276,11 @@ type Result struct {
 	// Malformed reports that the stored fingerprint could not be parsed or
 	// that no key matched its key ID. Treat it like a hard mismatch.
 	Malformed bool
+	// OldKey reports that an older secret's key, not the newest, checked
+	// the stored fingerprint: that secret is being rotated out. When the
+	// fingerprint matched, store a fresh one from Compute (which uses the
+	// newest key) so that it still checks once the old secret is dropped.
+	OldKey bool
 }
 
 // OK reports whether the session may continue: there is no hard mismatch

@@ -295,15 +295,17 @@ func TestKeyRotation(t *testing.T) {
 	stored := old.Compute(newRequest(ua, "en"), "")
 
 	t.Run("old key kept", func(t *testing.T) {
-		assert.Equal(t, Result{}, rotated.Check(stored, newRequest(ua, "en"), ""))
+		assert.Equal(t, Result{OldKey: true}, rotated.Check(stored, newRequest(ua, "en"), ""), "a match, with the old key")
 		res := rotated.Check(stored, newRequest(uaByName(t, uas, "curl8.11"), "en"), "")
 		assert.Equal(t, []Field{UserAgent}, res.Hard, "mismatches are still found with the old key")
+		assert.True(t, res.OldKey)
 	})
 	t.Run("new fingerprints use the newest key", func(t *testing.T) {
 		fresh := rotated.Compute(newRequest(ua, "en"), "")
 		assert.Equal(t, rotated.ids[0], fresh[1])
 		assert.Equal(t, dropped.ids[0], fresh[1])
 		assert.Equal(t, Result{}, dropped.Check(fresh, newRequest(ua, "en"), ""))
+		assert.Equal(t, Result{}, rotated.Check(fresh, newRequest(ua, "en"), ""), "the newest key: OldKey is false")
 		assert.Equal(t, Result{Malformed: true}, old.Check(fresh, newRequest(ua, "en"), ""))
 	})
 	t.Run("old key dropped", func(t *testing.T) {
@@ -319,7 +321,7 @@ func TestKeyIDCollision(t *testing.T) {
 	b := newBinder(t, Config{}, secret2, secret1)
 	b.ids[0] = b.ids[1]
 	stored := newBinder(t, Config{}, secret1).Compute(newRequest(ua, "en"), "")
-	assert.Equal(t, Result{}, b.Check(stored, newRequest(ua, "en"), ""))
+	assert.Equal(t, Result{OldKey: true}, b.Check(stored, newRequest(ua, "en"), ""), "the old key matched, whatever the ID byte says")
 	assert.Equal(t, []Field{UserAgent}, b.Check(stored, newRequest("curl/8.5.0", "en"), "").Hard)
 }
 

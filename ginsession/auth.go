@@ -118,7 +118,7 @@ func Login(c *gin.Context, userID string) error {
 		return st.loadErr
 	}
 	d := s.defaults()
-	o := merge(d, sess.Options, false)
+	o := s.sessionOptions(sess.Options)
 	if err := checkName(st.name, o); err != nil {
 		return err
 	}
@@ -165,14 +165,17 @@ func Login(c *gin.Context, userID string) error {
 }
 
 // Logout ends the current session: it deletes it in Redis, then removes
-// it from the user's index (only once the DEL has succeeded), expires the
-// cookie with the same attributes and sends Clear-Site-Data: "cookies".
-// Without a session it only expires the cookie. When Redis cannot be
-// reached it returns an error wrapping ErrStoreUnavailable and leaves the
-// cookie alone, so the user can try again (the session would otherwise
-// live on in Redis with no way to end it from this browser): answer 503.
-// The session is then still listed in the user's index, so RevokeUser ends
-// it too.
+// it from the user's index (only once the DEL has succeeded), and expires
+// the cookie with the same attributes. Without a session it only expires
+// the cookie. It sends no Clear-Site-Data header: "cookies" would clear
+// every cookie of the registrable domain (other subdomains' and, on an IP
+// address, other ports'), and Chromium ignores every Set-Cookie of a
+// response that carries it, so a login in the same response would be lost.
+// When Redis cannot be reached it returns an error wrapping
+// ErrStoreUnavailable and leaves the cookie alone, so the user can try
+// again (the session would otherwise live on in Redis with no way to end
+// it from this browser): answer 503. The session is then still listed in
+// the user's index, so RevokeUser ends it too.
 func Logout(c *gin.Context) error {
 	s, sess, st, err := current(c, "")
 	if err != nil {
@@ -189,7 +192,6 @@ func Logout(c *gin.Context) error {
 	if err := s.destroyQuiet(c.Request.Context(), c.Writer, sess, st); err != nil {
 		return err
 	}
-	c.Header("Clear-Site-Data", `"cookies"`)
 	c.Set(userIDKey, "")
 	if user != "" {
 		s.emit(c.Request.Context(), Event{Type: EventLogout, UserID: user, Session: ref, Reason: "logout"})
@@ -206,7 +208,7 @@ func (s *Store) destroyQuiet(ctx context.Context, w http.ResponseWriter, sess *g
 		return err
 	}
 	if st.exists || st.hadCookie {
-		setCookie(w, expiredCookie(st.name, merge(s.defaults(), sess.Options, false)))
+		setCookie(w, expiredCookie(st.name, s.sessionOptions(sess.Options)))
 	}
 	st.exists, st.user, st.fields, st.id = false, "", nil, ""
 	resetValues(sess, st)
@@ -288,11 +290,17 @@ func WithSessionName(name string) AuthOption {
 //   - 503 {"error":"session store unavailable"}: Redis failed or timed out;
 //     no cookie is set and nothing is treated as logged in.
 //
-// Otherwise UserID(c) returns the user and the next handler runs. The route
+// Otherwise UserID(c) returns the user and the next handler runs. Key
+// rotation finishes on guarded requests: when an older secret of
+// Config.Secrets verified the cookie, the response re-sends it signed with
+// the newest one, with the same attributes, and when an older secret keyed
+// the session's fingerprint (and the request matched it exactly, soft
+// fields included), the fingerprint is stored again with the newest key. The route
 // must be behind sessions.Sessions(name, store) with a *Store; without it,
 // or with a cookie name the store's settings make unusable (a __Host- name
 // with Insecure, say), RequireAuth panics at the first request with a
-// message that says so.
+// message that says so; set Config.CookieName, or call
+// Store.CheckCookieName, to have such a name refused at startup instead.
 func RequireAuth(opts ...AuthOption) gin.HandlerFunc {
 	var cfg authConfig
 	for _, o := range opts {
@@ -317,7 +325,7 @@ func RequireAuth(opts ...AuthOption) gin.HandlerFunc {
 			c.AbortWithStatusJSON(http.StatusServiceUnavailable, bodyUnavailable)
 			return
 		case st.expired:
-			setCookie(c.Writer, expiredCookie(st.name, merge(s.defaults(), sess.Options, false)))
+			setCookie(c.Writer, expiredCookie(st.name, s.sessionOptions(sess.Options)))
 			c.AbortWithStatusJSON(http.StatusUnauthorized, bodyExpired)
 			return
 		case !st.exists || st.user == "":
@@ -342,9 +350,43 @@ func RequireAuth(opts ...AuthOption) gin.HandlerFunc {
 		if len(res.Soft) > 0 {
 			s.emit(ctx, Event{Type: EventFingerprintSoft, UserID: st.user, Session: s.ref(st.hash), Fields: res.Fields(), Request: c.Request})
 		}
+		if res.OldKey && len(res.Soft) == 0 {
+			s.rekeyFingerprint(ctx, c, st)
+		}
+		if st.resign {
+			s.resignCookie(c.Writer, sess, st)
+		}
 		c.Set(userIDKey, st.user)
 		c.Next()
 	}
+}
+
+// rekeyFingerprint replaces a session's stored fingerprint, which an older
+// secret's key checked and which matched the request exactly, with one
+// computed with the newest key, so that the session still checks once the
+// old secret is dropped: one more round trip, once per session and
+// rotation. It only updates a session that still exists. A Redis failure
+// is reported as a store error and changes nothing: the request was
+// already authenticated, and the next guarded request tries again.
+func (s *Store) rekeyFingerprint(ctx context.Context, c *gin.Context, st *state) {
+	fp := s.fp.Compute(c.Request, s.clientIP(c))
+	now := s.now()
+	// The activity is written with the TTL, as Save does, so the two agree.
+	err := updateScript.Run(ctx, s.rdb, []string{st.key}, s.ttl(st.created, now), 0, metaFP, fp, metaLastSeen, now-st.created).Err()
+	if err != nil {
+		s.emit(ctx, Event{Type: EventStoreError, Err: fmt.Errorf("%w: re-keying a fingerprint: %w", ErrStoreUnavailable, err)})
+		return
+	}
+	st.fp = fp
+}
+
+// resignCookie sets the cookie of a session that an older secret verified
+// again, signed with the newest secret and with the same attributes, so
+// that key rotation finishes for users who only read.
+func (s *Store) resignCookie(w http.ResponseWriter, sess *gsessions.Session, st *state) {
+	o := s.sessionOptions(sess.Options)
+	setCookie(w, cookie(st.name, s.sign(st.name, st.id), o, s.maxAge(o, st.created, s.now())))
+	st.resign = false
 }
 
 // endSession destroys a session RequireAuth refused and reports e, with

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"hash"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -57,26 +58,23 @@ func (m *macState) sum(parts ...string) [sha256.Size]byte {
 	return m.out
 }
 
-// cookieValue returns the value of the first cookie called name in r's
-// Cookie headers. It finds it without the allocations of r.Cookie, which
-// parses every cookie; like r.Cookie, it drops surrounding double quotes.
-// verify then checks the value's exact form.
+// cookieValue returns the value of the session cookie called name in r's
+// Cookie headers, as net/http's r.Cookie finds it: a name matches only
+// exactly, after trimming ASCII space and tab (never Unicode spaces, so
+// "\u2000__Host-id" is another cookie, which net/http skips as an invalid
+// name); cookies with an invalid name or value are skipped; surrounding
+// double quotes are dropped. Of several cookies with the name, the first
+// valid one in header order wins. Browsers send the one with the longer
+// Path first and, for equal paths, the older one first (RFC 6265, section
+// 5.4), so the first is the most specific and oldest: a cookie planted
+// later for the same Path comes after the real one. verify then checks the
+// value's exact form.
 func cookieValue(r *http.Request, name string) (string, bool) {
-	for _, line := range r.Header["Cookie"] {
-		for line != "" {
-			var part string
-			part, line, _ = strings.Cut(line, ";")
-			n, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-			if !ok || n != name {
-				continue
-			}
-			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-				v = v[1 : len(v)-1]
-			}
-			return v, true
-		}
+	c, err := r.Cookie(name)
+	if err != nil {
+		return "", false
 	}
-	return "", false
+	return c.Value, true
 }
 
 // cookieMAC returns the HMAC-SHA256 of the cookie name and the ID with
@@ -91,7 +89,8 @@ func (s *Store) cookieMAC(k int, name, id string) [sha256.Size]byte {
 // verify checks a cookie value and returns the session ID it carries. It
 // touches nothing but the value (no Redis): a cookie of the wrong length or
 // alphabet, or whose MAC matches no key, is rejected. stale reports
-// that an older key verified it, so the next write re-signs it.
+// that an older key verified it, so the next write or guarded read
+// (RequireAuth) re-signs it.
 func (s *Store) verify(name, value string) (id string, stale, ok bool) {
 	if len(value) != cookieLen || value[idLen] != '.' {
 		return "", false, false
@@ -114,9 +113,10 @@ func (s *Store) verify(name, value string) (id string, stale, ok bool) {
 	return "", false, false
 }
 
-// defaultOptions are the hardened cookie attributes of a store.
+// defaultOptions are the hardened cookie attributes of a store. MaxAge 0
+// is a browser-session cookie (Config.BrowserSessionCookie).
 func defaultOptions(cfg *Config) gsessions.Options {
-	return gsessions.Options{
+	o := gsessions.Options{
 		Path:     "/",
 		Domain:   cfg.Domain,
 		MaxAge:   int(cfg.AbsoluteTimeout / time.Second),
@@ -124,36 +124,120 @@ func defaultOptions(cfg *Config) gsessions.Options {
 		HttpOnly: true,
 		SameSite: cfg.SameSite,
 	}
+	if cfg.BrowserSessionCookie {
+		o.MaxAge = 0
+	}
+	return o
 }
 
-// merge returns the attributes a cookie is sent with when a caller set o
-// through store.Options (store is true) or session.Options: o can only
-// tighten the store's hardened defaults. A zero field keeps the default;
-// HttpOnly and Secure cannot be switched off; SameSite can be Strict or
-// Lax, never None; a Domain, which widens the cookie to subdomains, is
-// taken from store.Options (configuration) but never from session.Options
-// (request code); MaxAge is taken as given (<0 destroys, 0 means a
-// browser-session cookie, >0 is capped at the time left to the absolute
-// timeout when the cookie is sent).
-func merge(d gsessions.Options, o *gsessions.Options, store bool) gsessions.Options {
-	if o == nil {
-		return d
-	}
-	e := d
+// The cookie options that store.Options or session.Options may ask to
+// weaken, as the warnings name them.
+const (
+	optPath     = "Path"
+	optDomain   = "Domain"
+	optMaxAge   = "MaxAge"
+	optSameSite = "SameSite"
+)
+
+// storeOptions returns the store's cookie attributes after
+// store.Options(o), which is configuration: a zero field keeps the current
+// value; a Path, a Domain, a positive MaxAge and SameSite Strict or Lax are
+// taken; HttpOnly and Secure cannot be switched off (Config.Insecure
+// drops Secure); SameSite None (or the attribute without a value) is
+// dropped and named in dropped.
+func storeOptions(cur gsessions.Options, o *gsessions.Options) (e gsessions.Options, dropped []string) {
+	e = cur
 	if o.Path != "" {
 		e.Path = o.Path
 	}
-	if store && o.Domain != "" {
+	if o.Domain != "" {
 		e.Domain = o.Domain
 	}
-	e.MaxAge = o.MaxAge
+	if o.MaxAge > 0 {
+		e.MaxAge = o.MaxAge
+	}
+	e.Secure = cur.Secure || o.Secure
+	e.HttpOnly = true
+	switch o.SameSite {
+	case 0:
+	case http.SameSiteStrictMode, http.SameSiteLaxMode:
+		e.SameSite = o.SameSite
+	default:
+		dropped = append(dropped, optSameSite)
+	}
+	return e, dropped
+}
+
+// requestOptions returns the attributes a session's cookie is sent with
+// when request code set o through session.Options: o can never weaken the
+// store's attributes d. A zero field keeps d's. Taken: a Path within d's
+// Path, d's own Domain, a MaxAge no longer than d's (a negative one
+// destroys the session on Save), SameSite Strict, and Secure and
+// Partitioned switched on. Dropped and named in dropped: a Path outside
+// d's, any other Domain (it would widen the cookie), a longer MaxAge (or
+// any MaxAge on a browser-session cookie), SameSite Lax when d is Strict,
+// None, or the attribute without a value. HttpOnly is always set.
+func requestOptions(d gsessions.Options, o *gsessions.Options) (e gsessions.Options, dropped []string) {
+	if o == nil {
+		return d, nil
+	}
+	e = d
+	if o.Path != "" && o.Path != d.Path {
+		if within(o.Path, d.Path) {
+			e.Path = o.Path
+		} else {
+			dropped = append(dropped, optPath)
+		}
+	}
+	if o.Domain != "" && !strings.EqualFold(o.Domain, d.Domain) {
+		dropped = append(dropped, optDomain)
+	}
+	switch {
+	case o.MaxAge < 0 || (o.MaxAge > 0 && d.MaxAge > 0 && o.MaxAge <= d.MaxAge):
+		e.MaxAge = o.MaxAge
+	case o.MaxAge > 0 && o.MaxAge != d.MaxAge:
+		dropped = append(dropped, optMaxAge)
+	}
 	e.Secure = d.Secure || o.Secure
 	e.HttpOnly = true
 	e.Partitioned = d.Partitioned || o.Partitioned
-	if o.SameSite == http.SameSiteStrictMode || o.SameSite == http.SameSiteLaxMode {
+	switch o.SameSite {
+	case 0, d.SameSite:
+	case http.SameSiteStrictMode:
 		e.SameSite = o.SameSite
+	default:
+		dropped = append(dropped, optSameSite)
+	}
+	return e, dropped
+}
+
+// within reports whether the cookie path p is base or below it.
+func within(p, base string) bool {
+	if p == base || base == "/" && strings.HasPrefix(p, "/") {
+		return true
+	}
+	return strings.HasPrefix(p, strings.TrimSuffix(base, "/")+"/")
+}
+
+// sessionOptions returns the attributes a session's cookie is sent with
+// (see requestOptions), and warns about what it dropped.
+func (s *Store) sessionOptions(o *gsessions.Options) gsessions.Options {
+	e, dropped := requestOptions(s.defaults(), o)
+	for _, opt := range dropped {
+		s.warnDropped("session.Options", opt)
 	}
 	return e
+}
+
+// warnDropped logs, at Warn level and once per Store, source and option,
+// that a cookie option was dropped because it would weaken the cookie. The
+// line names the option, never a value.
+func (s *Store) warnDropped(source, opt string) {
+	if _, seen := s.warned.LoadOrStore(source+" "+opt, true); seen {
+		return
+	}
+	s.log.Warn("ginsession: cookie option dropped: it would weaken the session cookie (see docs/cookie-options.md)",
+		slog.String("source", source), slog.String("option", opt))
 }
 
 // checkName enforces the rules browsers apply to prefixed cookie names, so

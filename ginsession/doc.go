@@ -28,8 +28,12 @@
 // request and 24 hours after they began (after login, for a logged-in one),
 // whatever the activity; both limits are enforced by Redis (the key's TTL is
 // min(idle, time left)) and checked again by this package with the
-// application's clock. Options passed to store.Options or session.Options
-// can tighten but never weaken the cookie (see Store.Options).
+// application's clock. Configuration (Config, store.Options) may choose
+// SameSite=Lax, a Domain or another Max-Age; request code
+// (session.Options) can tighten the cookie but never weaken it, and what it
+// may not have is dropped with a warning (see Store.Options and
+// docs/cookie-options.md). Config.CookieName has NewStore check the cookie
+// name against the other settings at startup.
 //
 // # A request
 //

@@ -12,8 +12,13 @@ var (
 	// ErrNoSecret is returned by NewStore when Config.Secrets is empty or
 	// holds an empty secret.
 	ErrNoSecret = errors.New("ginsession: Config.Secrets is required: set at least one secret of 32 bytes or more, newest first")
-	// ErrShortSecret is returned by NewStore when a secret is shorter than 32 bytes.
+	// ErrShortSecret is returned by NewStore and CheckSecret when a secret
+	// is shorter than 32 bytes.
 	ErrShortSecret = errors.New("ginsession: each secret in Config.Secrets must be at least 32 bytes")
+	// ErrWeakSecret is returned by NewStore and CheckSecret when a secret is
+	// obviously not random: whitespace only, too few distinct bytes, or a
+	// short block repeated.
+	ErrWeakSecret = errors.New("ginsession: a secret in Config.Secrets is obviously not random")
 	// ErrConfig is wrapped by every other configuration error from NewStore
 	// and from the cookie-name checks.
 	ErrConfig = errors.New("ginsession: invalid configuration")

@@ -32,7 +32,7 @@ func ExampleNewStore() {
 	})
 	fmt.Println(err)
 	// Output:
-	// ginsession: each secret in Config.Secrets must be at least 32 bytes: secret 0 is 9 bytes
+	// ginsession: each secret in Config.Secrets must be at least 32 bytes: secret 0 is 9 bytes; generate one with: openssl rand -base64 48
 	// true
 	// ginsession: invalid configuration: SameSite=None is refused: it sends the session cookie on cross-site requests; use Strict or Lax
 }
@@ -138,10 +138,10 @@ func ExampleLogout() {
 	cookie := c.Name + "=" + c.Value
 
 	w := send(app, "POST", "/api/logout", firefox, cookie)
-	fmt.Println(w.Code, w.Header().Get("Clear-Site-Data"))
+	fmt.Println(w.Code, w.Header().Get("Set-Cookie"))
 	w = send(app, "GET", "/api/profile", firefox, cookie)
 	fmt.Println(w.Code, w.Body.String())
 	// Output:
-	// 200 "cookies"
+	// 200 __Host-id=; Path=/; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0; HttpOnly; Secure; SameSite=Strict
 	// 401 {"error":"not logged in"}
 }

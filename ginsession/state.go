@@ -28,7 +28,7 @@ type state struct {
 	exists    bool  // a live record backs this session
 	expired   bool  // the cookie named a session that had timed out (now deleted)
 	hadCookie bool  // the request carried a cookie of this name
-	resign    bool  // an older secret verified the cookie: re-sign on the next write
+	resign    bool  // an older secret verified the cookie: re-sign it on the next write or guarded read
 	loadErr   error // Redis failed: fail closed
 }
 

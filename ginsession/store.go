@@ -40,9 +40,16 @@ const (
 // hardened default: no other field has to be set to be safe.
 type Config struct {
 	// Secrets sign session cookies and key the fingerprints, newest
-	// first: the first signs, every one verifies (key rotation: put the new
-	// secret first, keep the old one until its cookies have expired). Each must be at least 32 bytes, from a secret store,
-	// never generated at startup. Required.
+	// first: the first signs, every one verifies. Key rotation: put the new
+	// secret first. RequireAuth re-signs a cookie an old secret signed and
+	// stores the session's fingerprint again with the new key (Save
+	// re-signs the cookie too), so once IdleTimeout has passed every live
+	// session whose requests go through RequireAuth is on the new secret,
+	// and the old one can be dropped; AbsoluteTimeout after the rotation no
+	// session from before it is left at all. Each
+	// must be at least 32 random bytes (openssl rand -base64 48), from a
+	// secret store, never generated at startup; NewStore refuses one that
+	// is obviously not random (see CheckSecret). Required.
 	Secrets [][]byte
 
 	// KeyPrefix is put in front of every Redis key the store writes.
@@ -56,7 +63,7 @@ type Config struct {
 
 	// AbsoluteTimeout ends a session this long after it was created (for a
 	// logged-in session: after the login), however active it is. It is also
-	// the cookie's Max-Age. Default: 24 hours.
+	// the cookie's Max-Age (see BrowserSessionCookie). Default: 24 hours.
 	AbsoluteTimeout time.Duration
 
 	// Insecure drops the Secure cookie attribute, for plain-http development
@@ -71,6 +78,21 @@ type Config struct {
 	// Domain is the cookie's Domain attribute. Default: none (host-only),
 	// which a __Host- cookie name requires.
 	Domain string
+
+	// BrowserSessionCookie sends the cookie without Max-Age, so the browser
+	// drops it when it closes (browsers that restore sessions keep it). The
+	// session still ends at IdleTimeout and AbsoluteTimeout. Default: false,
+	// Max-Age is AbsoluteTimeout.
+	BrowserSessionCookie bool
+
+	// CookieName, when set, is the name the application gives to
+	// sessions.Sessions: NewStore returns an error wrapping ErrConfig when
+	// the other settings make it unusable (a __Host- name with Insecure or
+	// a Domain, a __Secure- name with Insecure), instead of failing at the
+	// first request, and store.Options panics when it would. The store
+	// serves any name whether or not this is set. Default: "" (use
+	// Store.CheckCookieName to check a name at startup).
+	CookieName string
 
 	// MaxSessionBytes caps the encoded size of a session's values; Save
 	// returns ErrTooLarge above it. Default: 4096.
@@ -125,6 +147,7 @@ type Store struct {
 	memoOff    bool                 // reads may go to replicas: always run loadScript, on the primary
 	cluster    *redis.ClusterClient // rdb, when it is one: see reloadAfter
 	nextReload atomic.Int64         // when reloadAfter may next ask for a reload, in Unix ns
+	warned     sync.Map             // "source option" keys of the cookie options already warned about
 }
 
 // NewStore returns a Store that keeps sessions in rdb. It returns an error
@@ -137,11 +160,8 @@ func NewStore(rdb redis.UniversalClient, cfg Config) (*Store, error) {
 		return nil, ErrNoSecret
 	}
 	for i, sec := range cfg.Secrets {
-		if len(sec) == 0 {
-			return nil, ErrNoSecret
-		}
-		if len(sec) < MinSecretLen {
-			return nil, fmt.Errorf("%w: secret %d is %d bytes", ErrShortSecret, i, len(sec))
+		if err := secretError(sec, "secret "+strconv.Itoa(i)); err != nil {
+			return nil, err
 		}
 	}
 	if cfg.KeyPrefix == "" {
@@ -206,6 +226,11 @@ func NewStore(rdb redis.UniversalClient, cfg Config) (*Store, error) {
 		s.macs = append(s.macs, newMACPool(k))
 	}
 	opts := defaultOptions(&cfg)
+	if cfg.CookieName != "" {
+		if err := checkName(cfg.CookieName, opts); err != nil {
+			return nil, err
+		}
+	}
 	s.opts.Store(&opts)
 	return s, nil
 }
@@ -220,23 +245,47 @@ func derive(secret []byte, info string) []byte {
 	return k
 }
 
-// Options sets the cookie attributes of sessions from this store. They are
-// merged into the hardened defaults rather than replacing them, unlike the
-// other gin-contrib stores: a zero field keeps the default, HttpOnly and
-// Secure cannot be switched off, SameSite can be Strict or Lax but never
-// None, and an empty Path stays "/". MaxAge is taken as given: 0 sends a
-// browser-session cookie (no Max-Age), and a positive one is capped at the
-// time left to the absolute timeout; a negative MaxAge, which on a
-// session's Options destroys it on Save, is ignored here (it would destroy
-// every session). It is safe to call while serving.
+// Options sets the cookie attributes of sessions from this store: it is
+// configuration, like Config, and may choose what Config may (Lax, a
+// Domain), unlike session.Options in request code, which can never weaken
+// the cookie. The attributes are merged into the current ones rather than
+// replacing them, unlike in the other gin-contrib stores: a zero field
+// keeps the current value (sessions.Options{SameSite: http.SameSiteLaxMode}
+// keeps Max-Age); a Path, a Domain, a positive MaxAge (capped, when the
+// cookie is sent, at the time left to the absolute timeout) and SameSite
+// Strict or Lax are taken; HttpOnly and Secure cannot be switched off;
+// SameSite None is dropped with a warning; a negative MaxAge, which on a
+// session's Options destroys it on Save, is ignored (it would destroy
+// every session). A browser-session cookie (no Max-Age) is
+// Config.BrowserSessionCookie. The table in docs/cookie-options.md lists
+// every case.
+//
+// With Config.CookieName set, Options panics with an error wrapping
+// ErrConfig when the new attributes would make that name unusable (a
+// Domain or a Path other than "/" for a __Host- name): call it at startup.
+// It is safe to call while serving.
 func (s *Store) Options(o sessions.Options) {
-	g := o.ToGorillaOptions()
-	cur := s.defaults()
-	if g.MaxAge < 0 {
-		g.MaxAge = cur.MaxAge
+	merged, dropped := storeOptions(s.defaults(), o.ToGorillaOptions())
+	for _, opt := range dropped {
+		s.warnDropped("store.Options", opt)
 	}
-	merged := merge(cur, g, true)
+	if s.cfg.CookieName != "" {
+		if err := checkName(s.cfg.CookieName, merged); err != nil {
+			panic(fmt.Errorf("ginsession: store.Options: %w", err))
+		}
+	}
 	s.opts.Store(&merged)
+}
+
+// CheckCookieName returns an error wrapping ErrConfig when sessions called
+// name cannot work with the store's cookie attributes: a __Host- name needs
+// Secure (no Config.Insecure), Path "/" and no Domain, a __Secure- name
+// needs Secure. Call it at startup with the name given to
+// sessions.Sessions, or set Config.CookieName, which NewStore checks.
+// Without either, a bad name fails at its first request: Save and Login
+// return this error, and RequireAuth panics with it.
+func (s *Store) CheckCookieName(name string) error {
+	return checkName(name, s.defaults())
 }
 
 // defaults returns the cookie attributes sessions start with.
@@ -558,7 +607,7 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *gsessions.Ses
 		return fmt.Errorf("ginsession: not saved, the session could not be loaded: %w", st.loadErr)
 	}
 	d := s.defaults()
-	o := merge(d, sess.Options, false)
+	o := s.sessionOptions(sess.Options)
 	if err := checkName(st.name, o); err != nil {
 		return err
 	}

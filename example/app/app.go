@@ -39,9 +39,9 @@ type App struct {
 
 // New builds the application on rdb, which it does not close. It returns
 // an error wrapping ErrConfig when cfg cannot run: in production without a
-// secret; anywhere with a secret under 32 bytes or a bad store setting. In
-// development without a secret it generates one and warns that sessions
-// will not survive a restart.
+// secret; anywhere with a secret that is under 32 bytes or obviously not
+// random, or a bad store setting. In development without a secret it
+// generates one and warns that sessions will not survive a restart.
 func New(cfg Config, rdb redis.UniversalClient) (*App, error) {
 	cfg = cfg.withDefaults()
 	log := cfg.Logger
@@ -56,8 +56,10 @@ func New(cfg Config, rdb redis.UniversalClient) (*App, error) {
 		cfg.Secret = make([]byte, 48)
 		_, _ = rand.Read(cfg.Secret)
 		log.Warn("SESSION_SECRET is not set: using a random secret; sessions will not survive a restart")
-	case len(cfg.Secret) < MinSecretLen:
-		return nil, fmt.Errorf("%w: SESSION_SECRET must be at least %d bytes", ErrConfig, MinSecretLen)
+	default:
+		if err := ginsession.CheckSecret(cfg.Secret); err != nil {
+			return nil, fmt.Errorf("%w: SESSION_SECRET: %w", ErrConfig, err)
+		}
 	}
 	store, err := ginsession.NewStore(rdb, ginsession.Config{
 		Secrets:         [][]byte{cfg.Secret},
@@ -65,6 +67,7 @@ func New(cfg Config, rdb redis.UniversalClient) (*App, error) {
 		IdleTimeout:     cfg.IdleTimeout,
 		AbsoluteTimeout: cfg.AbsoluteTimeout,
 		Insecure:        !cfg.Production(),
+		CookieName:      cfg.CookieName(),
 		Logger:          log,
 		Now:             cfg.Now,
 	})

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionshield/sessionshield/ginsession"
 )
 
 // The values of APP_ENV.
@@ -53,7 +55,9 @@ type Config struct {
 	// answers and an in-process Redis otherwise.
 	RedisURL string
 
-	// Secret signs session cookies (SESSION_SECRET, at least 32 bytes).
+	// Secret signs session cookies (SESSION_SECRET: at least 32 random
+	// bytes; ginsession.CheckSecret refuses one that is obviously not
+	// random).
 	// Required in production. In development, when empty, New generates
 	// one and warns that sessions will not survive a restart.
 	Secret []byte
@@ -129,7 +133,8 @@ func (c Config) CookieName() string {
 // getenv (os.Getenv in main). It reads nothing else and starts nothing, so
 // tests call it with a map. It returns an error wrapping ErrConfig, one line
 // that says what to fix, when the environment cannot work: in production a
-// missing REDIS_URL or SESSION_SECRET; anywhere a malformed value.
+// missing REDIS_URL or SESSION_SECRET; anywhere a malformed value or a
+// SESSION_SECRET that is short or obviously not random.
 func LoadConfig(getenv func(string) string) (Config, error) {
 	var c Config
 	switch env := strings.TrimSpace(getenv("APP_ENV")); env {
@@ -151,8 +156,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 
 	if s := getenv("SESSION_SECRET"); s != "" {
-		if len(s) < MinSecretLen {
-			return Config{}, fmt.Errorf("%w: SESSION_SECRET must be at least %d bytes, got %d", ErrConfig, MinSecretLen, len(s))
+		if err := ginsession.CheckSecret([]byte(s)); err != nil {
+			return Config{}, fmt.Errorf("%w: SESSION_SECRET: %w", ErrConfig, err)
 		}
 		c.Secret = []byte(s)
 	} else if c.Production() {

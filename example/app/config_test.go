@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sessionshield/sessionshield/ginsession"
 )
 
 // env returns a getenv over m.
@@ -14,7 +16,7 @@ func env(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
-const goodSecret = "0123456789abcdef0123456789abcdef0123"
+const goodSecret = "a production-like secret, 32 bytes or more"
 
 func TestLoadConfigDevelopmentDefaults(t *testing.T) {
 	c, err := LoadConfig(env(nil))
@@ -66,6 +68,9 @@ func TestLoadConfigRejects(t *testing.T) {
 		env  map[string]string
 	}{
 		{"short secret", map[string]string{"SESSION_SECRET": "too short"}},
+		{"32 spaces", map[string]string{"SESSION_SECRET": "                                "}},
+		{"32 a", map[string]string{"SESSION_SECRET": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}},
+		{"repeated pattern", map[string]string{"SESSION_SECRET": "0123456789abcdef0123456789abcdef"}},
 		{"bad APP_ENV", map[string]string{"APP_ENV": "prod"}},
 		{"bad PORT", map[string]string{"PORT": "80a"}},
 		{"PORT out of range", map[string]string{"PORT": "70000"}},
@@ -82,6 +87,24 @@ func TestLoadConfigRejects(t *testing.T) {
 			assert.NotContains(t, err.Error(), "hunter2", "no password from REDIS_URL in the error")
 			assert.NotContains(t, err.Error(), "\n")
 		})
+	}
+}
+
+// TestWeakSecretIsRefused checks both places the example takes a secret:
+// SESSION_SECRET through LoadConfig and Config.Secret through New. The
+// reason says how to generate a good one.
+func TestWeakSecretIsRefused(t *testing.T) {
+	for _, secret := range []string{"                                ", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", string(make([]byte, 64))} {
+		_, err := LoadConfig(env(map[string]string{"SESSION_SECRET": secret}))
+		require.ErrorIs(t, err, ErrConfig)
+		assert.ErrorIs(t, err, ginsession.ErrWeakSecret)
+		assert.Contains(t, err.Error(), "SESSION_SECRET")
+		assert.Contains(t, err.Error(), "openssl rand -base64 48")
+		assert.NotContains(t, err.Error(), "\n")
+
+		_, err = New(Config{Secret: []byte(secret), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, deadRedis(t))
+		require.ErrorIs(t, err, ErrConfig)
+		assert.ErrorIs(t, err, ginsession.ErrWeakSecret)
 	}
 }
 

@@ -30,7 +30,7 @@ const (
 )
 
 // testSecret is a fixed 32-byte secret: tests never generate one.
-var testSecret = []byte("0123456789abcdef0123456789abcdef")
+var testSecret = []byte("example-app test secret, 32 bytes or more")
 
 func TestMain(m *testing.M) {
 	gin.SetMode(gin.TestMode)

@@ -28,7 +28,8 @@ const devRedisAddr = "localhost:6379"
 // With RedisURL set the server must answer, in every mode. In development
 // without RedisURL it uses localhost:6379 if that answers, and otherwise
 // starts an in-process Redis (miniredis) and says so; production never
-// does. It warns unless Redis's maxmemory-policy is noeviction.
+// does. Unless Redis's maxmemory-policy is noeviction it warns in
+// development and returns an error wrapping ErrConfig in production.
 // Call Close when done.
 func Open(ctx context.Context, cfg Config) (*App, error) {
 	cfg = cfg.withDefaults()
@@ -93,17 +94,42 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	}
 	a.closers = closers
 	if !inProc {
-		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		err := a.store.CheckRedis(cctx)
-		cancel()
-		switch {
-		case errors.Is(err, ginsession.ErrEvictionPolicy):
-			log.Warn("Redis may evict live sessions under memory pressure: set maxmemory-policy noeviction", "error", err.Error())
-		case err != nil:
-			log.Warn("could not check Redis's maxmemory-policy (CONFIG GET may be forbidden by its ACL)", "error", err.Error())
+		if err := checkEviction(ctx, a); err != nil {
+			a.Close()
+			return nil, err
 		}
 	}
 	return a, nil
+}
+
+// evictionFix says how to make Redis keep every key under memory pressure.
+const evictionFix = "run CONFIG SET maxmemory-policy noeviction and put maxmemory-policy noeviction in redis.conf"
+
+// checkEviction checks Redis's maxmemory-policy. Any policy but noeviction
+// lets Redis evict live sessions, the users' session indexes (then "log
+// out everywhere" misses sessions) and the login throttle's counters (then
+// a locked account is unlocked): in production that is an error wrapping
+// ErrConfig, one line that says how to fix it, and so is a policy that
+// cannot be read (the store's ACL must allow CONFIG GET); in development a
+// warning.
+func checkEviction(ctx context.Context, a *App) error {
+	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	err := a.store.CheckRedis(cctx)
+	cancel()
+	log := a.log
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ginsession.ErrEvictionPolicy) && a.cfg.Production():
+		return fmt.Errorf("%w: Redis may evict sessions, session indexes and login-throttle counters under memory pressure (%v): %s", ErrConfig, err, evictionFix)
+	case errors.Is(err, ginsession.ErrEvictionPolicy):
+		log.Warn("Redis may evict live sessions, session indexes and login-throttle counters under memory pressure: "+evictionFix+" (production refuses to start)", "error", err.Error())
+	case a.cfg.Production():
+		return fmt.Errorf("%w: cannot read Redis's maxmemory-policy, which must be noeviction in production (allow CONFIG GET in the ACL: +config|get): %v", ErrConfig, err)
+	default:
+		log.Warn("could not check Redis's maxmemory-policy (CONFIG GET may be forbidden by its ACL)", "error", err.Error())
+	}
+	return nil
 }
 
 // localRedis reports whether something accepts TCP connections at addr

@@ -102,7 +102,7 @@ func TestOpenWarnsUnlessNoEviction(t *testing.T) {
 	log, logs := bufLogger()
 	a, err := Open(t.Context(), Config{RedisURL: url, Secret: testSecret, Logger: log})
 	require.NoError(t, err)
-	assert.Contains(t, logs.String(), "set maxmemory-policy noeviction")
+	assert.Contains(t, logs.String(), evictionFix)
 	require.NoError(t, a.rdb.ConfigSet(t.Context(), "maxmemory-policy", "noeviction").Err())
 	a.Close()
 
@@ -112,6 +112,43 @@ func TestOpenWarnsUnlessNoEviction(t *testing.T) {
 	a.Close()
 	assert.NotContains(t, logs.String(), "maxmemory-policy")
 	assert.Contains(t, logs.String(), "using Redis from REDIS_URL")
+}
+
+// TestOpenProductionRefusesEvictingRedis: in production an evicting Redis
+// (which evicted lockout counters and session indexes in the review) stops
+// the start with a one-line reason that says how to fix it, and so does a
+// policy the app cannot read; with noeviction the app starts.
+func TestOpenProductionRefusesEvictingRedis(t *testing.T) {
+	srv := redistest.StartServer(t, "--maxmemory-policy", "volatile-lru")
+	admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = admin.Close() })
+	cfg := Config{Env: EnvProduction, RedisURL: "redis://" + srv.Addr + "/0", Secret: testSecret}
+
+	cfg.Logger, _ = bufLogger()
+	a, err := Open(t.Context(), cfg)
+	require.ErrorIs(t, err, ErrConfig)
+	assert.Nil(t, a)
+	assert.Contains(t, err.Error(), `"volatile-lru"`)
+	assert.Contains(t, err.Error(), "CONFIG SET maxmemory-policy noeviction")
+	assert.Contains(t, err.Error(), "redis.conf")
+	assert.NotContains(t, err.Error(), "\n", "a one-line reason")
+
+	// A user whose ACL forbids CONFIG GET: the policy cannot be checked.
+	require.NoError(t, admin.ConfigSet(t.Context(), "maxmemory-policy", "noeviction").Err())
+	require.NoError(t, admin.Do(t.Context(), "ACL", "SETUSER", "noconfig", "on", ">pw", "~*", "&*", "+@all", "-config").Err())
+	blind := cfg
+	blind.RedisURL = "redis://noconfig:pw@" + srv.Addr + "/0"
+	_, err = Open(t.Context(), blind)
+	require.ErrorIs(t, err, ErrConfig)
+	assert.Contains(t, err.Error(), "+config|get")
+	assert.NotContains(t, err.Error(), "pw@")
+
+	var logs *logBuffer
+	cfg.Logger, logs = bufLogger()
+	a, err = Open(t.Context(), cfg)
+	require.NoError(t, err)
+	a.Close()
+	assert.NotContains(t, logs.String(), "maxmemory-policy")
 }
 
 // TestRunServesAndShutsDownGracefully runs the program's main loop: it
