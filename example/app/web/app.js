@@ -257,3 +257,6 @@ onSubmit("delete-form", "delete-button", async () => {
   showAnon();
   say("Your account has been deleted.");
 });
+
+// The script is deferred: the page is parsed, so ask who is logged in.
+load();
