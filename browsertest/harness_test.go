@@ -128,10 +128,10 @@ type env struct {
 	nshot int
 }
 
-// newEnv starts the application (development mode over http, or
-// production mode over https when production is set) on its own key
-// prefix, and a headless Chromium with a fresh profile.
-func newEnv(t *testing.T, production bool) *env {
+// newEnv starts the application (in production mode when production is
+// set, else development; over https when tls is set, else http) on its own
+// key prefix, and a headless Chromium with a fresh profile.
+func newEnv(t *testing.T, production, tls bool) *env {
 	t.Helper()
 	exe := chromiumPath()
 	if exe == "" {
@@ -161,7 +161,7 @@ func newEnv(t *testing.T, production bool) *env {
 	router, err := a.Router()
 	require.NoError(t, err)
 	e.rec = &recorder{next: router, cookie: a.Config().CookieName()}
-	if production {
+	if tls {
 		e.srv = httptest.NewTLSServer(e.rec)
 	} else {
 		e.srv = httptest.NewServer(e.rec)

@@ -45,7 +45,7 @@ func (e *env) clearMessage(ctx context.Context) {
 // the mouse and keyboard, on two devices (two browser contexts), and checks
 // each step in Redis.
 func TestPageAsAPersonUsesIt(t *testing.T) {
-	e := newEnv(t, false)
+	e := newEnv(t, false, false)
 	const email = "pat@example.com"
 	const pw1, pw2 = "pat's first password", "pat's second password"
 
