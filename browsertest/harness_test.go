@@ -287,6 +287,20 @@ func (e *env) screenshotAs(ctx context.Context, file string) string {
 	return path
 }
 
+// screenshotPage saves a PNG of the whole page at width CSS pixels as file
+// in the screenshot folder: the viewport is made as tall as the page, then
+// reset.
+func (e *env) screenshotPage(ctx context.Context, file string, width int64) {
+	e.t.Helper()
+	require.NoError(e.t, chromedp.Do(ctx, chromedp.EmulateViewport(width, 600)))
+	h := eval[int64](e, ctx, `document.documentElement.scrollHeight`)
+	require.NoError(e.t, chromedp.Do(ctx, chromedp.EmulateViewport(width, h)))
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	require.NoError(e.t, err)
+	require.NoError(e.t, os.WriteFile(filepath.Join(e.shots, file), png, 0o644))
+	require.NoError(e.t, chromedp.Do(ctx, chromedp.EmulateReset()))
+}
+
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
 
 func fileSafe(s string) string { return unsafeName.ReplaceAllString(s, "_") }

@@ -105,7 +105,7 @@ func TestPageAsAPersonUsesIt(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 1, current, "exactly one row is this device")
-	e.screenshotAs(laptop, "page.png")
+	e.screenshotPage(laptop, "page.png", 900)
 	e.screenshot(laptop, "two-sessions")
 
 	// End the phone's session from the laptop: the phone is logged out.
