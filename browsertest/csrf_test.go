@@ -48,7 +48,7 @@ const attackPage = `<!doctype html>
 // otherSite serves the pages of the other origins: /attack?target=URL
 // (attackPage) and /set?name=N[&domain=D] (sets the cookie N=1 for an hour,
 // with Domain=D when given).
-func otherSite(t *testing.T) *httptest.Server {
+func otherSite(t *testing.T, tls bool) *httptest.Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /attack", func(w http.ResponseWriter, r *http.Request) {
 		target := r.URL.Query().Get("target")
@@ -62,7 +62,12 @@ func otherSite(t *testing.T) *httptest.Server {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprint(w, "<!doctype html><title>set</title>")
 	})
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewUnstartedServer(mux)
+	if tls {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -71,59 +76,79 @@ func otherSite(t *testing.T) *httptest.Server {
 // of a sibling subdomain (same site) and of the application's own host on
 // another port (same site, another origin), each of which fires every
 // request a page can send cross-origin. All reach the server, none changes
-// anything: the user stays logged in and no account is created.
+// anything: the user stays logged in and no account is created. In
+// development over http and in production over https, where Chromium also
+// sends Sec-Fetch-Site.
 func TestCSRFFromOtherOrigins(t *testing.T) {
-	e := newEnv(t, false, false)
-	other := otherSite(t)
-	ctx := e.device("victim", "")
-	e.signUp(ctx, "victim@example.com", "victim's password", true)
-	require.Len(t, e.sessionKeys(), 1)
-
-	cases := []struct {
-		name, host string
-		cookie     bool // whether the Strict session cookie goes along
+	for _, mode := range []struct {
+		name   string
+		https  bool
+		cookie string
 	}{
-		{"another site", otherHost, false},
-		{"a sibling subdomain", siblingHost, true},
-		{"the same host on another port", appHost, true},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			origin := e.urlFor(other, tc.host)
-			e.open(ctx, e.base+"/") // start from the application, as a user would
-			require.NoError(t, runNavigate(ctx, origin+"/attack?target="+e.base))
-			e.waitFor(ctx, `document.title === "done"`)
-			// fetch, the forms and the beacon: five POSTs and one preflight.
-			hits := e.waitHits(origin, 6)
-			posts := 0
-			for _, h := range hits {
-				switch h.Method {
-				case http.MethodPost:
-					posts++
-					assert.Equal(t, http.StatusForbidden, h.Status, "%s %s (%s)", h.Method, h.Path, h.ContentType)
-					assert.NotEqual(t, "application/json", h.ContentType, "a JSON POST passed the preflight")
-					// Chromium sends Sec-Fetch-* only to trustworthy origins
-					// (https, localhost): over plain http the Origin header
-					// is the only sign of where a request came from.
-					assert.Empty(t, h.SecFetchSite, "%s %s", h.Method, h.Path)
-					assert.Equal(t, tc.cookie, h.Cookie, "session cookie on %s %s", h.Method, h.Path)
-				case http.MethodOptions:
-					assert.GreaterOrEqual(t, h.Status, 400, "the preflight is not answered")
-				default:
-					t.Errorf("unexpected %s %s from %s", h.Method, h.Path, origin)
-				}
-			}
-			assert.Equal(t, 5, posts, "POSTs from %s", origin)
-			t.Logf("%d requests from %s reached the application: %+v", len(hits), origin, hits)
+		{"development over http", false, "id"},
+		{"production over https", true, "__Host-id"},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			e := newEnv(t, mode.https, mode.https)
+			other := otherSite(t, mode.https)
+			ctx := e.device("victim", "")
+			e.signUp(ctx, "victim@example.com", "victim's password", true)
+			require.Len(t, e.sessionKeys(), 1)
+			require.NotNil(t, e.cookie(ctx, mode.cookie, appHost))
 
-			// Nothing changed: still logged in, no account created.
-			e.open(ctx, e.base+"/")
-			e.waitState(ctx, "user")
-			assert.Len(t, e.sessionKeys(), 1)
-			for _, email := range []string{"csrf-form@example.com", "csrf-fetch@example.com"} {
-				taken, err := e.rdb.HExists(t.Context(), e.prefix+"app:email", email).Result()
-				require.NoError(t, err)
-				assert.False(t, taken, "%s was signed up", email)
+			cases := []struct {
+				name, host string
+				site       string // the Sec-Fetch-Site Chromium sends over https
+				cookie     bool   // whether the Strict session cookie goes along
+			}{
+				{"another site", otherHost, "cross-site", false},
+				{"a sibling subdomain", siblingHost, "same-site", true},
+				{"the same host on another port", appHost, "same-site", true},
+			}
+			for _, tc := range cases {
+				t.Run(tc.name, func(t *testing.T) {
+					origin := e.urlFor(other, tc.host)
+					e.open(ctx, e.base+"/") // start from the application, as a user would
+					require.NoError(t, runNavigate(ctx, origin+"/attack?target="+e.base))
+					e.waitFor(ctx, `document.title === "done"`)
+					// fetch, the forms and the beacon: five POSTs and one preflight.
+					hits := e.waitHits(origin, 6)
+					posts := 0
+					for _, h := range hits {
+						switch h.Method {
+						case http.MethodPost:
+							posts++
+							assert.Equal(t, http.StatusForbidden, h.Status, "%s %s (%s)", h.Method, h.Path, h.ContentType)
+							assert.NotEqual(t, "application/json", h.ContentType, "a JSON POST passed the preflight")
+							assert.Equal(t, tc.cookie, h.Cookie, "session cookie on %s %s", h.Method, h.Path)
+							if mode.https {
+								assert.Equal(t, tc.site, h.SecFetchSite, "%s %s", h.Method, h.Path)
+							} else {
+								// Chromium sends Sec-Fetch-* only to trustworthy
+								// origins (https, localhost): over plain http the
+								// Origin header is the only sign of where a
+								// request came from.
+								assert.Empty(t, h.SecFetchSite, "%s %s", h.Method, h.Path)
+							}
+						case http.MethodOptions:
+							assert.GreaterOrEqual(t, h.Status, 400, "the preflight is not answered")
+						default:
+							t.Errorf("unexpected %s %s from %s", h.Method, h.Path, origin)
+						}
+					}
+					assert.Equal(t, 5, posts, "POSTs from %s", origin)
+					t.Logf("%d requests from %s reached the application: %+v", len(hits), origin, hits)
+
+					// Nothing changed: still logged in, no account created.
+					e.open(ctx, e.base+"/")
+					e.waitState(ctx, "user")
+					assert.Len(t, e.sessionKeys(), 1)
+					for _, email := range []string{"csrf-form@example.com", "csrf-fetch@example.com"} {
+						taken, err := e.rdb.HExists(t.Context(), e.prefix+"app:email", email).Result()
+						require.NoError(t, err)
+						assert.False(t, taken, "%s was signed up", email)
+					}
+				})
 			}
 		})
 	}
@@ -178,7 +203,7 @@ func TestLogoutLeavesOtherCookiesAlone(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, tc.production, tc.production)
-			other := otherSite(t)
+			other := otherSite(t, false)
 			ctx := e.device("browser", "")
 			for _, set := range []string{
 				e.urlFor(other, otherHost) + "/set?name=theirs",
