@@ -1,9 +1,10 @@
 // Package app is the example JSON API of sessionshield: signup, login with
 // argon2id passwords and a Redis-backed brute-force throttle, a profile
-// behind ginsession.RequireAuth, logout, and a "your sessions" page, with
-// CSRF checks and no-store caching on every route. The runnable program is
-// ../main.go (go run ./example); this package holds everything it runs, so
-// tests can build the same router.
+// behind ginsession.RequireAuth, logout, a "your sessions" list, password
+// change and account deletion, with CSRF checks and no-store caching on
+// every route, and a page at / that drives the API from a browser. The
+// runnable program is ../main.go (go run ./example); this package holds
+// everything it runs, so tests can build the same router.
 package app
 
 import (
