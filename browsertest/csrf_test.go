@@ -46,14 +46,19 @@ const attackPage = `<!doctype html>
 </script>`
 
 // otherSite serves the pages of the other origins: /attack?target=URL
-// (attackPage) and /set?name=N[&domain=D] (sets the cookie N=1 for an hour,
-// with Domain=D when given).
+// (attackPage), /link?to=URL (a page with a link to URL) and
+// /set?name=N[&domain=D] (sets the cookie N=1 for an hour, with Domain=D
+// when given).
 func otherSite(t *testing.T, tls bool) *httptest.Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /attack", func(w http.ResponseWriter, r *http.Request) {
 		target := r.URL.Query().Get("target")
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprintf(w, attackPage, js(target), target)
+	})
+	mux.HandleFunc("GET /link", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><title>link</title><a id="go" href="%s">the application</a>`, r.URL.Query().Get("to"))
 	})
 	mux.HandleFunc("GET /set", func(w http.ResponseWriter, r *http.Request) {
 		c := &http.Cookie{Name: r.URL.Query().Get("name"), Value: "1", Path: "/", MaxAge: 3600,
@@ -244,4 +249,30 @@ func TestLogoutLeavesOtherCookiesAlone(t *testing.T) {
 			t.Logf("cookies after logout: %s", strings.Join(names, ", "))
 		})
 	}
+}
+
+// TestArrivingByACrossSiteLink: a logged-in user who follows a link from
+// another site gets the page without the SameSite=Strict cookie (the
+// browser withholds it from a cross-site navigation), yet the page shows
+// the user logged in, because it asks with a same-origin fetch after it
+// loads.
+func TestArrivingByACrossSiteLink(t *testing.T) {
+	e := newEnv(t, false, false)
+	other := otherSite(t, false)
+	ctx := e.device("browser", "")
+	e.signUp(ctx, "linked@example.com", "linked's password", true)
+
+	require.NoError(t, runNavigate(ctx, e.urlFor(other, otherHost)+"/link?to="+e.base+"/"))
+	e.click(ctx, "#go")
+	e.waitFor(ctx, `location.host === `+js(strings.TrimPrefix(e.base, "http://")))
+	e.waitState(ctx, "user")
+	e.screenshot(ctx, "arrived-by-link")
+
+	page, ok := e.rec.last(http.MethodGet, "/")
+	require.True(t, ok)
+	assert.False(t, page.Cookie, "the cross-site navigation carried the Strict cookie")
+	profile, ok := e.rec.last(http.MethodGet, "/profile")
+	require.True(t, ok)
+	assert.True(t, profile.Cookie, "the page's own request carried the cookie")
+	assert.Equal(t, http.StatusOK, profile.Status)
 }

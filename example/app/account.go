@@ -122,7 +122,11 @@ func (a *App) changePassword(c *gin.Context) {
 		return
 	}
 	// This session is among those RevokeUser ends; Login then gives this
-	// browser a new one.
+	// browser a new one. If Redis fails from here on, the answer is 503
+	// with the new password in place: "log out everywhere" ends the rest.
+	// A login with the old password that passed its check just before the
+	// hash changed can still create a session after RevokeUser (see its
+	// doc): a window of one round trip.
 	if _, err := a.store.RevokeUser(ctx, user.ID); err != nil {
 		a.unavailable(c, err)
 		return
