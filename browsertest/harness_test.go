@@ -26,6 +26,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/sessionshield/sessionshield/example/app"
@@ -124,8 +125,9 @@ type env struct {
 	deadline time.Time
 	shots    string
 
-	mu    sync.Mutex
-	nshot int
+	mu      sync.Mutex
+	nshot   int
+	console []string // "<device> <type>: <text>" of every console message
 }
 
 // newEnv starts the application (in production mode when production is
@@ -251,7 +253,32 @@ func (e *env) device(name, ua string) context.Context {
 	if ua != "" {
 		e.setUA(ctx, ua)
 	}
+	msgs := chromedp.Console(ctx)
+	go func() {
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			e.mu.Lock()
+			e.console = append(e.console, fmt.Sprintf("%s %s: %s", name, m.Type, m.Text))
+			e.mu.Unlock()
+		}
+	}()
 	return ctx
+}
+
+// assertNoScriptErrors checks that no page threw an exception and the
+// Content-Security-Policy blocked nothing. Failed requests (401, 403, 429)
+// are logged by the browser as errors and are expected.
+func (e *env) assertNoScriptErrors() {
+	e.t.Helper()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, m := range e.console {
+		assert.NotContains(e.t, m, " "+string(chromedp.ConsoleException)+":", "an exception in the page")
+		assert.NotContains(e.t, m, "Content Security Policy", "the CSP blocked something")
+	}
+	e.t.Logf("%d console messages", len(e.console))
 }
 
 // setUA makes the tab send ua as its User-Agent from now on.

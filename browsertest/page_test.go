@@ -204,4 +204,5 @@ func TestPageAsAPersonUsesIt(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, http.StatusTooManyRequests, h.Status)
 	e.screenshot(laptop, "throttled")
+	e.assertNoScriptErrors()
 }
