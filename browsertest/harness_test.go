@@ -483,9 +483,19 @@ type recorder struct {
 	hits []hit
 }
 
+// serve makes the recorder pass requests to h from now on.
+func (r *recorder) serve(h http.Handler) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.next = h
+}
+
 func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	r.mu.Lock()
+	next := r.next
+	r.mu.Unlock()
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-	r.next.ServeHTTP(sw, req)
+	next.ServeHTTP(sw, req)
 	_, err := req.Cookie(r.cookie)
 	h := hit{
 		Method: req.Method, Path: req.URL.Path, Origin: req.Header.Get("Origin"),

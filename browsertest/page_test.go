@@ -2,13 +2,19 @@ package browsertest
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sessionshield/sessionshield/example/app"
 )
 
 // sessionRow is one row of the page's sessions list.
@@ -205,4 +211,32 @@ func TestPageAsAPersonUsesIt(t *testing.T) {
 	assert.Equal(t, http.StatusTooManyRequests, h.Status)
 	e.screenshot(laptop, "throttled")
 	e.assertNoScriptErrors()
+}
+
+// TestPageWhenRedisIsDown: with the store unreachable the page still
+// loads (it needs no Redis), shows the logged-out view, and a signup gets
+// a plain message for the 503.
+func TestPageWhenRedisIsDown(t *testing.T) {
+	e := newEnv(t, false, false)
+	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
+	t.Cleanup(func() { _ = dead.Close() })
+	a, err := app.New(app.Config{Env: app.EnvDevelopment, Secret: testSecret, KeyPrefix: e.prefix, Password: fastPasswords,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, dead)
+	require.NoError(t, err)
+	router, err := a.Router()
+	require.NoError(t, err)
+	e.rec.serve(router)
+
+	ctx := e.device("browser", "")
+	e.open(ctx, e.base+"/")
+	e.waitState(ctx, "anon")
+	e.fill(ctx, "#signup-email", "down@example.com")
+	e.fill(ctx, "#signup-password", "down's password")
+	e.click(ctx, "#signup-button")
+	e.waitMessage(ctx, "The service is unavailable right now. Try again in a moment.")
+	e.screenshot(ctx, "redis-down")
+	h, ok := e.rec.last(http.MethodPost, "/signup")
+	require.True(t, ok)
+	assert.Equal(t, http.StatusServiceUnavailable, h.Status)
+	assert.Equal(t, "anon", eval[string](e, ctx, `document.body.dataset.state`))
 }
