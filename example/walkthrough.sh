@@ -112,4 +112,23 @@ for f in _c _a _u _f _d; do
 done
 ! grep -q "alice@example.com" <<<"$fields" || die "the session holds the email"
 
+# The page at / and its security headers.
+code="$(curl -sS --max-time 10 -D "$tmp/headers" -o /dev/null -w '%{http_code}' "$base/")" || die "page: curl failed"
+echo "page                         $code $(grep -i '^content-security-policy:' "$tmp/headers" | tr -d '\r')"
+[[ "$code" == 200 ]] || die "page: status $code, want 200"
+grep -qi "^content-security-policy: default-src 'self'" "$tmp/headers" || die "page: no Content-Security-Policy"
+
+# Change the password, then delete the account.
+newcreds='{"email":"alice@example.com","password":"a brand new passphrase"}'
+step "change password"       200 "${json[@]}" -d '{"current":"correct horse battery staple","new":"a brand new passphrase"}' "$base/password"
+step "profile, new session"  200 "$base/profile"
+step "login, old password"   401 "${json[@]}" -d "$creds" "$base/login"
+step "login, new password"   200 "${json[@]}" -d "$newcreds" "$base/login"
+step "delete account"        200 -X DELETE "${json[@]}" -d '{"password":"a brand new passphrase"}' "$base/account"
+step "profile after delete"  401 "$base/profile"
+step "login after delete"    401 "${json[@]}" -d "$newcreds" "$base/login"
+left="$(rcli --scan --pattern "${prefix}app:user:*")"
+[[ -z "$left" ]] || die "a user record is left after the account was deleted: $left"
+step "signup again"          201 "${json[@]}" -d "$creds" "$base/signup"
+
 echo "walkthrough: OK"

@@ -1,9 +1,10 @@
 // Package app is the example JSON API of sessionshield: signup, login with
 // argon2id passwords and a Redis-backed brute-force throttle, a profile
-// behind ginsession.RequireAuth, logout, and a "your sessions" page, with
-// CSRF checks and no-store caching on every route. The runnable program is
-// ../main.go (go run ./example); this package holds everything it runs, so
-// tests can build the same router.
+// behind ginsession.RequireAuth, logout, a "your sessions" list, password
+// change and account deletion, with CSRF checks and no-store caching on
+// every route, and a page at / that drives the API from a browser. The
+// runnable program is ../main.go (go run ./example); this package holds
+// everything it runs, so tests can build the same router.
 package app
 
 import (
@@ -127,10 +128,16 @@ func (a *App) Authenticate(ctx context.Context, email, password string) (*User, 
 //	GET    /sessions     -> 200 {sessions: [...]}           (logged in)
 //	DELETE /sessions/:ref -> 200 {message}                  (logged in)
 //	POST   /logout-all   -> 200 {message, revoked}          (logged in)
+//	POST   /password     {current, new} -> 200 {message} + new cookie (logged in)
+//	DELETE /account      {password} -> 200 {message}        (logged in)
 //	GET    /healthz      -> 200 {status} or 503
+//	GET    /             -> the page that drives this API from a browser
+//	GET    /assets/...   -> the page's script, style sheet and icon
 //
-// Every response is JSON with Cache-Control: no-store, and errors are
-// {"error": "..."}. It returns an error for a bad TRUSTED_PROXIES entry.
+// Every response has Cache-Control: no-store. Every API response is JSON,
+// and errors are {"error": "..."}; the page and its assets carry the
+// security headers of securityHeaders. It returns an error for a bad
+// TRUSTED_PROXIES entry.
 func (a *App) Router() (*gin.Engine, error) {
 	r := gin.New()
 	if err := r.SetTrustedProxies(a.cfg.TrustedProxies); err != nil {
@@ -151,6 +158,9 @@ func (a *App) Router() (*gin.Engine, error) {
 	auth.GET("/sessions", a.sessions)
 	auth.DELETE("/sessions/:ref", a.revokeSession)
 	auth.POST("/logout-all", a.logoutAll)
+	auth.POST("/password", a.changePassword)
+	auth.DELETE("/account", a.deleteAccount)
+	a.routePage(r)
 	return r, nil
 }
 

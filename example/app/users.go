@@ -107,15 +107,24 @@ func validateSignup(email, password string) (field, msg string) {
 	if a, err := mail.ParseAddress(email); err != nil || a.Address != email || a.Name != "" {
 		return "email", "email is not a valid address"
 	}
-	switch {
-	case password == "":
-		return "password", "password is required"
-	case len(password) > MaxPasswordBytes:
-		return "password", fmt.Sprintf("password must be at most %d bytes", MaxPasswordBytes)
-	case utf8.RuneCountInString(password) < MinPasswordChars:
-		return "password", fmt.Sprintf("password must be at least %d characters", MinPasswordChars)
+	if msg := validatePassword(password); msg != "" {
+		return "password", msg
 	}
 	return "", ""
+}
+
+// validatePassword returns what is wrong with a new password under the
+// password policy, or "" when it is acceptable.
+func validatePassword(password string) string {
+	switch {
+	case password == "":
+		return "password is required"
+	case len(password) > MaxPasswordBytes:
+		return fmt.Sprintf("password must be at most %d bytes", MaxPasswordBytes)
+	case utf8.RuneCountInString(password) < MinPasswordChars:
+		return fmt.Sprintf("password must be at least %d characters", MinPasswordChars)
+	}
+	return ""
 }
 
 // hash runs argon2id for a new password, waiting for a free slot.

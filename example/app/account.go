@@ -1,0 +1,237 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionshield/sessionshield/ginsession"
+)
+
+// passwordChange is the body of POST /password.
+type passwordChange struct {
+	Current string `json:"current"`
+	New     string `json:"new"`
+}
+
+// accountDeletion is the body of DELETE /account.
+type accountDeletion struct {
+	Password string `json:"password"`
+}
+
+// errPasswordChanged is returned by setPassword when the stored hash is no
+// longer the one that was verified: another request changed the password.
+var errPasswordChanged = errors.New("app: password changed concurrently")
+
+// Both routes of this file ask for the current password, not for a recent
+// login (ginsession.RequireFreshAuth). A fresh login only proves that
+// someone typed the password a few minutes ago: whoever holds the session
+// then (a stolen cookie replayed from the same browser family, a browser
+// left unlocked) could still change the password and lock the owner out,
+// or delete the account. The current password proves the person asking
+// knows it now, costs the user nothing (they type it in the same form),
+// and needs no separate "log in again" step on the page. The check is
+// throttled with the login throttle's counters, so a stolen session cannot
+// guess more passwords than a login form would allow.
+
+// reauthenticate checks that password is the current password of the
+// logged-in user. It counts the attempt against the user's account and the
+// client's IP exactly like a login and returns the user and the stored
+// hash. When it returns false it has answered: 400 for a missing or
+// oversized password, 401 when the user no longer exists, 403
+// {"error":"invalid credentials"} for a wrong password (not 401, which the
+// page reads as "logged out"), 429 or 503 as /login does.
+func (a *App) reauthenticate(c *gin.Context, password, field string) (*User, string, bool) {
+	switch {
+	case password == "":
+		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "password is required", "field": field})
+		return nil, "", false
+	case len(password) > MaxPasswordBytes:
+		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{
+			"error": fmt.Sprintf("password must be at most %d bytes", MaxPasswordBytes), "field": field})
+		return nil, "", false
+	}
+	ctx, ip := c.Request.Context(), c.ClientIP()
+	user, phc, err := a.users.get(ctx, ginsession.UserID(c))
+	switch {
+	case err != nil:
+		a.unavailable(c, err)
+		return nil, "", false
+	case user == nil: // the account was deleted while the session lived
+		fail(c, http.StatusUnauthorized, "not logged in")
+		return nil, "", false
+	}
+	wait, tk, err := a.throttle.reserveLogin(ctx, user.Email, ip)
+	if !a.admitted(c, wait, err, "reauthentication throttled", "too many failed logins, try again later") {
+		return nil, "", false
+	}
+	ok, _, err := a.users.verify(ctx, password, phc)
+	switch {
+	case errors.Is(err, errBadHash):
+		a.log.Error("stored password hash is malformed; the user cannot log in", "user", user.ID)
+		fail(c, http.StatusForbidden, "invalid credentials")
+		return nil, "", false
+	case err != nil:
+		a.throttle.release(ctx, tk)
+		a.unavailable(c, err)
+		return nil, "", false
+	case !ok:
+		a.log.Info("reauthentication failed", "ip", ip) // the attempt stays counted
+		fail(c, http.StatusForbidden, "invalid credentials")
+		return nil, "", false
+	}
+	if err := a.throttle.succeeded(ctx, user.Email, tk); err != nil {
+		a.unavailable(c, err)
+		return nil, "", false
+	}
+	return user, phc, true
+}
+
+// changePassword replaces the logged-in user's password. The old password
+// stops working at once, every other session of the user ends, and this
+// one continues under a new session ID (ginsession.Login), so a copy of the
+// old cookie is worthless too.
+func (a *App) changePassword(c *gin.Context) {
+	var in passwordChange
+	if !decodeJSON(c, &in) {
+		return
+	}
+	if msg := validatePassword(in.New); msg != "" {
+		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": msg, "field": "new"})
+		return
+	}
+	user, phc, ok := a.reauthenticate(c, in.Current, "current")
+	if !ok {
+		return
+	}
+	// Once the new hash is computed the writes go ahead even if the client
+	// has gone: a password that changed must not leave the other sessions
+	// alive.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), writeTimeout)
+	defer cancel()
+	switch err := a.users.setPassword(ctx, user.ID, phc, in.New); {
+	case errors.Is(err, errPasswordChanged):
+		fail(c, http.StatusConflict, "the password was changed by another request, try again")
+		return
+	case err != nil:
+		a.unavailable(c, err)
+		return
+	}
+	// This session is among those RevokeUser ends; Login then gives this
+	// browser a new one. If Redis fails from here on, the answer is 503
+	// with the new password in place: "log out everywhere" ends the rest.
+	// A login with the old password that passed its check just before the
+	// hash changed can still create a session after RevokeUser (see its
+	// doc): a window of one round trip.
+	if _, err := a.store.RevokeUser(ctx, user.ID); err != nil {
+		a.unavailable(c, err)
+		return
+	}
+	if err := ginsession.Login(c, user.ID); err != nil {
+		if errors.Is(err, ginsession.ErrStoreUnavailable) {
+			a.unavailable(c, err)
+			return
+		}
+		panic(err) // a programming error (no session middleware, bad cookie name)
+	}
+	a.log.Info("password changed", "user", user.ID)
+	c.JSON(http.StatusOK, gin.H{"message": "Password changed; every other session was logged out"})
+}
+
+// deleteAccount deletes the logged-in user: the user record, the email's
+// entry in the email index (so the email can sign up again), every session
+// and the session index, and the account's login throttle counter. The
+// session cookie is expired.
+func (a *App) deleteAccount(c *gin.Context) {
+	var in accountDeletion
+	if !decodeJSON(c, &in) {
+		return
+	}
+	user, _, ok := a.reauthenticate(c, in.Password, "password")
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), writeTimeout)
+	defer cancel()
+	// Sessions first: if Redis fails after this, the account still exists
+	// and its owner can log in and try again. The second RevokeUser ends a
+	// login that verified the password just before the record went.
+	if _, err := a.store.RevokeUser(ctx, user.ID); err != nil {
+		a.unavailable(c, err)
+		return
+	}
+	if err := a.users.remove(ctx, user); err != nil {
+		a.unavailable(c, err)
+		return
+	}
+	if _, err := a.store.RevokeUser(ctx, user.ID); err != nil {
+		a.unavailable(c, err)
+		return
+	}
+	if err := a.throttle.forget(ctx, user.Email); err != nil {
+		a.unavailable(c, err)
+		return
+	}
+	// The session is already gone from Redis; Logout expires the cookie. If
+	// it fails the cookie stays, naming a session that no longer exists.
+	if err := ginsession.Logout(c); err != nil && !errors.Is(err, ginsession.ErrStoreUnavailable) {
+		panic(err)
+	}
+	a.log.Info("account deleted", "user", user.ID)
+	c.JSON(http.StatusOK, gin.H{"message": "Account deleted"})
+}
+
+// setPassword hashes password and stores it as the hash of user id, only
+// if the stored hash is still verified (the one just checked). It returns
+// errPasswordChanged when another request changed it first.
+func (u *users) setPassword(ctx context.Context, id, verified, password string) error {
+	h, err := u.hash(ctx, password)
+	if err != nil {
+		return err
+	}
+	n, err := rehashScript.Run(ctx, u.rdb, []string{u.userKey(id)}, verified, h).Int()
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: changing password: %w", ErrUnavailable, err)
+	case n == 0:
+		return errPasswordChanged
+	}
+	return nil
+}
+
+// unindexScript removes the email index's entry for ARGV[1] only if it
+// still names user ARGV[2]: the email may already belong to a new signup.
+var unindexScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  return redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 0
+`)
+
+// remove deletes user's record and its entry in the email index, in one
+// round trip. The two keys may live in different Cluster slots, so this is
+// a pipeline, not a transaction; a login that finds one of them without
+// the other fails like one for an unknown email.
+func (u *users) remove(ctx context.Context, user *User) error {
+	_, err := u.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		unindexScript.Eval(ctx, p, []string{u.indexKey()}, user.Email, user.ID)
+		p.Unlink(ctx, u.userKey(user.ID))
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%w: deleting user: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// forget deletes the login throttle counter of the account with email.
+func (t *throttle) forget(ctx context.Context, email string) error {
+	if err := t.rdb.Unlink(ctx, t.accountKey(email)).Err(); err != nil {
+		return fmt.Errorf("%w: deleting login throttle: %w", ErrUnavailable, err)
+	}
+	return nil
+}
