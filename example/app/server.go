@@ -25,41 +25,55 @@ const ShutdownTimeout = 10 * time.Second
 const devRedisAddr = "localhost:6379"
 
 // Open connects to Redis as cfg says and builds the application on it.
-// With RedisURL set the server must answer, in every mode. In development
+// With RedisURL set it builds the client of RedisMode (see
+// applyClientDefaults for the options it sets where the URL does not), and
+// the server must answer and be of the right kind: a Cluster node in
+// standalone mode, or a server without cluster support in cluster mode, is
+// refused with an error wrapping ErrConfig. In development standalone mode
 // without RedisURL it uses localhost:6379 if that answers, and otherwise
-// starts an in-process Redis (miniredis) and says so; production never
-// does. It warns unless Redis's maxmemory-policy is noeviction.
-// Call Close when done.
+// starts an in-process Redis (miniredis) and says so; production, cluster
+// and sentinel mode never do. It warns unless Redis's maxmemory-policy is
+// noeviction. Call Close when done.
 func Open(ctx context.Context, cfg Config) (*App, error) {
 	cfg = cfg.withDefaults()
 	log := cfg.Logger
 	var (
-		rdb     *redis.Client
+		rdb     redis.UniversalClient
 		closers []func()
 		inProc  bool
 	)
 	switch {
 	case cfg.RedisURL != "":
-		opts, err := parseRedisURL(cfg.RedisURL)
+		target, err := parseRedisTarget(cfg.RedisMode, cfg.RedisURL)
 		if err != nil {
 			return nil, err
 		}
-		rdb = redis.NewClient(opts)
+		rdb = target.newClient()
 		if err := ping(ctx, rdb); err != nil {
 			_ = rdb.Close()
-			return nil, fmt.Errorf("Redis at %s does not answer: %w", opts.Addr, err)
+			return nil, fmt.Errorf("%s does not answer: %w", target.where(), err)
 		}
-		log.Info("using Redis from REDIS_URL", "addr", opts.Addr, "tls", opts.TLSConfig != nil)
-	case cfg.Production():
-		return nil, fmt.Errorf("%w: REDIS_URL is required in production", ErrConfig)
+		if err := target.checkTopology(ctx, rdb); err != nil {
+			_ = rdb.Close()
+			return nil, err
+		}
+		log.Info("using Redis from REDIS_URL", "mode", cfg.RedisMode, "servers", target.where(), "tls", target.tls())
 	default:
+		if err := cfg.needsRedisURL(); err != nil {
+			return nil, err
+		}
 		// One quick TCP dial first: nothing on localhost is the usual case
 		// on a new machine, and a go-redis client would log its failure.
 		why := "nothing answers on " + cfg.devRedisAddr
 		if localRedis(ctx, cfg.devRedisAddr) {
-			rdb = redis.NewClient(&redis.Options{Addr: cfg.devRedisAddr})
+			target := defaultTarget(cfg.devRedisAddr)
+			rdb = target.newClient()
 			err := ping(ctx, rdb)
 			if err == nil {
+				if err := target.checkTopology(ctx, rdb); err != nil {
+					_ = rdb.Close()
+					return nil, err
+				}
 				log.Warn("REDIS_URL is not set: using the Redis on " + cfg.devRedisAddr)
 				break
 			}
@@ -74,7 +88,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		}
 		m.ClockTTL(true) // expire keys with the wall clock, like a real server
 		closers = append(closers, m.Close)
-		rdb = redis.NewClient(&redis.Options{Addr: m.Addr()})
+		rdb = defaultTarget(m.Addr()).newClient()
 		inProc = true
 		log.Warn("REDIS_URL is not set and "+why+
 			": using an in-process Redis (miniredis); all users and sessions are lost when the program stops;"+
@@ -134,7 +148,7 @@ func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
 	r.l.Log(ctx, slog.LevelWarn, "go-redis", "message", strings.TrimPrefix(fmt.Sprintf(format, v...), "redis: "))
 }
 
-func ping(ctx context.Context, rdb *redis.Client) error {
+func ping(ctx context.Context, rdb redis.UniversalClient) error {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	return rdb.Ping(ctx).Err()
