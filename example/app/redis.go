@@ -184,12 +184,40 @@ func (t *redisTarget) tls() bool {
 	}
 }
 
+// open builds the client of t and checks that its servers answer and are
+// of the right kind (see checkTopology). A server of the wrong kind gives
+// an error wrapping ErrConfig; one that does not answer, another error. On
+// error the client is closed.
+func (t *redisTarget) open(ctx context.Context) (redis.UniversalClient, error) {
+	if t.cluster != nil {
+		// A ClusterClient's first command fails on a server without
+		// cluster support with a message that does not say what to do:
+		// ask the seeds first.
+		if err := t.checkTopology(ctx, nil); err != nil {
+			return nil, err
+		}
+	}
+	rdb := t.newClient()
+	if err := ping(ctx, rdb); err != nil {
+		_ = rdb.Close()
+		return nil, fmt.Errorf("%s does not answer: %w", t.where(), err)
+	}
+	if t.single != nil {
+		if err := t.checkTopology(ctx, rdb); err != nil {
+			_ = rdb.Close()
+			return nil, err
+		}
+	}
+	return rdb, nil
+}
+
 // checkTopology refuses a server of the wrong kind for the mode: in
 // standalone mode a Cluster node (which would answer MOVED to every other
 // key), in cluster mode a server without cluster support. It asks INFO
-// cluster of the standalone server, or of the first cluster seed that
-// answers, with the target's credentials and TLS. Sentinel mode is not
-// checked: a Sentinel only hands out non-cluster masters.
+// cluster of the standalone server through rdb, or of the first cluster
+// seed that answers, with the target's credentials and TLS (rdb is not
+// used). Sentinel mode is not checked: Sentinel does not manage Cluster
+// nodes.
 func (t *redisTarget) checkTopology(ctx context.Context, rdb redis.UniversalClient) error {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()

@@ -48,13 +48,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		if err != nil {
 			return nil, err
 		}
-		rdb = target.newClient()
-		if err := ping(ctx, rdb); err != nil {
-			_ = rdb.Close()
-			return nil, fmt.Errorf("%s does not answer: %w", target.where(), err)
-		}
-		if err := target.checkTopology(ctx, rdb); err != nil {
-			_ = rdb.Close()
+		if rdb, err = target.open(ctx); err != nil {
 			return nil, err
 		}
 		log.Info("using Redis from REDIS_URL", "mode", cfg.RedisMode, "servers", target.where(), "tls", target.tls())
@@ -66,21 +60,21 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		// on a new machine, and a go-redis client would log its failure.
 		why := "nothing answers on " + cfg.devRedisAddr
 		if localRedis(ctx, cfg.devRedisAddr) {
-			target := defaultTarget(cfg.devRedisAddr)
-			rdb = target.newClient()
-			err := ping(ctx, rdb)
-			if err == nil {
-				if err := target.checkTopology(ctx, rdb); err != nil {
-					_ = rdb.Close()
-					return nil, err
-				}
+			var err error
+			rdb, err = defaultTarget(cfg.devRedisAddr).open(ctx)
+			switch {
+			case err == nil:
 				log.Warn("REDIS_URL is not set: using the Redis on " + cfg.devRedisAddr)
-				break
+			case errors.Is(err, ErrConfig):
+				return nil, err
+			default:
+				// Something listens but does not answer PING: a Redis that
+				// wants a password, or another server. Say which.
+				why = "the server on " + cfg.devRedisAddr + " does not answer PING (" + err.Error() + "; set REDIS_URL to use it)"
 			}
-			_ = rdb.Close()
-			// Something listens but does not answer PING: a Redis that
-			// wants a password, or another server. Say which.
-			why = "the server on " + cfg.devRedisAddr + " does not answer PING (" + err.Error() + "; set REDIS_URL to use it)"
+		}
+		if rdb != nil {
+			break
 		}
 		m := miniredis.NewMiniRedis()
 		if err := m.Start(); err != nil {
@@ -154,9 +148,10 @@ func ping(ctx context.Context, rdb redis.UniversalClient) error {
 	return rdb.Ping(ctx).Err()
 }
 
-// Run opens the application, serves it on cfg.Addr until ctx is done
-// (main cancels it on SIGINT or SIGTERM), then shuts down gracefully,
-// waiting up to ShutdownTimeout for in-flight requests.
+// Run opens the application, serves it on cfg.Addr (and its metrics on
+// cfg.MetricsAddr when set) until ctx is done (main cancels it on SIGINT or
+// SIGTERM), then shuts down gracefully, waiting up to ShutdownTimeout for
+// in-flight requests.
 func Run(ctx context.Context, cfg Config) error {
 	a, err := Open(ctx, cfg)
 	if err != nil {
@@ -193,17 +188,45 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	log.Info("listening", "addr", "http://"+ln.Addr().String())
 
-	errc := make(chan error, 1)
+	servers := []*http.Server{srv}
+	errc := make(chan error, 2)
+	switch {
+	case cfg.MetricsAddr != "":
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("listening on METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", a.MetricsHandler())
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
+		servers = append(servers, msrv)
+		go func() { errc <- msrv.Serve(mln) }()
+		log.Info("metrics", "addr", "http://"+mln.Addr().String()+"/metrics")
+	case cfg.Production():
+		log.Info("metrics are off in production without METRICS_ADDR (set it to serve /metrics on a listener of its own)")
+	default:
+		log.Info("metrics", "addr", "http://"+ln.Addr().String()+"/metrics", "note", "set METRICS_ADDR to serve them on a listener of their own")
+	}
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
+		for _, s := range servers {
+			_ = s.Close()
+		}
 		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	var errs []error
+	for _, s := range servers {
+		if err := s.Shutdown(sctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("shutting down: %w", err)
 	}
 	return nil
