@@ -58,13 +58,15 @@ func parseRedisTarget(mode, rawURL string) (*redisTarget, error) {
 			return nil, urlError(mode, err)
 		}
 		o := t.single
-		applyClientDefaults(query, clientOptions{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.MaxRetries, &o.ContextTimeoutEnabled})
+		applyClientDefaults(query, clientOptions{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.MaxRetries, &o.DialerRetries, &o.ContextTimeoutEnabled})
 	case RedisCluster:
 		if t.cluster, err = redis.ParseClusterURL(rawURL); err != nil {
 			return nil, urlError(mode, err)
 		}
 		o := t.cluster
-		applyClientDefaults(query, clientOptions{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.MaxRetries, &o.ContextTimeoutEnabled})
+		applyClientDefaults(query, clientOptions{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.MaxRetries, &o.DialerRetries, &o.ContextTimeoutEnabled})
+		// Not in the URL format, so always set: see clusterStateReloadInterval.
+		o.ClusterStateReloadInterval = clusterStateReloadInterval
 	case RedisSentinel:
 		if t.failover, err = redis.ParseFailoverURL(rawURL); err != nil {
 			return nil, urlError(mode, err)
@@ -73,7 +75,7 @@ func parseRedisTarget(mode, rawURL string) (*redisTarget, error) {
 		if o.MasterName == "" {
 			return nil, fmt.Errorf("%w: REDIS_URL needs ?master_name=<name> (the master's name in the Sentinels' configuration) when REDIS_MODE=sentinel", ErrConfig)
 		}
-		applyClientDefaults(query, clientOptions{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.MaxRetries, &o.ContextTimeoutEnabled})
+		applyClientDefaults(query, clientOptions{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.MaxRetries, &o.DialerRetries, &o.ContextTimeoutEnabled})
 	default:
 		return nil, fmt.Errorf("%w: REDIS_MODE must be %q, %q or %q, got %q", ErrConfig, RedisStandalone, RedisCluster, RedisSentinel, mode)
 	}
@@ -101,7 +103,7 @@ func urlError(mode string, err error) error {
 // redis.FailoverOptions.
 type clientOptions struct {
 	dialTimeout, readTimeout, writeTimeout, poolTimeout *time.Duration
-	maxRetries                                          *int
+	maxRetries, dialerRetries                           *int
 	contextTimeoutEnabled                               *bool
 }
 
@@ -115,12 +117,15 @@ type clientOptions struct {
 //	write_timeout             400ms
 //	pool_timeout              1s     waiting for a free connection
 //	max_retries               1      one retry: two attempts of at most 400ms
+//	dialer_retries            1      one dial per attempt, not five 100ms apart
 //	context_timeout_enabled   true   a request's deadline bounds its commands
 //
-// go-redis's own defaults (5s dial, 3s read and write, 3 retries, context
-// deadlines ignored) keep a request waiting many seconds on a hung server.
-// Only ParseFailoverURL reads context_timeout_enabled from the query; in the
-// other modes it is always on.
+// go-redis v9.23's own defaults (5s dial, 3s read and write, 3 retries,
+// five dials per connection, context deadlines ignored) keep a request
+// waiting many seconds on a hung or unreachable server. ParseURL reads
+// neither dialer_retries nor context_timeout_enabled from the query, and
+// ParseClusterURL not context_timeout_enabled: there they are always the
+// values above.
 func applyClientDefaults(query url.Values, o clientOptions) {
 	duration := func(name string, p *time.Duration, v time.Duration) {
 		if !query.Has(name) {
@@ -134,16 +139,29 @@ func applyClientDefaults(query url.Values, o clientOptions) {
 	if !query.Has("max_retries") {
 		*o.maxRetries = 1
 	}
+	if !query.Has("dialer_retries") {
+		*o.dialerRetries = 1
+	}
 	if !query.Has("context_timeout_enabled") {
 		*o.contextTimeoutEnabled = true
 	}
 }
 
+// clusterStateReloadInterval is how old a ClusterClient's slot map may get
+// before a command makes it reload it in the background (one CLUSTER SLOTS).
+// go-redis's default is 60 s, and it reloads sooner only on MOVED: after a
+// master dies and its replica takes over, the client keeps dialling the
+// dead master, and every command for its slots fails, for up to a minute.
+// The example's own commands (users, login throttle) go through the same
+// client, so the example sets it for them, whatever the session store
+// does.
+const clusterStateReloadInterval = 2 * time.Second
+
 // defaultTarget is a standalone target at addr with the client defaults,
 // for the development fallbacks that have no REDIS_URL.
 func defaultTarget(addr string) *redisTarget {
 	o := &redis.Options{Addr: addr}
-	applyClientDefaults(nil, clientOptions{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.MaxRetries, &o.ContextTimeoutEnabled})
+	applyClientDefaults(nil, clientOptions{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.MaxRetries, &o.DialerRetries, &o.ContextTimeoutEnabled})
 	return &redisTarget{mode: RedisStandalone, single: o}
 }
 

@@ -47,7 +47,7 @@ func TestParseRedisTarget(t *testing.T) {
 			want{addrs: []string{"h:1"}, dial: wantDial, read: 0, retries: 1, ctxTimeout: true}},
 		{"cluster seeds", RedisCluster, "redis://u:hunter2@10.0.0.1:7000?addr=10.0.0.2:7000&addr=10.0.0.3:7000",
 			want{addrs: []string{"10.0.0.1:7000", "10.0.0.2:7000", "10.0.0.3:7000"}, dial: wantDial, read: wantRead, retries: 1, ctxTimeout: true}},
-		{"cluster URL options win", RedisCluster, "redis://10.0.0.1:7000?max_retries=-1&read_timeout=100ms",
+		{"cluster URL options win", RedisCluster, "redis://10.0.0.1:7000?max_retries=-1&read_timeout=100ms&dialer_retries=3",
 			want{addrs: []string{"10.0.0.1:7000"}, dial: wantDial, read: 100 * time.Millisecond, retries: -1, ctxTimeout: true}},
 		{"sentinel", RedisSentinel, "redis://10.0.0.1:26379/1?master_name=mymaster&addr=10.0.0.2:26379",
 			want{addrs: []string{"10.0.0.1:26379", "10.0.0.2:26379"}, master: "mymaster", db: 1, dial: wantDial, read: wantRead, retries: 1, ctxTimeout: true}},
@@ -61,29 +61,36 @@ func TestParseRedisTarget(t *testing.T) {
 			assert.Equal(t, tc.want.tls, target.tls())
 			var got want
 			var write, pool time.Duration
+			var dialerRetries int
 			switch tc.mode {
 			case RedisStandalone:
 				o := target.single
 				require.NotNil(t, o)
 				got = want{[]string{o.Addr}, "", o.DB, o.TLSConfig != nil, o.DialTimeout, o.ReadTimeout, o.MaxRetries, o.ContextTimeoutEnabled}
-				write, pool = o.WriteTimeout, o.PoolTimeout
+				write, pool, dialerRetries = o.WriteTimeout, o.PoolTimeout, o.DialerRetries
 				assert.IsType(t, &redis.Client{}, target.newClient())
 			case RedisCluster:
 				o := target.cluster
 				require.NotNil(t, o)
 				got = want{o.Addrs, "", 0, o.TLSConfig != nil, o.DialTimeout, o.ReadTimeout, o.MaxRetries, o.ContextTimeoutEnabled}
-				write, pool = o.WriteTimeout, o.PoolTimeout
+				write, pool, dialerRetries = o.WriteTimeout, o.PoolTimeout, o.DialerRetries
+				assert.Equal(t, 2*time.Second, o.ClusterStateReloadInterval)
 				assert.IsType(t, &redis.ClusterClient{}, target.newClient())
 			case RedisSentinel:
 				o := target.failover
 				require.NotNil(t, o)
 				got = want{o.SentinelAddrs, o.MasterName, o.DB, o.TLSConfig != nil, o.DialTimeout, o.ReadTimeout, o.MaxRetries, o.ContextTimeoutEnabled}
-				write, pool = o.WriteTimeout, o.PoolTimeout
+				write, pool, dialerRetries = o.WriteTimeout, o.PoolTimeout, o.DialerRetries
 				assert.IsType(t, &redis.Client{}, target.newClient())
 			}
 			assert.Equal(t, tc.want, got)
 			assert.Equal(t, wantWrite, write)
 			assert.Equal(t, wantPool, pool)
+			if strings.Contains(tc.url, "dialer_retries=") {
+				assert.Equal(t, 3, dialerRetries, "the URL's dialer_retries wins")
+			} else {
+				assert.Equal(t, 1, dialerRetries, "one dial per attempt")
+			}
 			assert.NotContains(t, target.where(), "hunter", "where() never shows a credential")
 		})
 	}
