@@ -14,9 +14,10 @@
 #
 # Environment:
 #   REDIS_TOPOLOGY_PORT  first of the consecutive ports used (cluster: six
-#                        nodes; sentinel: the master, the replica, then the
-#                        three Sentinels); default 7101 for cluster (7101-7106),
-#                        6391 for sentinel (6391-6395)
+#                        nodes, each with its cluster bus on port + 10000;
+#                        sentinel: the master, the replica, then the three
+#                        Sentinels); default 7101 for cluster (7101-7106 and
+#                        17101-17106), 6391 for sentinel (6391-6395)
 #   REDIS_TOPOLOGY_DIR   the state directory (default: a fixed name per
 #                        mode under ${TMPDIR:-/tmp}, so that "down" finds it)
 set -euo pipefail
@@ -60,7 +61,8 @@ answers() { redis-cli -h 127.0.0.1 -p "$1" ping >/dev/null 2>&1; }
 wait_for() {
   local what=$1 secs=$2; shift 2
   for _ in $(seq 1 $((secs * 10))); do "$@" && return 0; sleep 0.1; done
-  echo "timed out waiting for $what; logs are in $state" >&2
+  echo "timed out waiting for $what; the last log lines:" >&2
+  tail -n 5 "$state"/*.log >&2 || true
   return 1
 }
 
@@ -110,9 +112,14 @@ if [ "$mode" = cluster ]; then
 else
   ports=($(seq "$base" $((base + 4))))
 fi
-for p in "${ports[@]}"; do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-    echo "port $p is in use: set REDIS_TOPOLOGY_PORT to another first port" >&2
+# A Cluster node also listens on its port + 10000 (the cluster bus).
+check=("${ports[@]}")
+if [ "$mode" = cluster ]; then
+  for p in "${ports[@]}"; do check+=($((p + 10000))); done
+fi
+for p in "${check[@]}"; do
+  if [ "$p" -gt 65535 ] || (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+    echo "port $p is in use or out of range: set REDIS_TOPOLOGY_PORT to another first port" >&2
     exit 1
   fi
 done
