@@ -1,7 +1,9 @@
 // Package app is the example JSON API of sessionshield: signup, login with
 // argon2id passwords and a Redis-backed brute-force throttle, a profile
 // behind ginsession.RequireAuth, logout, and a "your sessions" page, with
-// CSRF checks and no-store caching on every route. The runnable program is
+// CSRF checks and no-store caching on every route, Prometheus metrics, and
+// a Redis client for a single server, a Cluster or Sentinel (REDIS_MODE;
+// see redis.go for the client options it sets). The runnable program is
 // ../main.go (go run ./example); this package holds everything it runs, so
 // tests can build the same router.
 package app

@@ -120,7 +120,7 @@ type clientOptions struct {
 //	dialer_retries            1      one dial per attempt, not five 100ms apart
 //	context_timeout_enabled   true   a request's deadline bounds its commands
 //
-// go-redis v9.23's own defaults (5s dial, 3s read and write, 3 retries,
+// go-redis v9.23's own defaults (5s dial, 5s read and write, 3 retries,
 // five dials per connection, context deadlines ignored) keep a request
 // waiting many seconds on a hung or unreachable server. ParseURL reads
 // neither dialer_retries nor context_timeout_enabled from the query, and
