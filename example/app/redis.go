@@ -232,20 +232,19 @@ func (t *redisTarget) open(ctx context.Context) (redis.UniversalClient, error) {
 // checkTopology refuses a server of the wrong kind for the mode: in
 // standalone mode a Cluster node (which would answer MOVED to every other
 // key), in cluster mode a server without cluster support. It asks INFO
-// cluster of the standalone server through rdb, or of the first cluster
-// seed that answers, with the target's credentials and TLS (rdb is not
-// used). Sentinel mode is not checked: Sentinel does not manage Cluster
-// nodes.
+// cluster of the standalone server through rdb (a server whose INFO fails
+// is accepted), or of the first cluster seed that answers, with the
+// target's credentials and TLS (rdb is not used). Sentinel mode is not
+// checked: Sentinel does not manage Cluster nodes.
 func (t *redisTarget) checkTopology(ctx context.Context, rdb redis.UniversalClient) error {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	switch {
 	case t.single != nil:
-		on, err := clusterEnabled(ctx, rdb)
-		if err != nil {
-			return fmt.Errorf("%s: INFO cluster: %w", t.where(), err)
-		}
-		if on {
+		// A server that cannot say (INFO forbidden by an ACL, an
+		// in-process Redis without the section) is taken at its word:
+		// only a server that says it is a Cluster node is refused.
+		if on, err := clusterEnabled(ctx, rdb); err == nil && on {
 			return fmt.Errorf("%w: %s is a Redis Cluster node (cluster_enabled:1): set REDIS_MODE=cluster", ErrConfig, t.single.Addr)
 		}
 	case t.cluster != nil:
