@@ -42,9 +42,9 @@ down() {
     [ -e "$f" ] || continue
     pid=$(cat "$f")
     # Only a redis-server we started (the pid may have been reused).
-    if [ -n "$pid" ] && [ "$(ps -p "$pid" -o comm= 2>/dev/null || true)" = redis-server ]; then
-      kill "$pid" && pids+=("$pid")
-    fi
+    case "$(ps -p "$pid" -o comm= 2>/dev/null || true)" in
+      *redis-server*) kill "$pid" && pids+=("$pid") ;;
+    esac
   done
   for pid in "${pids[@]}"; do
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done

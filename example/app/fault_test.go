@@ -170,7 +170,7 @@ func ms(d time.Duration) int64 { return d.Milliseconds() }
 // <= 1.5 s), none 500, none hang, and the clients are served again right
 // after the sleep ends.
 func TestFaultExampleHang(t *testing.T) {
-	srv := redistest.StartServer(t, "--enable-debug-command", "yes")
+	srv := redistest.StartServer(t, debugArgs(t)...)
 	e, clients := faultEnv(t, srv.Addr)
 
 	hang := redis.NewClient(&redis.Options{Addr: srv.Addr, ReadTimeout: -1, MaxRetries: -1})
