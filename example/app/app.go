@@ -144,7 +144,6 @@ func (a *App) Authenticate(ctx context.Context, email, password string) (*User, 
 // TRUSTED_PROXIES entry. In production, or with MetricsAddr set, /metrics
 // is not on this router: MetricsHandler serves it on a listener of its own
 // (Run starts one on MetricsAddr).
-
 func (a *App) Router() (*gin.Engine, error) {
 	r := gin.New()
 	if err := r.SetTrustedProxies(a.cfg.TrustedProxies); err != nil {
