@@ -1,8 +1,9 @@
 // Command example runs the sessionshield example JSON API (package
 // example/app): go run ./example. It reads its configuration from the
-// environment (APP_ENV, REDIS_URL, SESSION_SECRET, PORT, HOST,
-// TRUSTED_PROXIES, KEY_PREFIX; see docs/walkthrough.md) and stops
-// gracefully on SIGINT or SIGTERM.
+// environment (APP_ENV, REDIS_MODE, REDIS_URL, SESSION_SECRET, PORT, HOST,
+// TRUSTED_PROXIES, KEY_PREFIX, ALLOWED_ORIGINS, METRICS_ADDR; see
+// docs/walkthrough.md and docs/redis-example.md) and stops gracefully on
+// SIGINT or SIGTERM.
 package main
 
 import (

@@ -2,9 +2,11 @@
 // argon2id passwords and a Redis-backed brute-force throttle, a profile
 // behind ginsession.RequireAuth, logout, a "your sessions" list, password
 // change and account deletion, with CSRF checks and no-store caching on
-// every route, and a page at / that drives the API from a browser. The
-// runnable program is ../main.go (go run ./example); this package holds
-// everything it runs, so tests can build the same router.
+// every route, a page at / that drives the API from a browser, Prometheus
+// metrics, and a Redis client for a single server, a Cluster or Sentinel
+// (REDIS_MODE; see redis.go for the client options it sets). The runnable
+// program is ../main.go (go run ./example); this package holds everything
+// it runs, so tests can build the same router.
 package app
 
 import (
@@ -27,13 +29,14 @@ import (
 )
 
 // App is the example application: its configuration, Redis client,
-// session store, users and login throttle.
+// session store, users, login throttle and metrics.
 type App struct {
 	cfg      Config
 	rdb      redis.UniversalClient
 	store    *ginsession.Store
 	users    *users
 	throttle *throttle
+	metrics  *metrics
 	log      *slog.Logger
 	closers  []func()
 }
@@ -62,6 +65,7 @@ func New(cfg Config, rdb redis.UniversalClient) (*App, error) {
 			return nil, fmt.Errorf("%w: SESSION_SECRET: %w", ErrConfig, err)
 		}
 	}
+	m := newMetrics(rdb)
 	store, err := ginsession.NewStore(rdb, ginsession.Config{
 		Secrets:         [][]byte{cfg.Secret},
 		KeyPrefix:       cfg.KeyPrefix + "sess:",
@@ -71,6 +75,7 @@ func New(cfg Config, rdb redis.UniversalClient) (*App, error) {
 		CookieName:      cfg.CookieName(),
 		Logger:          log,
 		Now:             cfg.Now,
+		OnEvent:         m.event,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
@@ -86,12 +91,19 @@ func New(cfg Config, rdb redis.UniversalClient) (*App, error) {
 			accountLimit: cfg.AccountLimit, ipLimit: cfg.IPLimit, signupLimit: cfg.SignupLimit,
 			window: cfg.Window,
 		},
-		log: log,
+		metrics: m,
+		log:     log,
 	}, nil
 }
 
 // Store returns the application's session store.
 func (a *App) Store() *ginsession.Store { return a.store }
+
+// MetricsHandler returns the handler that serves the application's
+// Prometheus metrics (its own registry) in the text format: the security
+// events by type, the request latency by route and status, and the Redis
+// connection pool. Serve it where only the monitoring system can reach it.
+func (a *App) MetricsHandler() http.Handler { return a.metrics.handler() }
 
 // Config returns the configuration the application runs with, defaults
 // filled in. Its Secret is the one in use (generated in development when
@@ -130,14 +142,17 @@ func (a *App) Authenticate(ctx context.Context, email, password string) (*User, 
 //	POST   /logout-all   -> 200 {message, revoked}          (logged in)
 //	POST   /password     {current, new} -> 200 {message} + new cookie (logged in)
 //	DELETE /account      {password} -> 200 {message}        (logged in)
-//	GET    /healthz      -> 200 {status} or 503
+//	GET    /healthz      -> 200 {status} or 503 {error, reason}
+//	GET    /metrics      -> Prometheus text format (development without MetricsAddr only)
 //	GET    /             -> the page that drives this API from a browser
 //	GET    /assets/...   -> the page's script, style sheet and icon
 //
-// Every response has Cache-Control: no-store. Every API response is JSON,
-// and errors are {"error": "..."}; the page and its assets carry the
-// security headers of securityHeaders. It returns an error for a bad
-// TRUSTED_PROXIES entry.
+// Every response but /metrics has Cache-Control: no-store. Every API
+// response is JSON, and errors are {"error": "..."}; the page and its
+// assets carry the security headers of securityHeaders. It returns an
+// error for a bad TRUSTED_PROXIES entry. In production, or with
+// MetricsAddr set, /metrics is not on this router: MetricsHandler serves
+// it on a listener of its own (Run starts one on MetricsAddr).
 func (a *App) Router() (*gin.Engine, error) {
 	r := gin.New()
 	if err := r.SetTrustedProxies(a.cfg.TrustedProxies); err != nil {
@@ -146,10 +161,13 @@ func (a *App) Router() (*gin.Engine, error) {
 	r.HandleMethodNotAllowed = true
 	r.NoRoute(func(c *gin.Context) { fail(c, http.StatusNotFound, "not found") })
 	r.NoMethod(func(c *gin.Context) { fail(c, http.StatusMethodNotAllowed, "method not allowed") })
-	r.Use(requestLog(a.log), recovery(a.log), noStore(), limitBody(MaxBodyBytes), csrf(a.cfg.AllowedOrigins),
+	r.Use(a.metrics.observe(), requestLog(a.log), recovery(a.log), noStore(), limitBody(MaxBodyBytes), csrf(a.cfg.AllowedOrigins),
 		sessions.Sessions(a.cfg.CookieName(), a.store))
 
 	r.GET("/healthz", a.healthz)
+	if a.cfg.MetricsAddr == "" && !a.cfg.Production() {
+		r.GET("/metrics", gin.WrapH(a.MetricsHandler()))
+	}
 	r.POST("/signup", a.signup)
 	r.POST("/login", a.login)
 	r.POST("/logout", a.logout)
@@ -226,11 +244,40 @@ func (a *App) unavailable(c *gin.Context, err error) {
 	fail(c, http.StatusServiceUnavailable, "service unavailable")
 }
 
+// healthz answers 200 when Redis answers within HealthTimeout and, for a
+// Cluster, every master says cluster_state:ok with all slots ok; otherwise
+// 503 with a short reason. The check runs in its own goroutine, so the
+// answer comes at HealthTimeout even from a client that ignores context
+// deadlines; the check itself ends with the client's own timeouts.
 func (a *App) healthz(c *gin.Context) {
-	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(c.Request.Context(), a.cfg.HealthTimeout)
 	defer cancel()
-	if err := a.rdb.Ping(ctx).Err(); err != nil {
-		a.unavailable(c, err)
+	type result struct {
+		reason string
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		if cc, ok := a.rdb.(*redis.ClusterClient); ok {
+			reason, err := clusterHealth(ctx, cc)
+			done <- result{reason, err}
+			return
+		}
+		if err := a.rdb.Ping(ctx).Err(); err != nil {
+			done <- result{"redis does not answer", err}
+			return
+		}
+		done <- result{}
+	}()
+	var res result
+	select {
+	case res = <-done:
+	case <-ctx.Done():
+		res = result{"redis did not answer within " + a.cfg.HealthTimeout.String(), ctx.Err()}
+	}
+	if res.reason != "" {
+		a.log.Error("health check failed", "reason", res.reason, "error", res.err.Error())
+		c.AbortWithStatusJSON(http.StatusServiceUnavailable, gin.H{"error": "service unavailable", "reason": res.reason})
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})

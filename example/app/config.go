@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/sessionshield/sessionshield/ginsession"
 )
 
@@ -32,6 +30,8 @@ const (
 	DefaultIPLimit      = 20
 	DefaultSignupLimit  = 20
 	DefaultWindow       = 15 * time.Minute
+	// DefaultHealthTimeout bounds GET /healthz.
+	DefaultHealthTimeout = 2 * time.Second
 	// MinSecretLen is the shortest SESSION_SECRET accepted, in bytes.
 	MinSecretLen = 32
 	// MaxBodyBytes caps every request body.
@@ -50,10 +50,28 @@ type Config struct {
 	// Env is EnvDevelopment (the default) or EnvProduction.
 	Env string
 
-	// RedisURL is a redis:// or rediss:// URL (REDIS_URL). Required in
-	// production. In development, when empty, Open uses localhost:6379 if it
-	// answers and an in-process Redis otherwise.
+	// RedisMode is RedisStandalone (the default), RedisCluster or
+	// RedisSentinel (REDIS_MODE): which go-redis client Open builds from
+	// RedisURL, and which URL format RedisURL is in.
+	RedisMode string
+
+	// RedisURL is a redis:// or rediss:// URL (REDIS_URL) in the format of
+	// go-redis's parser for RedisMode: redis.ParseURL, ParseClusterURL or
+	// ParseFailoverURL, query options included. Required in production,
+	// and in cluster and sentinel mode. In development standalone mode,
+	// when empty, Open uses localhost:6379 if it answers and an in-process
+	// Redis otherwise.
 	RedisURL string
+
+	// MetricsAddr is the address of a separate listener that serves
+	// Prometheus metrics at /metrics (METRICS_ADDR, e.g. 127.0.0.1:9090).
+	// When empty, development serves /metrics on the application's own
+	// listener and production serves no metrics.
+	MetricsAddr string
+
+	// HealthTimeout bounds GET /healthz: when Redis has not answered by
+	// then, it answers 503. Default: 2 seconds.
+	HealthTimeout time.Duration
 
 	// Secret signs session cookies (SESSION_SECRET: at least 32 random
 	// bytes; ginsession.CheckSecret refuses one that is obviously not
@@ -146,13 +164,23 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("%w: APP_ENV must be %q or %q, got %q", ErrConfig, EnvDevelopment, EnvProduction, env)
 	}
 
+	c.RedisMode = strings.TrimSpace(getenv("REDIS_MODE"))
+	if c.RedisMode == "" {
+		c.RedisMode = RedisStandalone
+	}
 	c.RedisURL = strings.TrimSpace(getenv("REDIS_URL"))
 	if c.RedisURL != "" {
-		if _, err := parseRedisURL(c.RedisURL); err != nil {
+		if _, err := parseRedisTarget(c.RedisMode, c.RedisURL); err != nil {
 			return Config{}, err
 		}
-	} else if c.Production() {
-		return Config{}, fmt.Errorf("%w: REDIS_URL is required in production (redis:// or rediss://)", ErrConfig)
+	} else if err := c.needsRedisURL(); err != nil {
+		return Config{}, err
+	}
+	if a := strings.TrimSpace(getenv("METRICS_ADDR")); a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return Config{}, fmt.Errorf("%w: METRICS_ADDR must be host:port, like 127.0.0.1:9090, got %q", ErrConfig, a)
+		}
+		c.MetricsAddr = a
 	}
 
 	if s := getenv("SESSION_SECRET"); s != "" {
@@ -216,18 +244,22 @@ func validOrigin(s string) bool {
 		u.User == nil && u.Path == "" && u.RawQuery == "" && u.Fragment == "" && s == u.Scheme+"://"+u.Host
 }
 
-// parseRedisURL parses a Redis URL without ever putting the URL (which may
-// hold a password) into the error.
-func parseRedisURL(s string) (*redis.Options, error) {
-	o, err := redis.ParseURL(s)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
+// needsRedisURL returns an error wrapping ErrConfig when c has no RedisURL
+// but needs one: in production, and in every mode but standalone (the
+// development fallbacks are single servers). An unknown RedisMode is
+// refused here too.
+func (c Config) needsRedisURL() error {
+	switch c.RedisMode {
+	case "", RedisStandalone:
+		if c.Production() {
+			return fmt.Errorf("%w: REDIS_URL is required in production (redis:// or rediss://)", ErrConfig)
 		}
-		return nil, fmt.Errorf("%w: REDIS_URL is not a valid redis:// or rediss:// URL: %v", ErrConfig, err)
+		return nil
+	case RedisCluster, RedisSentinel:
+		return fmt.Errorf("%w: REDIS_MODE=%s needs REDIS_URL (see docs/redis-example.md for its format)", ErrConfig, c.RedisMode)
+	default:
+		return fmt.Errorf("%w: REDIS_MODE must be %q, %q or %q, got %q", ErrConfig, RedisStandalone, RedisCluster, RedisSentinel, c.RedisMode)
 	}
-	return o, nil
 }
 
 // withDefaults returns c with its zero fields set to the defaults.
@@ -246,6 +278,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.devRedisAddr == "" {
 		c.devRedisAddr = devRedisAddr
+	}
+	if c.RedisMode == "" {
+		c.RedisMode = RedisStandalone
+	}
+	if c.HealthTimeout == 0 {
+		c.HealthTimeout = DefaultHealthTimeout
 	}
 	if c.Window == 0 {
 		c.Window = DefaultWindow

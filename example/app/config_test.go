@@ -39,9 +39,10 @@ func TestLoadConfigProduction(t *testing.T) {
 	assert.Equal(t, ":9000", c.Addr)
 	assert.Equal(t, "__Host-id", c.CookieName())
 	assert.Equal(t, []string{"10.0.0.0/8", "192.168.1.1"}, c.TrustedProxies)
-	o, err := parseRedisURL(c.RedisURL)
+	assert.Equal(t, RedisStandalone, c.RedisMode)
+	target, err := parseRedisTarget(c.RedisMode, c.RedisURL)
 	require.NoError(t, err)
-	assert.NotNil(t, o.TLSConfig, "rediss:// turns TLS on")
+	assert.True(t, target.tls(), "rediss:// turns TLS on")
 }
 
 func TestLoadConfigProductionRefusesToStart(t *testing.T) {

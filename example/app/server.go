@@ -25,49 +25,57 @@ const ShutdownTimeout = 10 * time.Second
 const devRedisAddr = "localhost:6379"
 
 // Open connects to Redis as cfg says and builds the application on it.
-// With RedisURL set the server must answer, in every mode. In development
+// With RedisURL set it builds the client of RedisMode (see
+// applyClientDefaults for the options it sets where the URL does not), and
+// the server must answer and be of the right kind: a Cluster node in
+// standalone mode, or a server without cluster support in cluster mode, is
+// refused with an error wrapping ErrConfig. In development standalone mode
 // without RedisURL it uses localhost:6379 if that answers, and otherwise
-// starts an in-process Redis (miniredis) and says so; production never
-// does. Unless Redis's maxmemory-policy is noeviction it warns in
-// development and returns an error wrapping ErrConfig in production.
-// Call Close when done.
+// starts an in-process Redis (miniredis) and says so; production, cluster
+// and sentinel mode never do. Unless Redis's maxmemory-policy is
+// noeviction it warns in development and returns an error wrapping
+// ErrConfig in production. Call Close when done.
 func Open(ctx context.Context, cfg Config) (*App, error) {
 	cfg = cfg.withDefaults()
 	log := cfg.Logger
 	var (
-		rdb     *redis.Client
+		rdb     redis.UniversalClient
 		closers []func()
 		inProc  bool
 	)
 	switch {
 	case cfg.RedisURL != "":
-		opts, err := parseRedisURL(cfg.RedisURL)
+		target, err := parseRedisTarget(cfg.RedisMode, cfg.RedisURL)
 		if err != nil {
 			return nil, err
 		}
-		rdb = redis.NewClient(opts)
-		if err := ping(ctx, rdb); err != nil {
-			_ = rdb.Close()
-			return nil, fmt.Errorf("Redis at %s does not answer: %w", opts.Addr, err)
+		if rdb, err = target.open(ctx); err != nil {
+			return nil, err
 		}
-		log.Info("using Redis from REDIS_URL", "addr", opts.Addr, "tls", opts.TLSConfig != nil)
-	case cfg.Production():
-		return nil, fmt.Errorf("%w: REDIS_URL is required in production", ErrConfig)
+		log.Info("using Redis from REDIS_URL", "mode", cfg.RedisMode, "servers", target.where(), "tls", target.tls())
 	default:
+		if err := cfg.needsRedisURL(); err != nil {
+			return nil, err
+		}
 		// One quick TCP dial first: nothing on localhost is the usual case
 		// on a new machine, and a go-redis client would log its failure.
 		why := "nothing answers on " + cfg.devRedisAddr
 		if localRedis(ctx, cfg.devRedisAddr) {
-			rdb = redis.NewClient(&redis.Options{Addr: cfg.devRedisAddr})
-			err := ping(ctx, rdb)
-			if err == nil {
+			var err error
+			rdb, err = defaultTarget(cfg.devRedisAddr).open(ctx)
+			switch {
+			case err == nil:
 				log.Warn("REDIS_URL is not set: using the Redis on " + cfg.devRedisAddr)
-				break
+			case errors.Is(err, ErrConfig):
+				return nil, err
+			default:
+				// Something listens but does not answer PING: a Redis that
+				// wants a password, or another server. Say which.
+				why = "the server on " + cfg.devRedisAddr + " does not answer PING (" + err.Error() + "; set REDIS_URL to use it)"
 			}
-			_ = rdb.Close()
-			// Something listens but does not answer PING: a Redis that
-			// wants a password, or another server. Say which.
-			why = "the server on " + cfg.devRedisAddr + " does not answer PING (" + err.Error() + "; set REDIS_URL to use it)"
+		}
+		if rdb != nil {
+			break
 		}
 		m := miniredis.NewMiniRedis()
 		if err := m.Start(); err != nil {
@@ -75,7 +83,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		}
 		m.ClockTTL(true) // expire keys with the wall clock, like a real server
 		closers = append(closers, m.Close)
-		rdb = redis.NewClient(&redis.Options{Addr: m.Addr()})
+		rdb = defaultTarget(m.Addr()).newClient()
 		inProc = true
 		log.Warn("REDIS_URL is not set and "+why+
 			": using an in-process Redis (miniredis); all users and sessions are lost when the program stops;"+
@@ -160,15 +168,16 @@ func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
 	r.l.Log(ctx, slog.LevelWarn, "go-redis", "message", strings.TrimPrefix(fmt.Sprintf(format, v...), "redis: "))
 }
 
-func ping(ctx context.Context, rdb *redis.Client) error {
+func ping(ctx context.Context, rdb redis.UniversalClient) error {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	return rdb.Ping(ctx).Err()
 }
 
-// Run opens the application, serves it on cfg.Addr until ctx is done
-// (main cancels it on SIGINT or SIGTERM), then shuts down gracefully,
-// waiting up to ShutdownTimeout for in-flight requests.
+// Run opens the application, serves it on cfg.Addr (and its metrics on
+// cfg.MetricsAddr when set) until ctx is done (main cancels it on SIGINT or
+// SIGTERM), then shuts down gracefully, waiting up to ShutdownTimeout for
+// in-flight requests.
 func Run(ctx context.Context, cfg Config) error {
 	a, err := Open(ctx, cfg)
 	if err != nil {
@@ -205,17 +214,45 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	log.Info("listening", "addr", "http://"+ln.Addr().String())
 
-	errc := make(chan error, 1)
+	servers := []*http.Server{srv}
+	errc := make(chan error, 2)
+	switch {
+	case cfg.MetricsAddr != "":
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("listening on METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", a.MetricsHandler())
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
+		servers = append(servers, msrv)
+		go func() { errc <- msrv.Serve(mln) }()
+		log.Info("metrics", "addr", "http://"+mln.Addr().String()+"/metrics")
+	case cfg.Production():
+		log.Info("metrics are off in production without METRICS_ADDR (set it to serve /metrics on a listener of its own)")
+	default:
+		log.Info("metrics", "addr", "http://"+ln.Addr().String()+"/metrics", "note", "set METRICS_ADDR to serve them on a listener of their own")
+	}
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
+		for _, s := range servers {
+			_ = s.Close()
+		}
 		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	var errs []error
+	for _, s := range servers {
+		if err := s.Shutdown(sctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("shutting down: %w", err)
 	}
 	return nil

@@ -1,0 +1,180 @@
+//go:build faults
+
+package app
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// freePorts returns the first of n consecutive loopback ports that are
+// free now, chosen at random between 20000 and 40000, and so are the ports
+// 10000 above them (a Cluster node's bus port).
+func freePorts(t *testing.T, n int) int {
+	t.Helper()
+	for range 50 {
+		base := 20000 + rand.IntN(20000)
+		ok := true
+		for p := base; p < base+n && ok; p++ {
+			for _, q := range []int{p, p + 10000} {
+				l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(q))
+				if err != nil {
+					ok = false
+					break
+				}
+				_ = l.Close()
+			}
+		}
+		if ok {
+			return base
+		}
+	}
+	t.Fatalf("no %d consecutive free ports", n)
+	return 0
+}
+
+// topology runs scripts/redis-topology.sh mode up on free ports with a
+// state directory of the test's own, registers "down" for the end of the
+// test, and returns the state directory, the first port and the REDIS_URL
+// the script printed.
+func topology(t *testing.T, mode string, ports int) (state string, base int, url string) {
+	t.Helper()
+	if _, err := exec.LookPath("redis-cli"); err != nil {
+		t.Skip("redis-cli is not installed (.ci/run installs it)")
+	}
+	state = filepath.Join(t.TempDir(), "state")
+	base = freePorts(t, ports)
+	script := filepath.Join("..", "..", "scripts", "redis-topology.sh")
+	run := func(action string) (string, error) {
+		cmd := exec.Command("bash", script, mode, action)
+		cmd.Env = append(os.Environ(), "REDIS_TOPOLOGY_DIR="+state, "REDIS_TOPOLOGY_PORT="+strconv.Itoa(base))
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := run("up")
+	t.Cleanup(func() { _, _ = run("down") })
+	require.NoError(t, err, out)
+	assert.Contains(t, out, "state directory: "+state)
+	m := regexp.MustCompile(`REDIS_MODE=` + mode + ` REDIS_URL='([^']+)' go run ./example`).FindStringSubmatch(out)
+	require.NotNil(t, m, "up prints the REDIS_MODE and REDIS_URL to use:\n%s", out)
+
+	down := func() {
+		out, err := run("down")
+		require.NoError(t, err, out)
+		assert.NoDirExists(t, state, "down removes the state directory")
+		for p := base; p < base+ports; p++ {
+			c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(p), 200*time.Millisecond)
+			if err == nil {
+				_ = c.Close()
+			}
+			assert.Error(t, err, "port %d still answers after down", p)
+		}
+	}
+	t.Cleanup(down)
+	return state, base, m[1]
+}
+
+// redisCLI runs redis-cli against 127.0.0.1:port and returns its output.
+func redisCLI(t *testing.T, port int, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("redis-cli", append([]string{"-h", "127.0.0.1", "-p", strconv.Itoa(port)}, args...)...).CombinedOutput()
+	require.NoError(t, err, string(out))
+	return string(out)
+}
+
+// TestFaultTopologyCluster brings up the script's Cluster (3 masters, 3
+// replicas), checks it with redis-cli, runs the example on the URL the
+// script printed, then kills one master with SIGKILL: the requests it
+// breaks answer 503 (never 500) and the old sessions are served again
+// within 10 s, without any /healthz call in between.
+func TestFaultTopologyCluster(t *testing.T) {
+	state, base, url := topology(t, "cluster", 6)
+	info := redisCLI(t, base, "cluster", "info")
+	assert.Contains(t, info, "cluster_state:ok")
+	assert.Contains(t, info, "cluster_known_nodes:6")
+	assert.Contains(t, info, "cluster_size:3")
+
+	e := openEnv(t, Config{RedisMode: RedisCluster, RedisURL: url})
+	var clients []loggedIn
+	for i := range 8 {
+		email := fmt.Sprintf("c%d@example.com", i)
+		clients = append(clients, loggedIn{id: e.signup(email, "a fine password"), cookie: e.login(email, "a fine password")})
+	}
+
+	pid, err := os.ReadFile(filepath.Join(state, strconv.Itoa(base)+".pid"))
+	require.NoError(t, err)
+	n, err := strconv.Atoi(strings.TrimSpace(string(pid)))
+	require.NoError(t, err)
+	killedAt := time.Now()
+	require.NoError(t, syscall.Kill(n, syscall.SIGKILL))
+
+	stop := make(chan struct{})
+	go func() { time.Sleep(12 * time.Second); close(stop) }()
+	all := load(e, clients, stop)
+
+	counts := statusCounts(all)
+	// Recovered: from some moment on, every request answers 200.
+	var lastFailure time.Time
+	for _, o := range all {
+		if o.status != http.StatusOK && o.end.After(lastFailure) {
+			lastFailure = o.end
+		}
+	}
+	recovery := time.Duration(0)
+	if !lastFailure.IsZero() {
+		recovery = lastFailure.Sub(killedAt)
+	}
+	wrong := 0
+	for _, o := range all {
+		if o.wrongUser {
+			wrong++
+		}
+	}
+	var failed []outcome
+	for _, o := range all {
+		if o.status != http.StatusOK {
+			failed = append(failed, o)
+		}
+	}
+	t.Logf("FAULT example-cluster-kill: requests=%d 200=%d 503=%d 500=%d errors=%d wrong_user=%d 503_p99=%dms recovery=%dms",
+		len(all), counts[200], counts[503], counts[500], counts[0], wrong, ms(percentile(failed, .99)), ms(recovery))
+	assert.Zero(t, counts[http.StatusInternalServerError], "never 500")
+	assert.Zero(t, counts[0], "never a hang or a transport error")
+	assert.Zero(t, wrong, "never another client's user")
+	assert.Equal(t, len(all), counts[200]+counts[503], "only 200 and 503: %v", counts)
+	assert.Less(t, recovery, 10*time.Second, "the killed master's slots are served again within 10 s")
+	assert.LessOrEqual(t, percentile(failed, .99), 1500*time.Millisecond, "503 p99")
+	for _, c := range clients {
+		assert.Equal(t, http.StatusOK, e.do(http.MethodGet, "/profile", "", withCookie(c.cookie)).status, "the session survived on the replica")
+	}
+}
+
+// TestFaultTopologySentinel brings up the script's Sentinel setup (master,
+// replica, three Sentinels with quorum 2), checks it with redis-cli and
+// runs the example on the URL the script printed.
+func TestFaultTopologySentinel(t *testing.T) {
+	_, base, url := topology(t, "sentinel", 5)
+	assert.Contains(t, redisCLI(t, base, "ping"), "PONG")
+	assert.Contains(t, redisCLI(t, base+1, "info", "replication"), "master_link_status:up")
+	for p := base + 2; p < base+5; p++ {
+		assert.Contains(t, redisCLI(t, p, "sentinel", "ckquorum", "mymaster"), "OK 3 usable Sentinels")
+	}
+	e := openEnv(t, Config{RedisMode: RedisSentinel, RedisURL: url})
+	c := e.signupLoginProfile("sentinel@example.com")
+	assert.Equal(t, http.StatusOK, e.do(http.MethodGet, "/healthz", "").status)
+	assert.Equal(t, http.StatusOK, e.do(http.MethodPost, "/logout", "", withCookie(c)).status)
+}
