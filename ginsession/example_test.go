@@ -286,8 +286,8 @@ func ExampleStore_UserSessions() {
 
 // RevokeSession ends one session of a user, chosen by the Ref that
 // UserSessions returns: the "sign out" button next to a device on a "your
-// sessions" page. Its cookie gets 401 from then on; the user's other
-// sessions go on.
+// sessions" page. Its cookie gets 401 from RequireAuth from then on; the
+// user's other sessions go on.
 func ExampleStore_RevokeSession() {
 	mr, err := miniredis.Run() // an in-process Redis; use your server's address
 	if err != nil {
@@ -346,7 +346,7 @@ func ExampleStore_RevokeSession() {
 
 // RevokeUser ends every session of a user at once: "log out everywhere",
 // a password change, a disabled account. Every cookie of that user gets 401
-// from then on.
+// from RequireAuth from then on.
 func ExampleStore_RevokeUser() {
 	mr, err := miniredis.Run() // an in-process Redis; use your server's address
 	if err != nil {
