@@ -143,14 +143,18 @@ func Login(c *gin.Context, userID string) error {
 	st.fp = s.fp.Compute(c.Request, s.clientIP(c))
 	st.device = fingerprint.DeviceCode(c.Request.UserAgent())
 	ctx := c.Request.Context()
+	replaced := "" // the pre-login session's entry in this user's index: it leaves, so it does not count
+	if old.exists && old.user == userID {
+		replaced = indexMember(old.hash)
+	}
 	var delOld *redis.IntCmd
-	err = s.create(ctx, c.Writer, sess, st, o, fields, now, func(p redis.Pipeliner, hash string) {
+	var added *redis.Cmd
+	err = s.create(ctx, c.Writer, sess, st, o, fields, now, func(p redis.Pipeliner, hash string, eval evalFunc) {
 		if old.exists {
 			delOld = p.Del(ctx, old.key)
 		}
-		p.ZRemRangeByScore(ctx, idx, "-inf", strconv.FormatInt(now/1000, 10))
-		p.ZAdd(ctx, idx, redis.Z{Score: float64(deadlineSeconds(now + s.absMS)), Member: indexMember(hash)})
-		p.PExpire(ctx, idx, s.cfg.AbsoluteTimeout)
+		added = eval(indexScript, []string{idx}, now/1000, deadlineSeconds(now+s.absMS), indexMember(hash),
+			s.absMS, s.cfg.MaxSessionsPerUser, replaced)
 	})
 	if err != nil {
 		*st = old
@@ -161,8 +165,47 @@ func Login(c *gin.Context, userID string) error {
 	}
 	c.Set(userIDKey, userID)
 	s.emit(ctx, Event{Type: EventLogin, UserID: userID, Session: s.ref(st.hash)})
+	if excess, _ := added.StringSlice(); len(excess) > 0 {
+		for i, m := range excess {
+			excess[i] = memberHash(m)
+		}
+		if _, err := s.endIndexed(ctx, userID, excess, "session-limit"); err != nil {
+			// The new session exists; the ones not ended are still listed,
+			// so the next Login or a RevokeUser ends them.
+			s.emit(ctx, Event{Type: EventStoreError, UserID: userID, Err: fmt.Errorf("enforcing the session limit: %w", err)})
+		}
+	}
 	return nil
 }
+
+// indexScript adds a new session to its user's index (KEYS[1]) and returns
+// the entries beyond the user's cap, oldest first, without removing them:
+// Login ends those sessions, and each entry leaves the index only once its
+// session's DEL has succeeded. It first prunes the entries whose absolute
+// deadline has passed, and sets the index's TTL to the new session's
+// lifetime, the longest of any. ARGV: the current time in seconds, the new
+// entry's score (its absolute deadline in seconds) and member, the TTL in
+// ms, the cap (negative: none), and the member of the pre-login session
+// that this login replaces, or "". The new and the replaced entries are
+// never returned and the replaced one does not count. Entries with equal
+// scores are ordered by member, which is random. It touches only the index
+// key, so it runs on a Cluster too.
+var indexScript = redis.NewScript(`
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+local cap = tonumber(ARGV[5])
+if cap < 0 then return {} end
+local n = redis.call('ZCARD', KEYS[1])
+if ARGV[6] ~= '' and redis.call('ZSCORE', KEYS[1], ARGV[6]) then n = n - 1 end
+local excess = n - cap
+if excess <= 0 then return {} end
+local out = {}
+for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, excess + 1)) do
+  if m ~= ARGV[3] and m ~= ARGV[6] and #out < excess then out[#out + 1] = m end
+end
+return out
+`)
 
 // Logout ends the current session: it deletes it in Redis, then removes
 // it from the user's index (only once the DEL has succeeded), and expires
@@ -566,8 +609,18 @@ func (s *Store) RevokeUser(ctx context.Context, userID string) (int, error) {
 	if err != nil || len(hashes) == 0 {
 		return 0, err
 	}
+	return s.endIndexed(ctx, userID, hashes, "revoked")
+}
+
+// endIndexed ends the sessions of userID whose at-rest names are hashes:
+// it deletes their keys in one pipelined round trip and then, in another,
+// removes from the index only the entries whose DEL succeeded. It reports
+// each session that was live as EventRevoked with reason, and returns how
+// many there were. On error (wrapping ErrStoreUnavailable) the sessions it
+// did not end are still listed.
+func (s *Store) endIndexed(ctx context.Context, userID string, hashes []string, reason string) (int, error) {
 	dels := make([]*redis.IntCmd, len(hashes))
-	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, h := range hashes {
 			dels[i] = p.Del(ctx, s.hashKey(h))
 		}
@@ -582,14 +635,14 @@ func (s *Store) RevokeUser(ctx context.Context, userID string) (int, error) {
 		ended = append(ended, indexMember(h))
 		if dels[i].Val() == 1 { // entries of sessions that had already ended are only pruned
 			n++
-			s.emit(ctx, Event{Type: EventRevoked, UserID: userID, Session: s.ref(h), Reason: "revoked"})
+			s.emit(ctx, Event{Type: EventRevoked, UserID: userID, Session: s.ref(h), Reason: reason})
 		}
 	}
 	if len(ended) > 0 {
 		s.unindex(ctx, userID, ended...)
 	}
 	if err != nil {
-		return n, s.unavailable("revoking sessions", err)
+		return n, s.unavailable("ending sessions", err)
 	}
 	return n, nil
 }
