@@ -102,6 +102,15 @@ func current(c *gin.Context, name string) (*Store, *gsessions.Session, *state, e
 // round trip, only once its DEL has succeeded, so a failure never leaves
 // it alive and unlisted (see RevokeUser).
 //
+// When the login leaves the user with more sessions than
+// Config.MaxSessionsPerUser, Login ends the oldest ones (never the new
+// session, nor count the pre-login session it replaces), each reported as
+// EventRevoked with Reason "session-limit": two more round trips, the
+// sessions' DELs and then the removal of their index entries, only for
+// those whose DEL succeeded. When that fails, Login still succeeds (the
+// new session exists), reports a store error, and the sessions it did not
+// end stay listed, so the user's next Login or a RevokeUser ends them.
+//
 // Call it after the application has checked the credentials. On error
 // nothing is logged in and no cookie is set: answer 503 when the error wraps
 // ErrStoreUnavailable. The pre-login session is then either deleted or

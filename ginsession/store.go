@@ -715,12 +715,12 @@ type evalFunc func(script *redis.Script, keys []string, args ...any) *redis.Cmd
 
 // create writes a new session under a new ID with fields plus the store's
 // metadata, and sets its cookie. pre, when set, adds commands to the same
-// pipeline, one round trip (Login uses it to delete the old session and
-// index the new one), and runs its scripts with eval. They are queued
-// before the new session's write; on a Cluster each node's share runs in
-// parallel, so a partial failure can leave an index entry without a
-// session (pruned later) or a session key with no cookie (it expires),
-// never a usable session.
+// pipeline, one round trip (Login uses it to delete the old session, index
+// the new one and learn which sessions exceed the cap), and runs its
+// scripts with eval. They are queued before the new session's write; on a
+// Cluster each node's share runs in parallel, so a partial failure can
+// leave an index entry without a session (pruned later) or a session key
+// with no cookie (it expires), never a usable session.
 func (s *Store) create(ctx context.Context, w http.ResponseWriter, sess *gsessions.Session, st *state,
 	o gsessions.Options, fields map[string]string, now int64, pre func(p redis.Pipeliner, hash string, eval evalFunc)) error {
 	id := newID()
