@@ -175,7 +175,11 @@ func TestMaxSessionsPerUserConfig(t *testing.T) {
 
 // TestConcurrentLoginsKeepTheCap logs one user in 50 times in parallel
 // with the default cap: at most 10 sessions are left, every one of them is
-// listed and answers 200, and every other cookie gets 401.
+// listed and answers 200, and every other cookie gets 401. With the index
+// entry queued before the session's write, a concurrent login could end a
+// session before it was written (its DEL found nothing, its entry left)
+// and leave it live and unlisted: this failed in about one run in five on
+// miniredis.
 func TestConcurrentLoginsKeepTheCap(t *testing.T) {
 	h := newHarness(t, nil)
 	const n = 50

@@ -717,10 +717,14 @@ type evalFunc func(script *redis.Script, keys []string, args ...any) *redis.Cmd
 // metadata, and sets its cookie. pre, when set, adds commands to the same
 // pipeline, one round trip (Login uses it to delete the old session, index
 // the new one and learn which sessions exceed the cap), and runs its
-// scripts with eval. They are queued before the new session's write; on a
-// Cluster each node's share runs in parallel, so a partial failure can
-// leave an index entry without a session (pruned later) or a session key
-// with no cookie (it expires), never a usable session.
+// scripts with eval. They are queued after the new session's write, so on
+// a single node (Redis runs one connection's commands in order) the
+// session exists by the time its index entry can be seen: a concurrent
+// Login that ends it as beyond the cap, or UserSessions, never finds it
+// missing and drops a live session's entry. On a Cluster each node's share
+// runs in parallel, so that order is not guaranteed there, and a partial
+// failure can leave an index entry without a session (pruned later) or a
+// session key with no cookie (it expires), never a usable session.
 func (s *Store) create(ctx context.Context, w http.ResponseWriter, sess *gsessions.Session, st *state,
 	o gsessions.Options, fields map[string]string, now int64, pre func(p redis.Pipeliner, hash string, eval evalFunc)) error {
 	id := newID()
@@ -746,8 +750,8 @@ func (s *Store) create(ctx context.Context, w http.ResponseWriter, sess *gsessio
 					}
 					return script.Eval(ctx, p, keys, args...)
 				}
-				pre(p, hash, eval)
 				eval(createScript, []string{key}, args...)
+				pre(p, hash, eval)
 				return nil
 			})
 			return err
