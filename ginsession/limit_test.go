@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -276,4 +277,47 @@ func TestSessionLimitOnRedisCluster(t *testing.T) {
 	n, err := h.store.RevokeUser(context.Background(), "zed")
 	require.NoError(t, err)
 	assert.Equal(t, 2, n)
+}
+
+// TestEntryOfALoginInFlightStaysListed checks that an index entry of a
+// login of the last few seconds whose session is not found (on a Cluster,
+// its write may still be on its way to another node) is not dropped by
+// UserSessions, RevokeUser or the cap, so that the session, once written,
+// is still listed; and that it is pruned once it is older.
+func TestEntryOfALoginInFlightStaysListed(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.MaxSessionsPerUser = 1 })
+	ctx := context.Background()
+	idx := h.prefix + "u:ivy"
+	inFlight := func() string {
+		hash := idHash(newID())
+		require.NoError(t, h.raw.ZAdd(ctx, idx, redis.Z{Score: float64(deadlineSeconds(h.clock.Now().UnixMilli() + h.store.absMS)), Member: indexMember(hash)}).Err())
+		return hash
+	}
+
+	pending := inFlight()
+	list, err := h.store.UserSessions(ctx, "ivy")
+	require.NoError(t, err)
+	assert.Empty(t, list)
+	n, err := h.store.RevokeUser(ctx, "ivy")
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	assert.Equal(t, []string{pending}, h.indexMembers("ivy"), "kept by UserSessions and RevokeUser")
+
+	c := h.login(chromeWin, "ivy") // the cap ends the pending one: its DEL finds nothing
+	assert.ElementsMatch(t, []string{pending, h.keyOf(c.cookie)[len(h.prefix):]}, h.indexMembers("ivy"), "kept by the cap")
+	require.NoError(t, h.raw.HSet(ctx, h.prefix+pending, "_c", h.clock.Now().UnixMilli(), "_a", 0, "_u", "ivy").Err())
+	list, err = h.store.UserSessions(ctx, "ivy")
+	require.NoError(t, err)
+	assert.Len(t, list, 2, "the session written late is listed")
+	n, err = h.store.RevokeUser(ctx, "ivy")
+	require.NoError(t, err)
+	assert.Equal(t, 2, n, "and RevokeUser ends it")
+	assert.False(t, h.exists(h.prefix+pending))
+
+	stale := inFlight()
+	h.clock.Advance(inFlightSeconds * time.Second)
+	n, err = h.store.RevokeUser(ctx, "ivy")
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	assert.Empty(t, h.indexMembers("ivy"), "pruned once older than inFlightSeconds: %s", stale)
 }

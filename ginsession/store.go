@@ -112,7 +112,8 @@ type Config struct {
 	// gets 401 on its next request. The count is of the user's index
 	// entries: a session that ended without leaving it (one that idled out
 	// and was never logged out) counts until its absolute deadline or until
-	// UserSessions finds it gone. NoSessionLimit removes the cap; other
+	// UserSessions or RevokeUser finds it gone (once it is 10 seconds old).
+	// NoSessionLimit removes the cap; other
 	// negative values are refused. Default (0): DefaultMaxSessionsPerUser,
 	// 10.
 	MaxSessionsPerUser int
