@@ -104,10 +104,10 @@ func current(c *gin.Context, name string) (*Store, *gsessions.Session, *state, e
 //
 // When the login leaves the user with more sessions than
 // Config.MaxSessionsPerUser, Login ends the oldest ones (never the new
-// session, nor count the pre-login session it replaces), each reported as
-// EventRevoked with Reason "session-limit": two more round trips, the
-// sessions' DELs and then the removal of their index entries, only for
-// those whose DEL succeeded. When that fails, Login still succeeds (the
+// session; the pre-login session it replaces does not count), each
+// reported as EventRevoked with Reason "session-limit": two more round
+// trips, the sessions' DELs and then the removal of their index entries,
+// only for those whose DEL succeeded. When that fails, Login still succeeds (the
 // new session exists), reports a store error, and the sessions it did not
 // end stay listed, so the user's next Login or a RevokeUser ends them.
 //
@@ -191,19 +191,18 @@ func Login(c *gin.Context, userID string) error {
 
 // indexScript adds a new session to its user's index (KEYS[1]) and returns
 // the entries beyond the user's cap, oldest first, as member and score
-// pairs, without removing them:
-// Login ends those sessions, and each entry leaves the index only once its
-// session's DEL has succeeded. It first prunes the entries whose absolute
-// deadline has passed, and sets the index's TTL to the new session's
-// lifetime, the longest of any. ARGV: the current time in seconds, the new
-// entry's score (its absolute deadline in seconds) and member, the TTL in
-// ms, the cap (negative: none), and the member of the pre-login session
-// that this login replaces, or "". The new and the replaced entries are
-// never returned and the replaced one does not count. Entries with equal
-// scores are ordered by member, which is random. It touches only the index
-// key, so it runs on a Cluster too, and calls only commands the README's
-// least-privilege ACL allows. It reads the whole index, which the cap keeps
-// short.
+// pairs, without removing them: Login ends those sessions, and each entry
+// leaves the index only once its session's DEL has succeeded. It first
+// prunes the entries whose absolute deadline has passed, and sets the
+// index's TTL to the new session's lifetime, the longest of any. ARGV: the
+// current time in seconds, the new entry's score (its absolute deadline in
+// seconds) and member, the TTL in ms, the cap (negative: none), and the
+// member of the pre-login session that this login replaces, or "". The new
+// and the replaced entries are never returned and the replaced one does
+// not count. Entries with equal scores are ordered by member, which is
+// random. It touches only the index key, so it runs on a Cluster too, and
+// calls only commands the README's least-privilege ACL allows. It reads
+// the whole index, which the cap keeps short.
 var indexScript = redis.NewScript(`
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
