@@ -102,6 +102,15 @@ func current(c *gin.Context, name string) (*Store, *gsessions.Session, *state, e
 // round trip, only once its DEL has succeeded, so a failure never leaves
 // it alive and unlisted (see RevokeUser).
 //
+// When the login leaves the user with more sessions than
+// Config.MaxSessionsPerUser, Login ends the oldest ones (never the new
+// session; the pre-login session it replaces does not count), each
+// reported as EventRevoked with Reason "session-limit": two more round
+// trips, the sessions' DELs and then the removal of their index entries,
+// only for those whose DEL succeeded. When that fails, Login still succeeds (the
+// new session exists), reports a store error, and the sessions it did not
+// end stay listed, so the user's next Login or a RevokeUser ends them.
+//
 // Call it after the application has checked the credentials. On error
 // nothing is logged in and no cookie is set: answer 503 when the error wraps
 // ErrStoreUnavailable. The pre-login session is then either deleted or
@@ -143,14 +152,18 @@ func Login(c *gin.Context, userID string) error {
 	st.fp = s.fp.Compute(c.Request, s.clientIP(c))
 	st.device = fingerprint.DeviceCode(c.Request.UserAgent())
 	ctx := c.Request.Context()
+	replaced := "" // the pre-login session's entry in this user's index: it leaves, so it does not count
+	if old.exists && old.user == userID {
+		replaced = indexMember(old.hash)
+	}
 	var delOld *redis.IntCmd
-	err = s.create(ctx, c.Writer, sess, st, o, fields, now, func(p redis.Pipeliner, hash string) {
+	var added *redis.Cmd
+	err = s.create(ctx, c.Writer, sess, st, o, fields, now, func(p redis.Pipeliner, hash string, eval evalFunc) {
 		if old.exists {
 			delOld = p.Del(ctx, old.key)
 		}
-		p.ZRemRangeByScore(ctx, idx, "-inf", strconv.FormatInt(now/1000, 10))
-		p.ZAdd(ctx, idx, redis.Z{Score: float64(deadlineSeconds(now + s.absMS)), Member: indexMember(hash)})
-		p.PExpire(ctx, idx, s.cfg.AbsoluteTimeout)
+		added = eval(indexScript, []string{idx}, now/1000, deadlineSeconds(now+s.absMS), indexMember(hash),
+			s.absMS, s.cfg.MaxSessionsPerUser, replaced)
 	})
 	if err != nil {
 		*st = old
@@ -161,8 +174,56 @@ func Login(c *gin.Context, userID string) error {
 	}
 	c.Set(userIDKey, userID)
 	s.emit(ctx, Event{Type: EventLogin, UserID: userID, Session: s.ref(st.hash)})
+	if excess, _ := added.StringSlice(); len(excess) > 1 {
+		hashes, scores := make([]string, len(excess)/2), make([]float64, len(excess)/2)
+		for i := range hashes {
+			hashes[i] = memberHash(excess[2*i])
+			scores[i], _ = strconv.ParseFloat(excess[2*i+1], 64)
+		}
+		if _, err := s.endIndexed(ctx, userID, hashes, scores, "session-limit"); err != nil {
+			// The new session exists; the ones not ended are still listed,
+			// so the next Login or a RevokeUser ends them.
+			s.emit(ctx, Event{Type: EventStoreError, UserID: userID, Err: fmt.Errorf("enforcing the session limit: %w", err)})
+		}
+	}
 	return nil
 }
+
+// indexScript adds a new session to its user's index (KEYS[1]) and returns
+// the entries beyond the user's cap, oldest first, as member and score
+// pairs, without removing them: Login ends those sessions, and each entry
+// leaves the index only once its session's DEL has succeeded. It first
+// prunes the entries whose absolute deadline has passed, and sets the
+// index's TTL to the new session's lifetime, the longest of any. ARGV: the
+// current time in seconds, the new entry's score (its absolute deadline in
+// seconds) and member, the TTL in ms, the cap (negative: none), and the
+// member of the pre-login session that this login replaces, or "". The new
+// and the replaced entries are never returned and the replaced one does
+// not count. Entries with equal scores are ordered by member, which is
+// random. It touches only the index key, so it runs on a Cluster too, and
+// calls only commands the README's least-privilege ACL allows. It reads
+// the whole index, which the cap keeps short.
+var indexScript = redis.NewScript(`
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+local cap = tonumber(ARGV[5])
+if cap < 0 then return {} end
+local all = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+local excess = #all / 2 - cap
+for i = 1, #all, 2 do
+  if all[i] == ARGV[6] then excess = excess - 1 end
+end
+local out = {}
+for i = 1, #all, 2 do
+  if #out >= 2 * excess then break end
+  if all[i] ~= ARGV[3] and all[i] ~= ARGV[6] then
+    out[#out + 1] = all[i]
+    out[#out + 1] = all[i + 1]
+  end
+end
+return out
+`)
 
 // Logout ends the current session: it deletes it in Redis, then removes
 // it from the user's index (only once the DEL has succeeded), and expires
@@ -446,9 +507,10 @@ type SessionInfo struct {
 // UserSessions lists the live sessions of userID, most recently active
 // first. Pass the request's context (c.Request.Context()) to have the
 // caller's own session marked Current. Entries of sessions that have ended
-// are pruned from the index as they are found.
+// are pruned from the index as they are found, except those of logins of
+// the last few seconds (see inFlight).
 func (s *Store) UserSessions(ctx context.Context, userID string) ([]SessionInfo, error) {
-	hashes, err := s.indexed(ctx, userID)
+	hashes, scores, err := s.indexed(ctx, userID)
 	if err != nil || len(hashes) == 0 {
 		return nil, err
 	}
@@ -468,7 +530,9 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]SessionInfo,
 	for i, cmd := range cmds {
 		v := cmd.Val()
 		if len(v) != 4 || v[0] == nil || v[3] != userID {
-			gone = append(gone, indexMember(hashes[i]))
+			if !s.inFlight(scores[i]) {
+				gone = append(gone, indexMember(hashes[i]))
+			}
 			continue
 		}
 		var st state
@@ -499,24 +563,41 @@ func str(v any) string {
 // an entry is pruned once its second has passed.
 func deadlineSeconds(ms int64) int64 { return (ms + 999) / 1000 }
 
+// inFlightSeconds is how recent, in seconds, a login must be for its index
+// entry to stay listed when its session is not found: see inFlight.
+const inFlightSeconds = 10
+
+// inFlight reports whether an index entry's score (its session's absolute
+// deadline in seconds) is that of a login of the last inFlightSeconds. On
+// a Cluster, Login's index entry and session write go to different nodes
+// in parallel, so such a session may not be written yet: its entry stays
+// listed when a read or a DEL finds nothing, instead of being dropped and
+// leaving the session, written a moment later, live and unlisted. An entry
+// of a recent session that did end is pruned once it is older.
+func (s *Store) inFlight(score float64) bool {
+	return int64(score) > deadlineSeconds(s.now()+s.absMS)-inFlightSeconds
+}
+
 // indexed returns the at-rest names of userID's sessions that have not
-// passed their absolute deadline, pruning the ones that have.
-func (s *Store) indexed(ctx context.Context, userID string) ([]string, error) {
+// passed their absolute deadline, and their scores, pruning the ones that
+// have.
+func (s *Store) indexed(ctx context.Context, userID string) ([]string, []float64, error) {
 	idx := s.userKey(userID)
-	var members *redis.StringSliceCmd
+	var members *redis.ZSliceCmd
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.ZRemRangeByScore(ctx, idx, "-inf", strconv.FormatInt(s.now()/1000, 10))
-		members = p.ZRange(ctx, idx, 0, -1)
+		members = p.ZRangeWithScores(ctx, idx, 0, -1)
 		return nil
 	})
 	if err != nil {
-		return nil, s.unavailable("reading the user's sessions", err)
+		return nil, nil, s.unavailable("reading the user's sessions", err)
 	}
-	hashes := members.Val()
-	for i, m := range hashes {
-		hashes[i] = memberHash(m)
+	zs := members.Val()
+	hashes, scores := make([]string, len(zs)), make([]float64, len(zs))
+	for i, z := range zs {
+		hashes[i], scores[i] = memberHash(str(z.Member)), z.Score
 	}
-	return hashes, nil
+	return hashes, scores, nil
 }
 
 // RevokeSession ends the session of userID whose reference is ref (from
@@ -526,7 +607,7 @@ func (s *Store) indexed(ctx context.Context, userID string) ([]string, error) {
 // ErrStoreUnavailable the session is either ended or still listed, so
 // calling it again (after a Cluster or Sentinel failover, say) ends it.
 func (s *Store) RevokeSession(ctx context.Context, userID, ref string) error {
-	hashes, err := s.indexed(ctx, userID)
+	hashes, _, err := s.indexed(ctx, userID)
 	if err != nil {
 		return err
 	}
@@ -562,12 +643,24 @@ func (s *Store) RevokeSession(ctx context.Context, userID, ref string) error {
 // narrows the window but, as Redis documents, does not close it, and it
 // blocks for its whole timeout on a server without replicas.
 func (s *Store) RevokeUser(ctx context.Context, userID string) (int, error) {
-	hashes, err := s.indexed(ctx, userID)
+	hashes, scores, err := s.indexed(ctx, userID)
 	if err != nil || len(hashes) == 0 {
 		return 0, err
 	}
+	return s.endIndexed(ctx, userID, hashes, scores, "revoked")
+}
+
+// endIndexed ends the sessions of userID whose at-rest names are hashes
+// (with their index scores): it deletes their keys in one pipelined round
+// trip and then, in another, removes from the index only the entries whose
+// DEL succeeded, except those whose DEL found nothing and that are
+// inFlight. It reports
+// each session that was live as EventRevoked with reason, and returns how
+// many there were. On error (wrapping ErrStoreUnavailable) the sessions it
+// did not end are still listed.
+func (s *Store) endIndexed(ctx context.Context, userID string, hashes []string, scores []float64, reason string) (int, error) {
 	dels := make([]*redis.IntCmd, len(hashes))
-	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, h := range hashes {
 			dels[i] = p.Del(ctx, s.hashKey(h))
 		}
@@ -579,17 +672,20 @@ func (s *Store) RevokeUser(ctx context.Context, userID string) (int, error) {
 		if dels[i].Err() != nil {
 			continue // still listed: a retry finds it
 		}
+		if dels[i].Val() == 0 && s.inFlight(scores[i]) {
+			continue // its write may still be on its way: it stays listed
+		}
 		ended = append(ended, indexMember(h))
 		if dels[i].Val() == 1 { // entries of sessions that had already ended are only pruned
 			n++
-			s.emit(ctx, Event{Type: EventRevoked, UserID: userID, Session: s.ref(h), Reason: "revoked"})
+			s.emit(ctx, Event{Type: EventRevoked, UserID: userID, Session: s.ref(h), Reason: reason})
 		}
 	}
 	if len(ended) > 0 {
 		s.unindex(ctx, userID, ended...)
 	}
 	if err != nil {
-		return n, s.unavailable("revoking sessions", err)
+		return n, s.unavailable("ending sessions", err)
 	}
 	return n, nil
 }

@@ -359,6 +359,7 @@ func TestIndexPrunesEndedSessions(t *testing.T) {
 	a := h.login(chromeWin, "nina")
 	b := h.login(chromeWin, "nina")
 	require.NoError(t, h.raw.Del(context.Background(), h.keyOf(a.cookie)).Err()) // as if it had expired in Redis
+	h.clock.Advance(time.Minute)                                                 // past inFlightSeconds
 	list, err := h.store.UserSessions(context.Background(), "nina")
 	require.NoError(t, err)
 	require.Len(t, list, 1)

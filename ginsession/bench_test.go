@@ -112,19 +112,36 @@ func BenchmarkSave(b *testing.B) {
 }
 
 // BenchmarkLogin is a login on a request without a session: one round trip.
+// Each user logs in at most DefaultMaxSessionsPerUser times, so no login
+// goes beyond the cap.
 func BenchmarkLogin(b *testing.B) {
 	_, app, _ := benchApp(b)
+	benchLogins(b, app, func(i int) string { return "bench-" + strconv.Itoa(i/DefaultMaxSessionsPerUser) })
+}
+
+// BenchmarkLoginBeyondCap is a login of a user who already has
+// DefaultMaxSessionsPerUser sessions: Login ends the oldest, in three round
+// trips.
+func BenchmarkLoginBeyondCap(b *testing.B) {
+	_, app, _ := benchApp(b)
+	for range DefaultMaxSessionsPerUser {
+		require.Equal(b, http.StatusOK, serve(app, "POST", "/login?user=bench-cap", "").Code)
+	}
+	benchLogins(b, app, func(int) string { return "bench-cap" })
+}
+
+func benchLogins(b *testing.B, app http.Handler, user func(i int) string) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		i++
 		w := httptest.NewRecorder()
-		req := httptest.NewRequest("POST", "/login?user=bench-"+strconv.Itoa(i%64), nil)
+		req := httptest.NewRequest("POST", "/login?user="+user(i), nil)
 		req.Header.Set("User-Agent", chromeWin)
 		app.ServeHTTP(w, req)
 		if w.Code != http.StatusOK {
 			b.Fatal(w.Code)
 		}
+		i++
 	}
 }
 

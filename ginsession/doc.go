@@ -59,6 +59,10 @@
 // a sorted set at <KeyPrefix>u:<userID>. No operation needs KEYS or a
 // multi-key command across Cluster slots.
 //
+// A user may have Config.MaxSessionsPerUser sessions (10 by default): a
+// login beyond that ends the user's oldest sessions, so logging one account
+// in again and again cannot fill Redis.
+//
 // # Threat model
 //
 // The store defends against session fixation (Login always issues a new ID
@@ -85,10 +89,10 @@
 //
 // Ending a session (Logout, RevokeSession, RevokeUser, the destroy after a
 // fingerprint mismatch or a timeout, Login's removal of the pre-login
-// session) deletes its key first and removes its index entry only once
-// that DEL has succeeded, so a call that fails halfway (a Cluster node down)
-// leaves every session it did not end listed: a retry, or RevokeUser, finds
-// and ends it.
+// session and of the sessions beyond the cap) deletes its key first and
+// removes its index entry only once that DEL has succeeded, so a call that
+// fails halfway (a Cluster node down) leaves every session it did not end
+// listed: a retry, or RevokeUser, finds and ends it.
 //
 // On a *redis.ClusterClient, a command that fails without a reply from
 // Redis (a refused or broken connection, a timeout) makes the store ask the

@@ -27,7 +27,9 @@ const (
 	// EventExpired: a session was found past its idle or absolute timeout
 	// and deleted.
 	EventExpired EventType = "expired"
-	// EventRevoked: RevokeSession or RevokeUser ended a session.
+	// EventRevoked: RevokeSession or RevokeUser ended a session (Reason
+	// "revoked"), or Login ended one of the user's oldest sessions to keep
+	// them within Config.MaxSessionsPerUser (Reason "session-limit").
 	EventRevoked EventType = "revoked"
 	// EventStoreError: Redis failed; the request failed closed.
 	EventStoreError EventType = "store_error"
@@ -48,7 +50,7 @@ type Event struct {
 	UserID  string   // the user, when known
 	Session string   // the session's reference, when known
 	Fields  []string // mismatched fingerprint fields
-	Reason  string   // why a session ended (logout, idle, absolute, fingerprint, revoked, save)
+	Reason  string   // why a session ended (logout, idle, absolute, fingerprint, revoked, session-limit, save)
 	Err     error    // the store error, for EventStoreError
 	// Request is the request behind an invalid cookie or a fingerprint
 	// mismatch, for OnEvent hooks that count per client. It is never

@@ -32,6 +32,12 @@ const (
 	DefaultIdleTimeout     = 30 * time.Minute
 	DefaultAbsoluteTimeout = 24 * time.Hour
 	DefaultMaxSessionBytes = 4096
+	// DefaultMaxSessionsPerUser is the number of live sessions a user may
+	// have when Config.MaxSessionsPerUser is 0.
+	DefaultMaxSessionsPerUser = 10
+	// NoSessionLimit, as Config.MaxSessionsPerUser, lets a user have any
+	// number of sessions.
+	NoSessionLimit = -1
 	// MinSecretLen is the shortest secret NewStore accepts, in bytes.
 	MinSecretLen = 32
 )
@@ -97,6 +103,20 @@ type Config struct {
 	// MaxSessionBytes caps the encoded size of a session's values; Save
 	// returns ErrTooLarge above it. Default: 4096.
 	MaxSessionBytes int
+
+	// MaxSessionsPerUser caps the sessions a user may have: a Login that
+	// would leave the user with more ends the oldest ones, by login time
+	// (to the second; the order of sessions that began within the same
+	// second is arbitrary), never the session it creates. Each ended
+	// session is reported as EventRevoked with Reason "session-limit" and
+	// gets 401 on its next request. The count is of the user's index
+	// entries: a session that ended without leaving it (one that idled out
+	// and was never logged out) counts until its absolute deadline or until
+	// UserSessions or RevokeUser finds it gone (once it is 10 seconds old).
+	// NoSessionLimit removes the cap; other
+	// negative values are refused. Default (0): DefaultMaxSessionsPerUser,
+	// 10.
+	MaxSessionsPerUser int
 
 	// Fingerprint chooses what Login binds a session to and what a mismatch
 	// does. Default: User-Agent (hard), Accept-Language (soft), IP off.
@@ -196,6 +216,13 @@ func NewStore(rdb redis.UniversalClient, cfg Config) (*Store, error) {
 	if cfg.MaxSessionBytes < 0 {
 		return nil, fmt.Errorf("%w: MaxSessionBytes must not be negative", ErrConfig)
 	}
+	switch {
+	case cfg.MaxSessionsPerUser == 0:
+		cfg.MaxSessionsPerUser = DefaultMaxSessionsPerUser
+	case cfg.MaxSessionsPerUser < 0 && cfg.MaxSessionsPerUser != NoSessionLimit:
+		return nil, fmt.Errorf("%w: MaxSessionsPerUser must be positive, 0 for the default (%d) or NoSessionLimit, got %d",
+			ErrConfig, DefaultMaxSessionsPerUser, cfg.MaxSessionsPerUser)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -287,6 +314,10 @@ func (s *Store) Options(o sessions.Options) {
 func (s *Store) CheckCookieName(name string) error {
 	return checkName(name, s.defaults())
 }
+
+// MaxSessionsPerUser returns the number of sessions a user may have (see
+// Config.MaxSessionsPerUser), or NoSessionLimit when there is no cap.
+func (s *Store) MaxSessionsPerUser() int { return s.cfg.MaxSessionsPerUser }
 
 // defaults returns the cookie attributes sessions start with.
 func (s *Store) defaults() gsessions.Options { return *s.opts.Load() }
@@ -679,15 +710,24 @@ func (s *Store) maxAge(o gsessions.Options, created, now int64) int {
 	return max(min(o.MaxAge, left), 1)
 }
 
+// evalFunc queues a Lua script in a pipeline: by its SHA1 (EVALSHA) or
+// with its source (EVAL), as the pipeline's run decides.
+type evalFunc func(script *redis.Script, keys []string, args ...any) *redis.Cmd
+
 // create writes a new session under a new ID with fields plus the store's
 // metadata, and sets its cookie. pre, when set, adds commands to the same
-// pipeline, one round trip (Login uses it to delete the old session and
-// index the new one). They are queued before the new session's write; on a
-// Cluster each node's share runs in parallel, so a partial failure can
-// leave an index entry without a session (pruned later) or a session key
-// with no cookie (it expires), never a usable session.
+// pipeline, one round trip (Login uses it to delete the old session, index
+// the new one and learn which sessions exceed the cap), and runs its
+// scripts with eval. They are queued after the new session's write, so on
+// a single node (Redis runs one connection's commands in order) the
+// session exists by the time its index entry can be seen: a concurrent
+// Login that ends it as beyond the cap, or UserSessions, never finds it
+// missing and drops a live session's entry. On a Cluster each node's share
+// runs in parallel, so that order is not guaranteed there, and a partial
+// failure can leave an index entry without a session (pruned later) or a
+// session key with no cookie (it expires), never a usable session.
 func (s *Store) create(ctx context.Context, w http.ResponseWriter, sess *gsessions.Session, st *state,
-	o gsessions.Options, fields map[string]string, now int64, pre func(redis.Pipeliner, string)) error {
+	o gsessions.Options, fields map[string]string, now int64, pre func(p redis.Pipeliner, hash string, eval evalFunc)) error {
 	id := newID()
 	key := s.sessionKey(id)
 	hash := key[len(s.cfg.KeyPrefix):]
@@ -705,18 +745,21 @@ func (s *Store) create(ctx context.Context, w http.ResponseWriter, sess *gsessio
 	} else {
 		run := func(sha bool) error {
 			_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-				pre(p, hash)
-				if sha {
-					createScript.EvalSha(ctx, p, []string{key}, args...)
-				} else {
-					createScript.Eval(ctx, p, []string{key}, args...)
+				eval := func(script *redis.Script, keys []string, args ...any) *redis.Cmd {
+					if sha {
+						return script.EvalSha(ctx, p, keys, args...)
+					}
+					return script.Eval(ctx, p, keys, args...)
 				}
+				eval(createScript, []string{key}, args...)
+				pre(p, hash, eval)
 				return nil
 			})
 			return err
 		}
-		// The other commands are idempotent, so a server without the
-		// script cached gets the whole pipeline again, with its source.
+		// Every command and script of the pipeline is idempotent, so a
+		// server without a script cached gets the whole pipeline again,
+		// with the sources.
 		if err = run(true); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 			err = run(false)
 		}

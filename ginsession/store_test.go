@@ -48,6 +48,7 @@ func TestNewStoreRejectsUnsafeConfig(t *testing.T) {
 		{"idle over absolute", rdb, Config{Secrets: [][]byte{secret}, IdleTimeout: 2 * time.Hour, AbsoluteTimeout: time.Hour}, ErrConfig, "must not exceed"},
 		{"negative idle", rdb, Config{Secrets: [][]byte{secret}, IdleTimeout: -time.Second}, ErrConfig, "IdleTimeout"},
 		{"negative size", rdb, Config{Secrets: [][]byte{secret}, MaxSessionBytes: -1}, ErrConfig, "MaxSessionBytes"},
+		{"negative session cap", rdb, Config{Secrets: [][]byte{secret}, MaxSessionsPerUser: -2}, ErrConfig, "MaxSessionsPerUser"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -69,6 +70,7 @@ func TestDefaultsAreDocumentedValues(t *testing.T) {
 	assert.Equal(t, 30*time.Minute, s.cfg.IdleTimeout)
 	assert.Equal(t, 24*time.Hour, s.cfg.AbsoluteTimeout)
 	assert.Equal(t, 4096, s.cfg.MaxSessionBytes)
+	assert.Equal(t, 10, s.cfg.MaxSessionsPerUser)
 	assert.Equal(t, http.SameSiteStrictMode, s.defaults().SameSite)
 	assert.True(t, s.defaults().Secure)
 	assert.True(t, s.defaults().HttpOnly)

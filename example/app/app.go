@@ -137,7 +137,7 @@ func (a *App) Authenticate(ctx context.Context, email, password string) (*User, 
 //	POST   /login        {email, password} -> 200 {message} + session cookie
 //	POST   /logout       -> 200 {message}
 //	GET    /profile      -> 200 {userId, email}             (logged in)
-//	GET    /sessions     -> 200 {sessions: [...]}           (logged in)
+//	GET    /sessions     -> 200 {sessions: [...], limit}    (logged in)
 //	DELETE /sessions/:ref -> 200 {message}                  (logged in)
 //	POST   /logout-all   -> 200 {message, revoked}          (logged in)
 //	POST   /password     {current, new} -> 200 {message} + new cookie (logged in)
@@ -396,7 +396,9 @@ func (a *App) sessions(c *gin.Context) {
 	if list == nil {
 		list = []ginsession.SessionInfo{}
 	}
-	c.JSON(http.StatusOK, gin.H{"sessions": list})
+	// limit is how many sessions the user may have: a login beyond it
+	// ends the oldest (ginsession.Config.MaxSessionsPerUser, default 10).
+	c.JSON(http.StatusOK, gin.H{"sessions": list, "limit": a.store.MaxSessionsPerUser()})
 }
 
 // revokeSession ends one of the caller's sessions. Ending the caller's own

@@ -110,9 +110,12 @@ func TestEndToEnd(t *testing.T) {
 			Current bool
 			Device  string
 		}
+		Limit *int
 	}
 	require.NoError(t, json.Unmarshal([]byte(r.body), &list))
 	require.Len(t, list.Sessions, 1)
+	require.NotNil(t, list.Limit, r.body)
+	assert.Equal(t, 10, *list.Limit, "the example keeps the library's default cap")
 	assert.True(t, list.Sessions[0].Current)
 	assert.NotEmpty(t, list.Sessions[0].Ref)
 	assert.NotContains(t, r.body, c2.Value)
