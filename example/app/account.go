@@ -126,12 +126,8 @@ func (a *App) changePassword(c *gin.Context) {
 		a.unavailable(c, err)
 		return
 	}
-	if err := ginsession.Login(c, user.ID); err != nil {
-		if errors.Is(err, ginsession.ErrStoreUnavailable) {
-			a.unavailable(c, err)
-			return
-		}
-		panic(err) // a programming error (no session middleware, bad cookie name)
+	if !a.startSession(c, user.ID) {
+		return
 	}
 	a.log.Info("password changed", "user", user.ID)
 	c.JSON(http.StatusOK, gin.H{"message": "Password changed; every other session was logged out"})

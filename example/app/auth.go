@@ -90,14 +90,27 @@ func (a *App) login(c *gin.Context) {
 		a.unavailable(c, err)
 		return
 	}
-	if err := ginsession.Login(c, user.ID); err != nil {
-		if errors.Is(err, ginsession.ErrStoreUnavailable) {
-			a.unavailable(c, err)
-			return
-		}
-		panic(err) // a programming error (no session middleware, bad cookie name)
+	if !a.startSession(c, user.ID) {
+		return
 	}
 	c.JSON(http.StatusOK, gin.H{"message": "Logged in"})
+}
+
+// startSession logs user in on this request under a new session ID
+// (ginsession.Login). When it returns false it has answered 503 (Redis
+// failed); any other error is a programming error (no session
+// middleware, a bad cookie name) and panics, which recovery turns into 500.
+func (a *App) startSession(c *gin.Context, userID string) bool {
+	err := ginsession.Login(c, userID)
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, ginsession.ErrStoreUnavailable):
+		a.unavailable(c, err)
+		return false
+	default:
+		panic(err)
+	}
 }
 
 // logout ends the caller's session and expires its cookie.
