@@ -151,10 +151,12 @@ func applyClientDefaults(query url.Values, o clientOptions) {
 // before a command makes it reload it in the background (one CLUSTER SLOTS).
 // go-redis's default is 60 s, and it reloads sooner only on MOVED: after a
 // master dies and its replica takes over, the client keeps dialling the
-// dead master, and every command for its slots fails, for up to a minute.
-// The example's own commands (users, login throttle) go through the same
-// client, so the example sets it for them, whatever the session store
-// does.
+// dead master for up to a minute. The session store asks for a reload
+// itself when one of its commands fails that way, and the client's one
+// slot map then serves every command; but the example's own commands
+// (users, login throttle) can fail while no session command does (failed
+// logins and signups touch no session), and without this interval they
+// would answer 503 for up to a minute (TestFaultTopologyClusterFailedLogins).
 const clusterStateReloadInterval = 2 * time.Second
 
 // defaultTarget is a standalone target at addr with the client defaults,
