@@ -174,8 +174,11 @@ func TestFaultExampleHang(t *testing.T) {
 	stop, results := make(chan struct{}), make(chan []outcome, 1)
 	go func() { results <- load(e, clients, stop) }()
 	time.Sleep(time.Second)
+	// Hang returns once its own connection answered and the DEBUG SLEEP is
+	// on its way, so the sleep starts at about this moment.
+	woke := srv.Hang(t, 8*time.Second)
 	sleepStart := time.Now()
-	<-srv.Hang(t, 8*time.Second)
+	<-woke
 	sleepEnd := time.Now()
 	time.Sleep(3 * time.Second)
 	close(stop)

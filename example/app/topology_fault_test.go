@@ -96,6 +96,19 @@ func redisCLI(t *testing.T, port int, args ...string) string {
 	return string(out)
 }
 
+// killNode kills the script's server on port with SIGKILL, reading its
+// pid from the state directory, and returns when it did.
+func killNode(t *testing.T, state string, port int) time.Time {
+	t.Helper()
+	pid, err := os.ReadFile(filepath.Join(state, strconv.Itoa(port)+".pid"))
+	require.NoError(t, err)
+	n, err := strconv.Atoi(strings.TrimSpace(string(pid)))
+	require.NoError(t, err)
+	killedAt := time.Now()
+	require.NoError(t, syscall.Kill(n, syscall.SIGKILL))
+	return killedAt
+}
+
 // TestFaultTopologyCluster brings up the script's Cluster (3 masters, 3
 // replicas), checks it with redis-cli, runs the example on the URL the
 // script printed, then kills one master with SIGKILL: the requests it
@@ -115,12 +128,7 @@ func TestFaultTopologyCluster(t *testing.T) {
 		clients = append(clients, loggedIn{id: e.signup(email, "a fine password"), cookie: e.login(email, "a fine password")})
 	}
 
-	pid, err := os.ReadFile(filepath.Join(state, strconv.Itoa(base)+".pid"))
-	require.NoError(t, err)
-	n, err := strconv.Atoi(strings.TrimSpace(string(pid)))
-	require.NoError(t, err)
-	killedAt := time.Now()
-	require.NoError(t, syscall.Kill(n, syscall.SIGKILL))
+	killedAt := killNode(t, state, base)
 
 	stop := make(chan struct{})
 	go func() { time.Sleep(12 * time.Second); close(stop) }()
@@ -195,12 +203,7 @@ func TestFaultTopologyClusterFailedLogins(t *testing.T) {
 		e.signup(email, "a fine password")
 		emails = append(emails, email)
 	}
-	pid, err := os.ReadFile(filepath.Join(state, strconv.Itoa(base)+".pid"))
-	require.NoError(t, err)
-	n, err := strconv.Atoi(strings.TrimSpace(string(pid)))
-	require.NoError(t, err)
-	killedAt := time.Now()
-	require.NoError(t, syscall.Kill(n, syscall.SIGKILL))
+	killedAt := killNode(t, state, base)
 
 	counts := map[int]int{}
 	var lastFailure time.Time
