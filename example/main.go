@@ -1,9 +1,22 @@
 // Command example runs the sessionshield example JSON API (package
 // example/app): go run ./example. It reads its configuration from the
-// environment (APP_ENV, REDIS_MODE, REDIS_URL, SESSION_SECRET, PORT, HOST,
-// TRUSTED_PROXIES, KEY_PREFIX, ALLOWED_ORIGINS, METRICS_ADDR; see
-// docs/walkthrough.md and docs/redis-example.md) and stops gracefully on
-// SIGINT or SIGTERM.
+// environment (app.LoadConfig; docs/walkthrough.md has the table):
+//
+//	APP_ENV          development (default) or production
+//	REDIS_MODE       standalone (default), cluster or sentinel
+//	REDIS_URL        the Redis to use; required in production and in
+//	                 cluster and sentinel mode (docs/redis-example.md)
+//	SESSION_SECRET   at least 32 random bytes; required in production
+//	PORT, HOST       where to listen: port 8080 unless set; host 127.0.0.1
+//	                 in development, every interface in production
+//	TRUSTED_PROXIES  the reverse proxies whose X-Forwarded-For to believe
+//	ALLOWED_ORIGINS  origins accepted on state-changing requests besides
+//	                 the request's own host
+//	KEY_PREFIX       put in front of every Redis key
+//	METRICS_ADDR     host:port of a separate listener for /metrics
+//	GIN_MODE         Gin's mode; release unless set
+//
+// It stops gracefully on SIGINT or SIGTERM.
 package main
 
 import (

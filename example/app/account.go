@@ -7,7 +7,6 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionshield/sessionshield/ginsession"
 )
@@ -22,10 +21,6 @@ type passwordChange struct {
 type accountDeletion struct {
 	Password string `json:"password"`
 }
-
-// errPasswordChanged is returned by setPassword when the stored hash is no
-// longer the one that was verified: another request changed the password.
-var errPasswordChanged = errors.New("app: password changed concurrently")
 
 // Both routes of this file ask for the current password, not for a recent
 // login (ginsession.RequireFreshAuth). A fresh login only proves that
@@ -131,12 +126,8 @@ func (a *App) changePassword(c *gin.Context) {
 		a.unavailable(c, err)
 		return
 	}
-	if err := ginsession.Login(c, user.ID); err != nil {
-		if errors.Is(err, ginsession.ErrStoreUnavailable) {
-			a.unavailable(c, err)
-			return
-		}
-		panic(err) // a programming error (no session middleware, bad cookie name)
+	if !a.startSession(c, user.ID) {
+		return
 	}
 	a.log.Info("password changed", "user", user.ID)
 	c.JSON(http.StatusOK, gin.H{"message": "Password changed; every other session was logged out"})
@@ -183,55 +174,4 @@ func (a *App) deleteAccount(c *gin.Context) {
 	}
 	a.log.Info("account deleted", "user", user.ID)
 	c.JSON(http.StatusOK, gin.H{"message": "Account deleted"})
-}
-
-// setPassword hashes password and stores it as the hash of user id, only
-// if the stored hash is still verified (the one just checked). It returns
-// errPasswordChanged when another request changed it first.
-func (u *users) setPassword(ctx context.Context, id, verified, password string) error {
-	h, err := u.hash(ctx, password)
-	if err != nil {
-		return err
-	}
-	n, err := rehashScript.Run(ctx, u.rdb, []string{u.userKey(id)}, verified, h).Int()
-	switch {
-	case err != nil:
-		return fmt.Errorf("%w: changing password: %w", ErrUnavailable, err)
-	case n == 0:
-		return errPasswordChanged
-	}
-	return nil
-}
-
-// unindexScript removes the email index's entry for ARGV[1] only if it
-// still names user ARGV[2]: the email may already belong to a new signup.
-var unindexScript = redis.NewScript(`
-if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
-  return redis.call('HDEL', KEYS[1], ARGV[1])
-end
-return 0
-`)
-
-// remove deletes user's record and its entry in the email index, in one
-// round trip. The two keys may live in different Cluster slots, so this is
-// a pipeline, not a transaction; a login that finds one of them without
-// the other fails like one for an unknown email.
-func (u *users) remove(ctx context.Context, user *User) error {
-	_, err := u.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		unindexScript.Eval(ctx, p, []string{u.indexKey()}, user.Email, user.ID)
-		p.Unlink(ctx, u.userKey(user.ID))
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("%w: deleting user: %w", ErrUnavailable, err)
-	}
-	return nil
-}
-
-// forget deletes the login throttle counter of the account with email.
-func (t *throttle) forget(ctx context.Context, email string) error {
-	if err := t.rdb.Unlink(ctx, t.accountKey(email)).Err(); err != nil {
-		return fmt.Errorf("%w: deleting login throttle: %w", ErrUnavailable, err)
-	}
-	return nil
 }

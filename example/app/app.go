@@ -7,19 +7,34 @@
 // (REDIS_MODE; see redis.go for the client options it sets). The runnable
 // program is ../main.go (go run ./example); this package holds everything
 // it runs, so tests can build the same router.
+//
+// The files, one concern each:
+//
+//	app.go         App, New and Router: the routes and the middleware chain
+//	auth.go        the signup, login, logout and profile handlers
+//	sessions.go    the "your sessions" list, revoking one, logging out everywhere
+//	account.go     password change and account deletion, with re-authentication
+//	health.go      /healthz, Cluster state included
+//	page.go        the page at / and its assets, with their security headers
+//	csrf.go        the cross-site request check
+//	middleware.go  no-store, the body limit, recovery and the request log
+//	respond.go     reading JSON bodies and answering errors (400, 413, 429, 503)
+//	users.go       users in Redis: records, the email index, authentication
+//	password.go    argon2id hashes in PHC strings
+//	throttle.go    the login and signup throttle's counters in Redis
+//	metrics.go     the Prometheus metrics
+//	config.go      Config, its defaults and LoadConfig (the environment)
+//	redis.go       REDIS_URL and REDIS_MODE to a go-redis client, and its checks
+//	open.go        Open: Redis (or the in-process one) and the startup checks
+//	server.go      Run: serving, the metrics listener and the graceful stop
 package app
 
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
-	"time"
 
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
@@ -180,262 +195,4 @@ func (a *App) Router() (*gin.Engine, error) {
 	auth.DELETE("/account", a.deleteAccount)
 	a.routePage(r)
 	return r, nil
-}
-
-// credentials is the body of /signup and /login.
-type credentials struct {
-	Email    string `json:"email"`
-	Password string `json:"password"`
-}
-
-// decodeJSON reads the request body, one JSON object with no unknown
-// fields and nothing after it, into v, answering 413 or 400 itself when it
-// cannot.
-func decodeJSON(c *gin.Context, v any) bool {
-	dec := json.NewDecoder(c.Request.Body)
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil {
-		if _, err = dec.Token(); errors.Is(err, io.EOF) {
-			return true
-		}
-		if err == nil {
-			err = errors.New("data after the JSON object")
-		}
-	}
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		fail(c, http.StatusRequestEntityTooLarge, "request body too large")
-	} else {
-		fail(c, http.StatusBadRequest, "invalid JSON body")
-	}
-	return false
-}
-
-// admitted reports whether a request the throttle counted may go on. When
-// not, it has answered: 503 when the throttle could not count (err), 429
-// with Retry-After (whole seconds, rounded up) and msg when the client must
-// wait, logging event with the client IP.
-func (a *App) admitted(c *gin.Context, wait time.Duration, err error, event, msg string) bool {
-	switch {
-	case err != nil:
-		a.unavailable(c, err)
-		return false
-	case wait > 0:
-		a.log.Warn(event, "ip", c.ClientIP())
-		c.Header("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
-		fail(c, http.StatusTooManyRequests, msg)
-		return false
-	}
-	return true
-}
-
-// unavailable answers 503 and logs err, which never holds a secret (Redis
-// and ginsession errors carry no IDs, cookies or passwords). A request the
-// client cancelled is logged at Info: nobody reads its answer, and it says
-// nothing about the store.
-func (a *App) unavailable(c *gin.Context, err error) {
-	if errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil {
-		a.log.Info("request cancelled by the client", "route", c.FullPath())
-		fail(c, http.StatusServiceUnavailable, "service unavailable")
-		return
-	}
-	a.log.Error("store unavailable", "route", c.FullPath(), "error", err.Error())
-	fail(c, http.StatusServiceUnavailable, "service unavailable")
-}
-
-// healthz answers 200 when Redis answers within HealthTimeout and, for a
-// Cluster, every master says cluster_state:ok with all slots ok; otherwise
-// 503 with a short reason. The check runs in its own goroutine, so the
-// answer comes at HealthTimeout even from a client that ignores context
-// deadlines; the check itself ends with the client's own timeouts.
-func (a *App) healthz(c *gin.Context) {
-	ctx, cancel := context.WithTimeout(c.Request.Context(), a.cfg.HealthTimeout)
-	defer cancel()
-	type result struct {
-		reason string
-		err    error
-	}
-	done := make(chan result, 1)
-	go func() {
-		if cc, ok := a.rdb.(*redis.ClusterClient); ok {
-			reason, err := clusterHealth(ctx, cc)
-			done <- result{reason, err}
-			return
-		}
-		if err := a.rdb.Ping(ctx).Err(); err != nil {
-			done <- result{"redis does not answer", err}
-			return
-		}
-		done <- result{}
-	}()
-	var res result
-	select {
-	case res = <-done:
-	case <-ctx.Done():
-		res = result{"redis did not answer within " + a.cfg.HealthTimeout.String(), ctx.Err()}
-	}
-	if res.reason != "" {
-		a.log.Error("health check failed", "reason", res.reason, "error", res.err.Error())
-		c.AbortWithStatusJSON(http.StatusServiceUnavailable, gin.H{"error": "service unavailable", "reason": res.reason})
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"status": "ok"})
-}
-
-func (a *App) signup(c *gin.Context) {
-	var in credentials
-	if !decodeJSON(c, &in) {
-		return
-	}
-	email := normalizeEmail(in.Email)
-	if field, msg := validateSignup(email, in.Password); field != "" {
-		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": msg, "field": field})
-		return
-	}
-	// Every signup counts against the client's limit: each costs an
-	// argon2id hash, and each 409 tells whether an email is registered.
-	ctx, ip := c.Request.Context(), c.ClientIP()
-	wait, tk, err := a.throttle.reserveSignup(ctx, ip)
-	if !a.admitted(c, wait, err, "signup throttled", "too many signups, try again later") {
-		return
-	}
-	user, err := a.users.create(ctx, email, in.Password)
-	switch {
-	case errors.Is(err, ErrEmailTaken):
-		fail(c, http.StatusConflict, "email already registered")
-		return
-	case err != nil:
-		a.throttle.release(ctx, tk)
-		a.unavailable(c, err)
-		return
-	}
-	a.log.Info("signup", "user", user.ID)
-	c.JSON(http.StatusCreated, gin.H{"id": user.ID, "email": user.Email})
-}
-
-func (a *App) login(c *gin.Context) {
-	var in credentials
-	if !decodeJSON(c, &in) {
-		return
-	}
-	email := normalizeEmail(in.Email)
-	switch {
-	case email == "" || in.Password == "":
-		fail(c, http.StatusBadRequest, "email and password are required")
-		return
-	case len(in.Password) > MaxPasswordBytes:
-		// No account has such a password: refuse before any argon2id work.
-		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{
-			"error": fmt.Sprintf("password must be at most %d bytes", MaxPasswordBytes), "field": "password"})
-		return
-	}
-	// The attempt is counted before the password is checked, so parallel
-	// guesses cannot all pass a check made before any of them was counted.
-	ctx, ip := c.Request.Context(), c.ClientIP()
-	wait, tk, err := a.throttle.reserveLogin(ctx, email, ip)
-	if !a.admitted(c, wait, err, "login throttled", "too many failed logins, try again later") {
-		return
-	}
-	user, err := a.users.authenticate(ctx, email, in.Password)
-	switch {
-	case errors.Is(err, ErrInvalidCredentials):
-		a.log.Info("login failed", "ip", ip) // the attempt stays counted
-		fail(c, http.StatusUnauthorized, "invalid credentials")
-		return
-	case err != nil:
-		a.throttle.release(ctx, tk)
-		a.unavailable(c, err)
-		return
-	}
-	if err := a.throttle.succeeded(ctx, email, tk); err != nil {
-		a.unavailable(c, err)
-		return
-	}
-	if err := ginsession.Login(c, user.ID); err != nil {
-		if errors.Is(err, ginsession.ErrStoreUnavailable) {
-			a.unavailable(c, err)
-			return
-		}
-		panic(err) // a programming error (no session middleware, bad cookie name)
-	}
-	c.JSON(http.StatusOK, gin.H{"message": "Logged in"})
-}
-
-func (a *App) logout(c *gin.Context) {
-	if err := ginsession.Logout(c); err != nil {
-		if errors.Is(err, ginsession.ErrStoreUnavailable) {
-			a.unavailable(c, err)
-			return
-		}
-		panic(err)
-	}
-	c.JSON(http.StatusOK, gin.H{"message": "Logged out"})
-}
-
-func (a *App) profile(c *gin.Context) {
-	id := ginsession.UserID(c)
-	user, _, err := a.users.get(c.Request.Context(), id)
-	if err != nil {
-		a.unavailable(c, err)
-		return
-	}
-	if user == nil { // the account was deleted while the session lived
-		fail(c, http.StatusUnauthorized, "not logged in")
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"userId": user.ID, "email": user.Email})
-}
-
-func (a *App) sessions(c *gin.Context) {
-	list, err := a.store.UserSessions(c.Request.Context(), ginsession.UserID(c))
-	if err != nil {
-		a.unavailable(c, err)
-		return
-	}
-	if list == nil {
-		list = []ginsession.SessionInfo{}
-	}
-	// limit is how many sessions the user may have: a login beyond it
-	// ends the oldest (ginsession.Config.MaxSessionsPerUser, default 10).
-	c.JSON(http.StatusOK, gin.H{"sessions": list, "limit": a.store.MaxSessionsPerUser()})
-}
-
-// revokeSession ends one of the caller's sessions. Ending the caller's own
-// session is a logout, so its cookie is expired too.
-func (a *App) revokeSession(c *gin.Context) {
-	ctx, uid, ref := c.Request.Context(), ginsession.UserID(c), c.Param("ref")
-	list, err := a.store.UserSessions(ctx, uid)
-	if err != nil {
-		a.unavailable(c, err)
-		return
-	}
-	for _, s := range list {
-		if s.Ref == ref && s.Current {
-			a.logout(c)
-			return
-		}
-	}
-	switch err := a.store.RevokeSession(ctx, uid, ref); {
-	case errors.Is(err, ginsession.ErrUnknownSession):
-		fail(c, http.StatusNotFound, "no such session")
-	case err != nil:
-		a.unavailable(c, err)
-	default:
-		c.JSON(http.StatusOK, gin.H{"message": "Session revoked"})
-	}
-}
-
-// logoutAll ends every session of the caller, this one included.
-func (a *App) logoutAll(c *gin.Context) {
-	n, err := a.store.RevokeUser(c.Request.Context(), ginsession.UserID(c))
-	if err != nil {
-		a.unavailable(c, err)
-		return
-	}
-	if err := ginsession.Logout(c); err != nil && errors.Is(err, ginsession.ErrStoreUnavailable) {
-		a.unavailable(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"message": "Logged out everywhere", "revoked": n})
 }

@@ -10,20 +10,16 @@
 package app
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
-	"os/exec"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -170,25 +166,23 @@ func ms(d time.Duration) int64 { return d.Milliseconds() }
 // <= 1.5 s), none 500, none hang, and the clients are served again right
 // after the sleep ends.
 func TestFaultExampleHang(t *testing.T) {
-	srv := redistest.StartServer(t, debugArgs(t)...)
+	srv := redistest.StartServer(t)
 	e, clients := faultEnv(t, srv.Addr)
 
-	hang := redis.NewClient(&redis.Options{Addr: srv.Addr, ReadTimeout: -1, MaxRetries: -1})
-	t.Cleanup(func() { _ = hang.Close() })
-	require.NoError(t, hang.Ping(t.Context()).Err())
-
-	stop := make(chan struct{})
-	var sleepStart, sleepEnd time.Time
-	go func() {
-		time.Sleep(time.Second)
-		sleepStart = time.Now()
-		err := hang.Do(context.Background(), "DEBUG", "SLEEP", "8").Err()
-		sleepEnd = time.Now()
-		assert.NoError(t, err)
-		time.Sleep(3 * time.Second)
-		close(stop)
-	}()
-	all := load(e, clients, stop)
+	// The load runs in a goroutine of its own; this one drives the fault,
+	// so that the helpers that fail the test run on the test's goroutine.
+	stop, results := make(chan struct{}), make(chan []outcome, 1)
+	go func() { results <- load(e, clients, stop) }()
+	time.Sleep(time.Second)
+	// Hang returns once its own connection answered and the DEBUG SLEEP is
+	// on its way, so the sleep starts at about this moment.
+	woke := srv.Hang(t, 8*time.Second)
+	sleepStart := time.Now()
+	<-woke
+	sleepEnd := time.Now()
+	time.Sleep(3 * time.Second)
+	close(stop)
+	all := <-results
 
 	// The requests that started well inside the sleep met a hung Redis.
 	during := between(all, sleepStart.Add(100*time.Millisecond), sleepEnd.Add(-1500*time.Millisecond))
@@ -219,28 +213,6 @@ func TestFaultExampleHang(t *testing.T) {
 	}
 }
 
-// startRedisOnPort starts a redis-server with nothing on disk on the
-// loopback port given (a restart on the port of a stopped server) and
-// waits until it answers; it is killed when t ends. It returns an error
-// instead of failing t, so that any goroutine may call it.
-func startRedisOnPort(t *testing.T, port string) error {
-	cmd := exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + port})
-	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for c.Ping(context.Background()).Err() != nil {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the redis-server restarted on port %s did not answer", port)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return nil
-}
-
 // TestFaultExampleRestart: 20 logged-in clients load guarded routes while
 // Redis is stopped for 10 s and restarted empty on the same port. While it
 // is down every request answers 503 (none 500, none 200); once it is back
@@ -248,26 +220,19 @@ func startRedisOnPort(t *testing.T, port string) error {
 // of its own, and the old sessions, gone with the data, answer 401.
 func TestFaultExampleRestart(t *testing.T) {
 	srv := redistest.StartServer(t)
-	_, port, _ := strings.Cut(srv.Addr, ":")
 	e, clients := faultEnv(t, srv.Addr)
 
-	stop := make(chan struct{})
-	var downAt, upAt time.Time
-	go func() {
-		defer close(stop)
-		time.Sleep(time.Second)
-		downAt = time.Now()
-		srv.Stop()
-		time.Sleep(10 * time.Second)
-		if err := startRedisOnPort(t, port); err != nil {
-			t.Error(err)
-			return
-		}
-		upAt = time.Now()
-		time.Sleep(3 * time.Second)
-	}()
-	all := load(e, clients, stop)
-	require.False(t, upAt.IsZero(), "the server was restarted")
+	stop, results := make(chan struct{}), make(chan []outcome, 1)
+	go func() { results <- load(e, clients, stop) }()
+	time.Sleep(time.Second)
+	downAt := time.Now()
+	srv.Stop()
+	time.Sleep(10 * time.Second)
+	srv.Restart(t)
+	upAt := time.Now()
+	time.Sleep(3 * time.Second)
+	close(stop)
+	all := <-results
 
 	down := between(all, downAt.Add(100*time.Millisecond), upAt.Add(-500*time.Millisecond))
 	after := between(all, upAt, time.Now())

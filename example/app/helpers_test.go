@@ -110,12 +110,19 @@ func newTestEnv(t *testing.T, edit func(*Config)) *testEnv {
 	}
 	a, err := New(cfg, e.rdb)
 	require.NoError(t, err)
+	e.serve(a)
+	return e
+}
+
+// serve makes a the application of e and serves its router on a real
+// socket until the test ends.
+func (e *testEnv) serve(a *App) {
+	e.t.Helper()
 	e.app = a
 	router, err := a.Router()
-	require.NoError(t, err)
+	require.NoError(e.t, err)
 	e.srv = httptest.NewServer(router)
-	t.Cleanup(e.srv.Close)
-	return e
+	e.t.Cleanup(e.srv.Close)
 }
 
 // response is what a test looks at: status, body, headers and the parsed

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -151,10 +151,12 @@ func applyClientDefaults(query url.Values, o clientOptions) {
 // before a command makes it reload it in the background (one CLUSTER SLOTS).
 // go-redis's default is 60 s, and it reloads sooner only on MOVED: after a
 // master dies and its replica takes over, the client keeps dialling the
-// dead master, and every command for its slots fails, for up to a minute.
-// The example's own commands (users, login throttle) go through the same
-// client, so the example sets it for them, whatever the session store
-// does.
+// dead master for up to a minute. The session store asks for a reload
+// itself when one of its commands fails that way, and the client's one
+// slot map then serves every command; but the example's own commands
+// (users, login throttle) can fail while no session command does (failed
+// logins and signups touch no session), and without this interval they
+// would answer 503 for up to a minute (TestFaultTopologyClusterFailedLogins).
 const clusterStateReloadInterval = 2 * time.Second
 
 // defaultTarget is a standalone target at addr with the client defaults,
@@ -292,46 +294,27 @@ func infoField(info, field string) string {
 	return ""
 }
 
-// clusterHealth asks every master of c (after reloading c's view of the
-// Cluster) for CLUSTER INFO. It returns an empty reason when each answers
-// with cluster_state:ok and all 16384 slots ok. Otherwise reason says
-// briefly what failed, fit for a health response (no address, no
-// credential), and detail says where, for the log.
-func clusterHealth(ctx context.Context, c *redis.ClusterClient) (reason string, detail error) {
-	type answer struct {
-		addr string
-		info string
-		err  error
-	}
-	answers := make(chan answer, 64)
-	err := c.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
-		info, err := node.ClusterInfo(ctx).Result()
-		select {
-		case answers <- answer{node.Options().Addr, info, err}:
-		default: // more than 64 masters: the first 64 answers decide
-		}
-		return nil
-	})
-	close(answers)
-	if err != nil {
-		return "cluster state unavailable", err
-	}
-	n := 0
-	for a := range answers {
-		n++
-		if a.err != nil {
-			return "a cluster master does not answer", fmt.Errorf("%s: %w", a.addr, a.err)
-		}
-		state, okSlots := infoField(a.info, "cluster_state"), infoField(a.info, "cluster_slots_ok")
-		if state != "ok" {
-			return "cluster_state is " + state, fmt.Errorf("%s says cluster_state:%s cluster_slots_ok:%s", a.addr, state, okSlots)
-		}
-		if okSlots != strconv.Itoa(clusterSlots) {
-			return fmt.Sprintf("cluster has %s of %d slots ok", okSlots, clusterSlots), fmt.Errorf("%s says cluster_slots_ok:%s", a.addr, okSlots)
-		}
-	}
-	if n == 0 {
-		return "cluster has no masters", errors.New("CLUSTER SLOTS lists no masters")
-	}
-	return "", nil
+// RedisLogger adapts l for redis.SetLogger, so that go-redis's own messages
+// (a connection pool that cannot dial, say) come out as Warn records of the
+// application's logger instead of bare lines on stderr. main installs it;
+// the setting is global to the process.
+func RedisLogger(l *slog.Logger) interface {
+	Printf(ctx context.Context, format string, v ...any)
+} {
+	return redisLogger{l}
+}
+
+// redisLogger is the logger RedisLogger returns.
+type redisLogger struct{ l *slog.Logger }
+
+// Printf logs one go-redis message at Warn, without its "redis: " prefix.
+func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	r.l.Log(ctx, slog.LevelWarn, "go-redis", "message", strings.TrimPrefix(fmt.Sprintf(format, v...), "redis: "))
+}
+
+// ping sends PING to rdb and waits at most 3 s for the answer.
+func ping(ctx context.Context, rdb redis.UniversalClient) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	return rdb.Ping(ctx).Err()
 }

@@ -1,13 +1,9 @@
 package app
 
 import (
-	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -151,23 +147,6 @@ func TestLoadConfigRedisMode(t *testing.T) {
 	}
 }
 
-// debugArgs returns the redis-server arguments that allow DEBUG SLEEP:
-// --enable-debug-command for Redis 7 and later, which refuse DEBUG without
-// it, and nothing for older versions, which do not know the option.
-func debugArgs(t *testing.T) []string {
-	t.Helper()
-	out, err := exec.Command("redis-server", "--version").Output()
-	if err != nil {
-		t.Skip("redis-server is not installed (.ci/run installs it)")
-	}
-	_, v, _ := strings.Cut(string(out), " v=")
-	major, _, _ := strings.Cut(v, ".")
-	if n, err := strconv.Atoi(major); err == nil && n >= 7 {
-		return []string{"--enable-debug-command", "yes"}
-	}
-	return nil
-}
-
 // quietLogger discards the application's logs.
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
@@ -188,11 +167,7 @@ func openEnv(t *testing.T, cfg Config) *testEnv {
 	a, err := Open(t.Context(), cfg)
 	require.NoError(t, err)
 	t.Cleanup(a.Close)
-	e.app = a
-	router, err := a.Router()
-	require.NoError(t, err)
-	e.srv = httptest.NewServer(router)
-	t.Cleanup(e.srv.Close)
+	e.serve(a)
 	return e
 }
 
@@ -300,35 +275,13 @@ func scanKeys(t *testing.T, addr, pattern string) []string {
 	return keys
 }
 
-// sentinelAddr finds the address of a Sentinel that monitors the master
-// at masterAddr: Sentinels announce themselves (ip,port,...) on the
-// master's __sentinel__:hello channel every two seconds.
-func sentinelAddr(t *testing.T, masterAddr string) string {
-	t.Helper()
-	master := redis.NewClient(&redis.Options{Addr: masterAddr})
-	defer master.Close()
-	sub := master.Subscribe(t.Context(), "__sentinel__:hello")
-	defer sub.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	for {
-		msg, err := sub.ReceiveMessage(ctx)
-		require.NoError(t, err, "no Sentinel announced itself on the master")
-		f := strings.Split(msg.Payload, ",")
-		if len(f) >= 2 {
-			return f[0] + ":" + f[1]
-		}
-	}
-}
-
 // TestSentinelMode runs the example through a real Sentinel from a
 // REDIS_MODE=sentinel URL.
 func TestSentinelMode(t *testing.T) {
-	master := redistest.StartServer(t)
-	redistest.StartSentinel(t, master.Addr)
-	sentinel := sentinelAddr(t, master.Addr)
+	ss := redistest.StartSentinels(t, 5*time.Second)
+	master := ss.Master
 
-	e := openEnv(t, Config{RedisMode: RedisSentinel, RedisURL: "redis://" + sentinel + "?master_name=mymaster"})
+	e := openEnv(t, Config{RedisMode: RedisSentinel, RedisURL: "redis://" + ss.Addrs()[0] + "?master_name=" + ss.MasterName})
 	c := e.signupLoginProfile("sam@example.com")
 	assert.Equal(t, http.StatusOK, e.do(http.MethodGet, "/healthz", "").status)
 
@@ -345,23 +298,16 @@ func TestSentinelMode(t *testing.T) {
 // client that ignores context deadlines and waits 10 s for a reply.
 // Before, it answered only when Redis did.
 func TestHealthzHonoursItsTimeout(t *testing.T) {
-	srv := redistest.StartServer(t, debugArgs(t)...)
+	srv := redistest.StartServer(t)
 	slow := redis.NewClient(&redis.Options{Addr: srv.Addr, ReadTimeout: 10 * time.Second})
 	t.Cleanup(func() { _ = slow.Close() })
 	e := &testEnv{t: t, logs: &logBuffer{}}
 	a, err := New(Config{Secret: testSecret, HealthTimeout: time.Second, Logger: slog.New(slog.NewTextHandler(e.logs, nil))}, slow)
 	require.NoError(t, err)
-	e.app = a
-	router, err := a.Router()
-	require.NoError(t, err)
-	e.srv = httptest.NewServer(router)
-	t.Cleanup(e.srv.Close)
+	e.serve(a)
 	require.Equal(t, http.StatusOK, e.do(http.MethodGet, "/healthz", "").status)
 
-	hang := redis.NewClient(&redis.Options{Addr: srv.Addr, ReadTimeout: -1})
-	t.Cleanup(func() { _ = hang.Close() })
-	require.NoError(t, hang.Ping(t.Context()).Err())
-	go hang.Do(context.Background(), "DEBUG", "SLEEP", "5")
+	srv.Hang(t, 5*time.Second)
 	time.Sleep(200 * time.Millisecond) // let the sleep begin
 
 	start := time.Now()

@@ -199,3 +199,11 @@ func (t *throttle) succeeded(ctx context.Context, email string, tk ticket) error
 	t.release(ctx, rest)
 	return nil
 }
+
+// forget deletes the login throttle counter of the account with email.
+func (t *throttle) forget(ctx context.Context, email string) error {
+	if err := t.rdb.Unlink(ctx, t.accountKey(email)).Err(); err != nil {
+		return fmt.Errorf("%w: deleting login throttle: %w", ErrUnavailable, err)
+	}
+	return nil
+}

@@ -96,6 +96,19 @@ func redisCLI(t *testing.T, port int, args ...string) string {
 	return string(out)
 }
 
+// killNode kills the script's server on port with SIGKILL, reading its
+// pid from the state directory, and returns when it did.
+func killNode(t *testing.T, state string, port int) time.Time {
+	t.Helper()
+	pid, err := os.ReadFile(filepath.Join(state, strconv.Itoa(port)+".pid"))
+	require.NoError(t, err)
+	n, err := strconv.Atoi(strings.TrimSpace(string(pid)))
+	require.NoError(t, err)
+	killedAt := time.Now()
+	require.NoError(t, syscall.Kill(n, syscall.SIGKILL))
+	return killedAt
+}
+
 // TestFaultTopologyCluster brings up the script's Cluster (3 masters, 3
 // replicas), checks it with redis-cli, runs the example on the URL the
 // script printed, then kills one master with SIGKILL: the requests it
@@ -115,12 +128,7 @@ func TestFaultTopologyCluster(t *testing.T) {
 		clients = append(clients, loggedIn{id: e.signup(email, "a fine password"), cookie: e.login(email, "a fine password")})
 	}
 
-	pid, err := os.ReadFile(filepath.Join(state, strconv.Itoa(base)+".pid"))
-	require.NoError(t, err)
-	n, err := strconv.Atoi(strings.TrimSpace(string(pid)))
-	require.NoError(t, err)
-	killedAt := time.Now()
-	require.NoError(t, syscall.Kill(n, syscall.SIGKILL))
+	killedAt := killNode(t, state, base)
 
 	stop := make(chan struct{})
 	go func() { time.Sleep(12 * time.Second); close(stop) }()
@@ -177,4 +185,55 @@ func TestFaultTopologySentinel(t *testing.T) {
 	c := e.signupLoginProfile("sentinel@example.com")
 	assert.Equal(t, http.StatusOK, e.do(http.MethodGet, "/healthz", "").status)
 	assert.Equal(t, http.StatusOK, e.do(http.MethodPost, "/logout", "", withCookie(c)).status)
+}
+
+// TestFaultTopologyClusterFailedLogins kills a master of the script's
+// Cluster while the only traffic is failed logins: the login throttle and
+// the user records, the example's own commands, and no session command,
+// so the store never asks for a slot-map reload. The requests must answer
+// 401 again within 10 s of the kill, which only the example's
+// ClusterStateReloadInterval gives them: with go-redis's 60 s default they
+// still answered 503 when the load stopped 20 s after the kill.
+func TestFaultTopologyClusterFailedLogins(t *testing.T) {
+	state, base, url := topology(t, "cluster", 6)
+	e := openEnv(t, Config{RedisMode: RedisCluster, RedisURL: url, AccountLimit: 1 << 20, IPLimit: 1 << 20})
+	var emails []string
+	for i := range 8 {
+		email := fmt.Sprintf("f%d@example.com", i)
+		e.signup(email, "a fine password")
+		emails = append(emails, email)
+	}
+	killedAt := killNode(t, state, base)
+
+	counts := map[int]int{}
+	var lastFailure time.Time
+	for round := 0; round < 1000 && time.Since(killedAt) < 15*time.Second; round++ {
+		for _, email := range emails {
+			r, err := e.send(http.MethodPost, "/login", creds(email, "not the password"))
+			if err != nil {
+				counts[0]++
+				lastFailure = time.Now()
+				continue
+			}
+			counts[r.status]++
+			if r.status != http.StatusUnauthorized {
+				lastFailure = time.Now()
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	recovery := time.Duration(0)
+	if !lastFailure.IsZero() {
+		recovery = lastFailure.Sub(killedAt)
+	}
+	t.Logf("FAULT example-cluster-failed-logins: 401=%d 503=%d 500=%d errors=%d recovery=%dms",
+		counts[401], counts[503], counts[500], counts[0], ms(recovery))
+	assert.Zero(t, counts[http.StatusInternalServerError], "never 500")
+	assert.Zero(t, counts[0], "never a hang or a transport error")
+	total := 0
+	for _, c := range counts {
+		total += c
+	}
+	assert.Equal(t, total, counts[http.StatusUnauthorized]+counts[http.StatusServiceUnavailable], "only 401 and 503: %v", counts)
+	assert.Less(t, recovery, 10*time.Second, "failed logins answer 401 again within 10 s of the kill")
 }

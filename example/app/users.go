@@ -272,3 +272,50 @@ func (u *users) authenticate(ctx context.Context, email, password string) (*User
 	}
 	return user, nil
 }
+
+// errPasswordChanged is returned by setPassword when the stored hash is no
+// longer the one that was verified: another request changed the password.
+var errPasswordChanged = errors.New("app: password changed concurrently")
+
+// setPassword hashes password and stores it as the hash of user id, only
+// if the stored hash is still verified (the one just checked). It returns
+// errPasswordChanged when another request changed it first.
+func (u *users) setPassword(ctx context.Context, id, verified, password string) error {
+	h, err := u.hash(ctx, password)
+	if err != nil {
+		return err
+	}
+	n, err := rehashScript.Run(ctx, u.rdb, []string{u.userKey(id)}, verified, h).Int()
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: changing password: %w", ErrUnavailable, err)
+	case n == 0:
+		return errPasswordChanged
+	}
+	return nil
+}
+
+// unindexScript removes the email index's entry for ARGV[1] only if it
+// still names user ARGV[2]: the email may already belong to a new signup.
+var unindexScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  return redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 0
+`)
+
+// remove deletes user's record and its entry in the email index, in one
+// round trip. The two keys may live in different Cluster slots, so this is
+// a pipeline, not a transaction; a login that finds one of them without
+// the other fails like one for an unknown email.
+func (u *users) remove(ctx context.Context, user *User) error {
+	_, err := u.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		unindexScript.Eval(ctx, p, []string{u.indexKey()}, user.Email, user.ID)
+		p.Unlink(ctx, u.userKey(user.ID))
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%w: deleting user: %w", ErrUnavailable, err)
+	}
+	return nil
+}

@@ -30,27 +30,16 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Kind says which server the tests talk to.
-type Kind string
-
-// The kinds of server Client can return.
-const (
-	KindURL       Kind = "REDIS_URL"
-	KindLocal     Kind = "127.0.0.1:6379"
-	KindMiniredis Kind = "miniredis (in-process)"
-)
-
 var (
-	once    sync.Once
-	opts    *redis.Options
-	kind    Kind
-	mini    *miniredis.Miniredis
-	initErr error
+	once sync.Once
+	opts *redis.Options
+	// inProcess is true when the chosen server is the in-process miniredis.
+	inProcess bool
+	initErr   error
 )
 
 func setup() {
 	if url := os.Getenv("REDIS_URL"); url != "" {
-		kind = KindURL
 		opts, initErr = redis.ParseURL(url)
 		if initErr != nil {
 			initErr = fmt.Errorf("redistest: REDIS_URL: %w", initErr)
@@ -63,7 +52,7 @@ func setup() {
 	}
 	local := &redis.Options{Addr: "127.0.0.1:6379", DialTimeout: 300 * time.Millisecond}
 	if os.Getenv("REDISTEST_MINIREDIS") != "1" && ping(local) == nil {
-		kind, opts = KindLocal, &redis.Options{Addr: local.Addr}
+		opts = &redis.Options{Addr: local.Addr}
 		return
 	}
 	m := miniredis.NewMiniRedis()
@@ -71,7 +60,7 @@ func setup() {
 		initErr = fmt.Errorf("redistest: starting miniredis: %w", err)
 		return
 	}
-	mini, kind, opts = m, KindMiniredis, &redis.Options{Addr: m.Addr()}
+	inProcess, opts = true, &redis.Options{Addr: m.Addr()}
 }
 
 func ping(o *redis.Options) error {
@@ -94,19 +83,12 @@ func Options(t testing.TB) *redis.Options {
 	return &o
 }
 
-// ServerKind reports which server the tests use.
-func ServerKind(t testing.TB) Kind {
-	t.Helper()
-	Options(t)
-	return kind
-}
-
 // RequireRealRedis skips t when the tests run against the in-process
 // miniredis, for assertions only a real server can answer (MEMORY USAGE,
 // INFO commandstats). In CI REDIS_URL is set, so these tests always run there.
 func RequireRealRedis(t testing.TB) {
 	t.Helper()
-	if ServerKind(t) == KindMiniredis {
+	if Options(t); inProcess {
 		t.Skip("needs a real Redis server (set REDIS_URL or run one on 127.0.0.1:6379)")
 	}
 }
@@ -240,29 +222,5 @@ func Cleanup(prefix string) {
 	}
 	if len(keys) > 0 {
 		c.Unlink(ctx, keys...)
-	}
-}
-
-// Miniredis returns the in-process server when the tests use it, else nil.
-// Tests use it to move the in-process clock (FastForward) where a real
-// server would need them to sleep.
-func Miniredis() *miniredis.Miniredis { return mini }
-
-// ExampleClient returns a client of the chosen server for runnable godoc
-// examples, which have no testing.TB, and a unique key prefix; call the
-// returned function to delete the prefix's keys and close the client.
-// It panics when no server can be had.
-func ExampleClient() (*redis.Client, string, func()) {
-	once.Do(setup)
-	if initErr != nil {
-		panic(initErr)
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	prefix := "ssexample:" + hex.EncodeToString(b) + ":"
-	c := redis.NewClient(opts)
-	return c, prefix, func() {
-		Cleanup(prefix)
-		_ = c.Close()
 	}
 }

@@ -219,10 +219,13 @@ func startCluster(t testing.TB, replicas int) *Cluster {
 }
 
 // Addrs returns the addresses of every node.
-func (c *Cluster) Addrs() []string {
-	var out []string
-	for _, n := range c.Nodes {
-		out = append(out, n.Addr)
+func (c *Cluster) Addrs() []string { return addrs(c.Nodes) }
+
+// addrs returns the addresses of servers.
+func addrs(servers []*Server) []string {
+	out := make([]string, len(servers))
+	for i, s := range servers {
+		out[i] = s.Addr
 	}
 	return out
 }
@@ -423,13 +426,7 @@ func StartSentinels(t testing.TB, downAfter time.Duration) *Sentinels {
 }
 
 // Addrs returns the Sentinels' addresses.
-func (s *Sentinels) Addrs() []string {
-	var out []string
-	for _, n := range s.Sentinels {
-		out = append(out, n.Addr)
-	}
-	return out
-}
+func (s *Sentinels) Addrs() []string { return addrs(s.Sentinels) }
 
 // Client returns a failover client (redis.NewFailoverClient) with the
 // options o (MasterName and SentinelAddrs filled in), closed when t ends.

@@ -1,0 +1,74 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// fail aborts the request with status and {"error": msg}.
+func fail(c *gin.Context, status int, msg string) {
+	c.AbortWithStatusJSON(status, gin.H{"error": msg})
+}
+
+// decodeJSON reads the request body, one JSON object with no unknown
+// fields and nothing after it, into v, answering 413 or 400 itself when it
+// cannot.
+func decodeJSON(c *gin.Context, v any) bool {
+	dec := json.NewDecoder(c.Request.Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		if _, err = dec.Token(); errors.Is(err, io.EOF) {
+			return true
+		}
+		if err == nil {
+			err = errors.New("data after the JSON object")
+		}
+	}
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		fail(c, http.StatusRequestEntityTooLarge, "request body too large")
+	} else {
+		fail(c, http.StatusBadRequest, "invalid JSON body")
+	}
+	return false
+}
+
+// admitted reports whether a request the throttle counted may go on. When
+// not, it has answered: 503 when the throttle could not count (err), 429
+// with Retry-After (whole seconds, rounded up) and msg when the client must
+// wait, logging event with the client IP.
+func (a *App) admitted(c *gin.Context, wait time.Duration, err error, event, msg string) bool {
+	switch {
+	case err != nil:
+		a.unavailable(c, err)
+		return false
+	case wait > 0:
+		a.log.Warn(event, "ip", c.ClientIP())
+		c.Header("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+		fail(c, http.StatusTooManyRequests, msg)
+		return false
+	}
+	return true
+}
+
+// unavailable answers 503 and logs err, which never holds a secret (Redis
+// and ginsession errors carry no IDs, cookies or passwords). A request the
+// client cancelled is logged at Info: nobody reads its answer, and it says
+// nothing about the store.
+func (a *App) unavailable(c *gin.Context, err error) {
+	if errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil {
+		a.log.Info("request cancelled by the client", "route", c.FullPath())
+		fail(c, http.StatusServiceUnavailable, "service unavailable")
+		return
+	}
+	a.log.Error("store unavailable", "route", c.FullPath(), "error", err.Error())
+	fail(c, http.StatusServiceUnavailable, "service unavailable")
+}

@@ -1,0 +1,64 @@
+package app
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/sessionshield/sessionshield/ginsession"
+)
+
+// sessions lists the caller's live sessions, the current one marked.
+func (a *App) sessions(c *gin.Context) {
+	list, err := a.store.UserSessions(c.Request.Context(), ginsession.UserID(c))
+	if err != nil {
+		a.unavailable(c, err)
+		return
+	}
+	if list == nil {
+		list = []ginsession.SessionInfo{}
+	}
+	// limit is how many sessions the user may have: a login beyond it
+	// ends the oldest (ginsession.Config.MaxSessionsPerUser, default 10).
+	c.JSON(http.StatusOK, gin.H{"sessions": list, "limit": a.store.MaxSessionsPerUser()})
+}
+
+// revokeSession ends one of the caller's sessions. Ending the caller's own
+// session is a logout, so its cookie is expired too.
+func (a *App) revokeSession(c *gin.Context) {
+	ctx, uid, ref := c.Request.Context(), ginsession.UserID(c), c.Param("ref")
+	list, err := a.store.UserSessions(ctx, uid)
+	if err != nil {
+		a.unavailable(c, err)
+		return
+	}
+	for _, s := range list {
+		if s.Ref == ref && s.Current {
+			a.logout(c)
+			return
+		}
+	}
+	switch err := a.store.RevokeSession(ctx, uid, ref); {
+	case errors.Is(err, ginsession.ErrUnknownSession):
+		fail(c, http.StatusNotFound, "no such session")
+	case err != nil:
+		a.unavailable(c, err)
+	default:
+		c.JSON(http.StatusOK, gin.H{"message": "Session revoked"})
+	}
+}
+
+// logoutAll ends every session of the caller, this one included.
+func (a *App) logoutAll(c *gin.Context) {
+	n, err := a.store.RevokeUser(c.Request.Context(), ginsession.UserID(c))
+	if err != nil {
+		a.unavailable(c, err)
+		return
+	}
+	if err := ginsession.Logout(c); err != nil && errors.Is(err, ginsession.ErrStoreUnavailable) {
+		a.unavailable(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"message": "Logged out everywhere", "revoked": n})
+}
