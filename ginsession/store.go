@@ -9,13 +9,11 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gin-contrib/sessions"
-	"github.com/gin-gonic/gin"
 	gsessions "github.com/gorilla/sessions"
 	"github.com/redis/go-redis/v9"
 
@@ -24,125 +22,6 @@ import (
 
 // Compile-time check: a *Store is a gin-contrib/sessions Store.
 var _ sessions.Store = (*Store)(nil)
-
-// The defaults of Config, chosen to be safe with no configuration (see the
-// README for the reasoning and sources).
-const (
-	DefaultKeyPrefix       = "sess:"
-	DefaultIdleTimeout     = 30 * time.Minute
-	DefaultAbsoluteTimeout = 24 * time.Hour
-	DefaultMaxSessionBytes = 4096
-	// DefaultMaxSessionsPerUser is the number of live sessions a user may
-	// have when Config.MaxSessionsPerUser is 0.
-	DefaultMaxSessionsPerUser = 10
-	// NoSessionLimit, as Config.MaxSessionsPerUser, lets a user have any
-	// number of sessions.
-	NoSessionLimit = -1
-	// MinSecretLen is the shortest secret NewStore accepts, in bytes.
-	MinSecretLen = 32
-)
-
-// Config configures a Store. The zero Config with Secrets set is the
-// hardened default: no other field has to be set to be safe.
-type Config struct {
-	// Secrets sign session cookies and key the fingerprints, newest
-	// first: the first signs, every one verifies. Key rotation: put the new
-	// secret first. RequireAuth re-signs a cookie an old secret signed and
-	// stores the session's fingerprint again with the new key (Save
-	// re-signs the cookie too), so once IdleTimeout has passed every live
-	// session whose requests go through RequireAuth is on the new secret,
-	// and the old one can be dropped; AbsoluteTimeout after the rotation no
-	// session from before it is left at all. Each
-	// must be at least 32 random bytes (openssl rand -base64 48), from a
-	// secret store, never generated at startup; NewStore refuses one that
-	// is obviously not random (see CheckSecret). Required.
-	Secrets [][]byte
-
-	// KeyPrefix is put in front of every Redis key the store writes.
-	// A session lives at <KeyPrefix><base64url(SHA-256(ID))>, a user's
-	// session index at <KeyPrefix>u:<userID>. Default: "sess:".
-	KeyPrefix string
-
-	// IdleTimeout ends a session that saw no request for this long.
-	// Default: 30 minutes.
-	IdleTimeout time.Duration
-
-	// AbsoluteTimeout ends a session this long after it was created (for a
-	// logged-in session: after the login), however active it is. It is also
-	// the cookie's Max-Age (see BrowserSessionCookie). Default: 24 hours.
-	AbsoluteTimeout time.Duration
-
-	// Insecure drops the Secure cookie attribute, for plain-http development
-	// only. It cannot be combined with a __Host- or __Secure- cookie name.
-	// Default: false (Secure is always set, never derived from the request).
-	Insecure bool
-
-	// SameSite is http.SameSiteStrictMode or http.SameSiteLaxMode.
-	// SameSiteNoneMode is refused. Default: Strict.
-	SameSite http.SameSite
-
-	// Domain is the cookie's Domain attribute. Default: none (host-only),
-	// which a __Host- cookie name requires.
-	Domain string
-
-	// BrowserSessionCookie sends the cookie without Max-Age, so the browser
-	// drops it when it closes (browsers that restore sessions keep it). The
-	// session still ends at IdleTimeout and AbsoluteTimeout. Default: false,
-	// Max-Age is AbsoluteTimeout.
-	BrowserSessionCookie bool
-
-	// CookieName, when set, is the name the application gives to
-	// sessions.Sessions: NewStore returns an error wrapping ErrConfig when
-	// the other settings make it unusable (a __Host- name with Insecure or
-	// a Domain, a __Secure- name with Insecure), instead of failing at the
-	// first request, and store.Options panics when it would. The store
-	// serves any name whether or not this is set. Default: "" (use
-	// Store.CheckCookieName to check a name at startup).
-	CookieName string
-
-	// MaxSessionBytes caps the encoded size of a session's values; Save
-	// returns ErrTooLarge above it. Default: 4096.
-	MaxSessionBytes int
-
-	// MaxSessionsPerUser caps the sessions a user may have: a Login that
-	// would leave the user with more ends the oldest ones, by login time
-	// (to the second; the order of sessions that began within the same
-	// second is arbitrary), never the session it creates. Each ended
-	// session is reported as EventRevoked with Reason "session-limit" and
-	// gets 401 on its next request. The count is of the user's index
-	// entries: a session that ended without leaving it (one that idled out
-	// and was never logged out) counts until its absolute deadline or until
-	// UserSessions or RevokeUser finds it gone (once it is 10 seconds old).
-	// NoSessionLimit removes the cap; other
-	// negative values are refused. Default (0): DefaultMaxSessionsPerUser,
-	// 10.
-	MaxSessionsPerUser int
-
-	// Fingerprint chooses what Login binds a session to and what a mismatch
-	// does. Default: User-Agent (hard), Accept-Language (soft), IP off.
-	Fingerprint fingerprint.Config
-
-	// Logger receives the security events (login, logout, fingerprint
-	// mismatch, expiry, revocation, store errors). Events never carry a
-	// session ID, a cookie value or a raw header. Default: slog.Default().
-	Logger *slog.Logger
-
-	// OnEvent, when set, is called with every security event too, for
-	// metrics or alerting. It runs in the request's goroutine.
-	OnEvent func(Event)
-
-	// ClientIP returns the client address the fingerprint binds when
-	// Fingerprint.ClientIP is on. Default: the peer's address
-	// (c.RemoteIP()), never a forwarding header. Behind a reverse proxy,
-	// call engine.SetTrustedProxies with the proxies' addresses and set
-	// ClientIP to (*gin.Context).ClientIP: Gin believes X-Forwarded-For
-	// from every peer until SetTrustedProxies is called, which would let a
-	// thief claim the victim's address.
-	ClientIP func(*gin.Context) string
-
-	// Now returns the current time. Default: time.Now. Tests inject a clock.
-	Now func() time.Time
-}
 
 // Store is a gin-contrib/sessions Store on Redis (any redis.UniversalClient:
 // a single node, Sentinel or Cluster) that is hardened by default. Use it
@@ -367,206 +246,13 @@ func (s *Store) New(r *http.Request, name string) (*gsessions.Session, error) {
 	return sess, err
 }
 
-// loadScript reads a session and, if it is live, refreshes its last-seen
-// time (_a, in ms after the creation time _c) and its TTL in the same round
-// trip. The timeouts are checked here too, with the application's clock, so
-// a stale TTL never keeps a session alive: an expired session is deleted.
-// The refresh is written at most once per refreshEvery: a busy session does
-// not write on every read, and may end up to that much before its idle
-// timeout, never after.
-//
-// The reply is the hash's fields and values followed by a status: "1" live,
-// "2" expired and deleted. A missing session replies an empty array.
-var loadScript = redis.NewScript(loadSource)
-
-const loadSource = `
-local v = redis.call('HGETALL', KEYS[1])
-if #v == 0 then return v end
-local c, a
-for i = 1, #v, 2 do
-  if v[i] == '_c' then c = tonumber(v[i+1]) elseif v[i] == '_a' then a = tonumber(v[i+1]) end
-end
-local now, idle, abs, every = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local status = '1'
-if c == nil or a == nil or now - (c + a) >= idle or now - c >= abs then
-  redis.call('DEL', KEYS[1])
-  status = '2'
-elseif now - (c + a) >= every then
-  local ttl = c + abs - now
-  if idle < ttl then ttl = idle end
-  redis.pcall('HSET', KEYS[1], '_a', string.format('%d', now - c)) -- refused when Redis is out of memory: the read still succeeds
-  redis.call('PEXPIRE', KEYS[1], ttl)
-end
-v[#v + 1] = status
-return v
-`
-
-// createScript writes a new session and its TTL atomically. Fields go to
-// HSET 500 pairs at a time: Lua's unpack cannot spread more than a few
-// thousand values.
-var createScript = redis.NewScript(`
-for i = 2, #ARGV, 1000 do
-  redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
-end
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return 1
-`)
-
-// updateScript writes the fields of a session that changed, deletes the ones
-// that were removed and sets the TTL, atomically, and only if the session
-// still exists: a save that races a logout never recreates the session.
-var updateScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local n = tonumber(ARGV[2])
-for i = 3, 2 + n, 1000 do
-  redis.call('HDEL', KEYS[1], unpack(ARGV, i, math.min(i + 999, 2 + n)))
-end
-for i = 3 + n, #ARGV, 1000 do
-  redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
-end
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return 1
-`)
-
 func (s *Store) now() int64 { return s.cfg.Now().UnixMilli() }
-
-// refreshEvery returns how often, in ms, reads of a session write its last
-// activity and TTL: 1/60 of the idle timeout, at most one second.
-func refreshEvery(idleMS int64) int64 { return min(idleMS/60, 1000) }
-
-// sessionKey returns the Redis key of the session with ID id:
-// <KeyPrefix><base64url(SHA-256(id))>, built in one allocation.
-func (s *Store) sessionKey(id string) string {
-	sum := sha256.Sum256([]byte(id))
-	var enc [idLen]byte
-	b64.Encode(enc[:], sum[:])
-	var b strings.Builder
-	b.Grow(len(s.cfg.KeyPrefix) + idLen)
-	b.WriteString(s.cfg.KeyPrefix)
-	b.Write(enc[:])
-	return b.String()
-}
-
-// hashKey returns the Redis key of the session whose at-rest hash is hash.
-func (s *Store) hashKey(hash string) string { return s.cfg.KeyPrefix + hash }
-
-func (s *Store) userKey(userID string) string { return s.cfg.KeyPrefix + "u:" + userID }
 
 // ttl returns the Redis TTL of a session created at created, at now:
 // min(idle timeout, time left to the absolute deadline), at least 1 ms.
 func (s *Store) ttl(created, now int64) int64 {
 	t := min(s.idleMS, created+s.absMS-now)
 	return max(t, 1)
-}
-
-// ref returns the opaque, non-secret reference of a session: what logs,
-// events, Session.ID and the sessions list show instead of the ID. It is
-// the first 16 characters (96 bits) of the at-rest name, base64url(SHA-256
-// (ID)): it cannot be turned back into the ID, and costs nothing to compute
-// on every load (a keyed hash would add nothing: the ID has 256 random bits
-// and the at-rest name is no secret).
-func (s *Store) ref(atRest string) string { return atRest[:refLen] }
-
-// refLen is the length of a session reference.
-const refLen = 16
-
-// runLoad runs loadScript on key. It reads the reply as a plain []string
-// (go-redis's generic script reply boxes every element in an interface),
-// and sends the script's source when the server does not have it cached
-// (EVALSHA, then EVAL on NOSCRIPT, as redis.Script.Run does; EVAL caches it).
-func (s *Store) runLoad(ctx context.Context, key string, now int64) ([]string, error) {
-	cmd := redis.NewStringSliceCmd(ctx, "evalsha", loadScript.Hash(), 1, key, now, s.idleArg, s.absArg, s.everyArg)
-	_ = s.rdb.Process(ctx, cmd)
-	if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		cmd = redis.NewStringSliceCmd(ctx, "eval", loadSource, 1, key, now, s.idleArg, s.absArg, s.everyArg)
-		_ = s.rdb.Process(ctx, cmd)
-	}
-	res, err := cmd.Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, err
-	}
-	return res, nil
-}
-
-// read returns a session's fields and values, and its status: '1' live,
-// '2' expired (and now deleted), 0 no record. It costs one round trip: a
-// plain HGETALL when the memo says the session's activity was written less
-// than refreshEvery ago, so there is probably nothing to refresh;
-// loadScript otherwise. The HGETALL's answer stands only if the session's
-// own times say what loadScript would: live, and last active less than
-// refreshEvery ago (no slide due). Anything else (expired, a slide due,
-// missing or malformed times) goes through loadScript, which deletes an
-// expired session: a second round trip. It is rare: for a live session it
-// takes a memo that was wrong (a tag collision, one in 2^23, or an activity
-// write that Redis refused when out of memory).
-func (s *Store) read(ctx context.Context, key, hash string, now int64) ([]string, byte, error) {
-	if !s.memoOff && s.memo.fresh(hash, now, s.everyMS) {
-		// HGetAll's map, not a []string: over RESP3 the reply is a map.
-		m, err := s.rdb.HGetAll(ctx, key).Result()
-		if err != nil {
-			return nil, 0, err
-		}
-		if len(m) == 0 {
-			return nil, 0, nil
-		}
-		res := make([]string, 0, 2*len(m)) // one allocation, so load reads both paths alike
-		for f, v := range m {
-			res = append(res, f, v)
-		}
-		if c, a, ok := metaTimes(res); ok && now-(c+a) < s.everyMS && now-c < s.absMS { // everyMS <= idleMS: not idle either
-			return res, '1', nil
-		}
-	}
-	res, err := s.runLoad(ctx, key, now)
-	if err != nil {
-		return nil, 0, err
-	}
-	if len(res)%2 != 1 || len(res[len(res)-1]) != 1 {
-		return nil, 0, nil
-	}
-	status := res[len(res)-1][0]
-	res = res[:len(res)-1]
-	if c, a, ok := metaTimes(res); ok && status == '1' {
-		last := c + a // what loadScript did: refreshed now, or left as is
-		if now-last >= s.everyMS {
-			last = now
-		}
-		s.memo.record(hash, last)
-	}
-	return res, status, nil
-}
-
-// readsFromReplicas reports whether rdb may send read-only commands such as
-// HGETALL to replicas (a ClusterClient with ReadOnly, RouteByLatency or
-// RouteRandomly, which is also what NewFailoverClusterClient returns). A
-// replica can lag behind a logout on the primary, so such a Store never
-// takes the plain-read path: loadScript always runs on the primary.
-func readsFromReplicas(rdb redis.UniversalClient) bool {
-	cc, ok := rdb.(*redis.ClusterClient)
-	if !ok {
-		return false
-	}
-	o := cc.Options()
-	return o.ReadOnly || o.RouteByLatency || o.RouteRandomly
-}
-
-// metaTimes returns the creation time and the last activity (ms after it)
-// from a session's fields and values.
-func metaTimes(res []string) (created, seenAfter int64, ok bool) {
-	var hasC, hasA bool
-	for i := 0; i+1 < len(res); i += 2 {
-		switch res[i] {
-		case metaCreated:
-			var err error
-			created, err = strconv.ParseInt(res[i+1], 10, 64)
-			hasC = err == nil
-		case metaLastSeen:
-			var err error
-			seenAfter, err = strconv.ParseInt(res[i+1], 10, 64)
-			hasA = err == nil
-		}
-	}
-	return created, seenAfter, hasC && hasA
 }
 
 func (s *Store) load(ctx context.Context, sess *gsessions.Session, st *state, id string) error {
@@ -774,22 +460,6 @@ func (s *Store) create(ctx context.Context, w http.ResponseWriter, sess *gsessio
 	sess.ID = s.ref(hash)
 	sess.IsNew = false
 	setCookie(w, cookie(st.name, s.sign(st.name, id), o, s.maxAge(o, now, now)))
-	return nil
-}
-
-// destroy deletes the session from Redis and from its user's index, and
-// expires the cookie with the same Path and Domain.
-func (s *Store) destroy(ctx context.Context, w http.ResponseWriter, sess *gsessions.Session, st *state, reason string) error {
-	user, ref := st.user, ""
-	if st.exists {
-		ref = s.ref(st.hash)
-	}
-	if err := s.destroyQuiet(ctx, w, sess, st); err != nil {
-		return err
-	}
-	if user != "" {
-		s.emit(ctx, Event{Type: EventDestroyed, UserID: user, Session: ref, Reason: reason})
-	}
 	return nil
 }
 

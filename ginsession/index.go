@@ -1,0 +1,259 @@
+package ginsession
+
+import (
+	"context"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionshield/sessionshield/fingerprint"
+)
+
+// indexScript adds a new session to its user's index (KEYS[1]) and returns
+// the entries beyond the user's cap, oldest first, as member and score
+// pairs, without removing them: Login ends those sessions, and each entry
+// leaves the index only once its session's DEL has succeeded. It first
+// prunes the entries whose absolute deadline has passed, and sets the
+// index's TTL to the new session's lifetime, the longest of any. ARGV: the
+// current time in seconds, the new entry's score (its absolute deadline in
+// seconds) and member, the TTL in ms, the cap (negative: none), and the
+// member of the pre-login session that this login replaces, or "". The new
+// and the replaced entries are never returned and the replaced one does
+// not count. Entries with equal scores are ordered by member, which is
+// random. It touches only the index key, so it runs on a Cluster too, and
+// calls only commands the README's least-privilege ACL allows. It reads
+// the whole index, which the cap keeps short.
+var indexScript = redis.NewScript(`
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+local cap = tonumber(ARGV[5])
+if cap < 0 then return {} end
+local all = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+local excess = #all / 2 - cap
+for i = 1, #all, 2 do
+  if all[i] == ARGV[6] then excess = excess - 1 end
+end
+local out = {}
+for i = 1, #all, 2 do
+  if #out >= 2 * excess then break end
+  if all[i] ~= ARGV[3] and all[i] ~= ARGV[6] then
+    out[#out + 1] = all[i]
+    out[#out + 1] = all[i + 1]
+  end
+end
+return out
+`)
+
+// unindex removes the entries of sessions whose DEL has succeeded from
+// user's index. It is best effort: an entry it leaves behind names a key
+// that no longer exists, which UserSessions prunes when it finds it and
+// the entry's score drops at the session's absolute deadline.
+func (s *Store) unindex(ctx context.Context, user string, members ...any) {
+	if err := s.rdb.ZRem(ctx, s.userKey(user), members...).Err(); err != nil {
+		s.reloadAfter(err)
+	}
+}
+
+// SessionInfo describes one live session of a user, for a "your sessions"
+// page. It holds nothing secret.
+type SessionInfo struct {
+	// Ref is the session's opaque reference: pass it to RevokeSession.
+	Ref string `json:"ref"`
+	// Created is when the session was created (the login).
+	Created time.Time `json:"created"`
+	// LastSeen is the session's last activity.
+	LastSeen time.Time `json:"lastSeen"`
+	// Device is a short description of the browser, such as "Firefox on Linux".
+	Device string `json:"device"`
+	// Current is true for the session of the request behind ctx.
+	Current bool `json:"current"`
+}
+
+// UserSessions lists the live sessions of userID, most recently active
+// first. Pass the request's context (c.Request.Context()) to have the
+// caller's own session marked Current. Entries of sessions that have ended
+// are pruned from the index as they are found, except those of logins of
+// the last few seconds (see inFlight).
+func (s *Store) UserSessions(ctx context.Context, userID string) ([]SessionInfo, error) {
+	hashes, scores, err := s.indexed(ctx, userID)
+	if err != nil || len(hashes) == 0 {
+		return nil, err
+	}
+	cmds := make([]*redis.SliceCmd, len(hashes))
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, h := range hashes {
+			cmds[i] = p.HMGet(ctx, s.hashKey(h), metaCreated, metaLastSeen, metaDevice, metaUser)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.unavailable("listing sessions", err)
+	}
+	cur := currentFor(ctx, userID)
+	var gone []any
+	out := make([]SessionInfo, 0, len(hashes))
+	for i, cmd := range cmds {
+		v := cmd.Val()
+		if len(v) != 4 || v[0] == nil || v[3] != userID {
+			if !s.inFlight(scores[i]) {
+				gone = append(gone, indexMember(hashes[i]))
+			}
+			continue
+		}
+		var st state
+		st.setMeta(metaCreated, str(v[0]))
+		st.setMeta(metaLastSeen, str(v[1]))
+		out = append(out, SessionInfo{
+			Ref:      s.ref(hashes[i]),
+			Created:  time.UnixMilli(st.created).UTC(),
+			LastSeen: time.UnixMilli(st.lastSeen()).UTC(),
+			Device:   fingerprint.DeviceName(str(v[2])),
+			Current:  cur != nil && cur.hash == hashes[i],
+		})
+	}
+	if len(gone) > 0 {
+		_ = s.rdb.ZRem(ctx, s.userKey(userID), gone...).Err() // pruning is best effort
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].LastSeen.After(out[j].LastSeen) })
+	return out, nil
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+// deadlineSeconds rounds an absolute deadline in Unix ms up to seconds: the
+// index scores sessions by it (a 32-bit integer stores smaller than ms), and
+// an entry is pruned once its second has passed.
+func deadlineSeconds(ms int64) int64 { return (ms + 999) / 1000 }
+
+// inFlightSeconds is how recent, in seconds, a login must be for its index
+// entry to stay listed when its session is not found: see inFlight.
+const inFlightSeconds = 10
+
+// inFlight reports whether an index entry's score (its session's absolute
+// deadline in seconds) is that of a login of the last inFlightSeconds. On
+// a Cluster, Login's index entry and session write go to different nodes
+// in parallel, so such a session may not be written yet: its entry stays
+// listed when a read or a DEL finds nothing, instead of being dropped and
+// leaving the session, written a moment later, live and unlisted. An entry
+// of a recent session that did end is pruned once it is older.
+func (s *Store) inFlight(score float64) bool {
+	return int64(score) > deadlineSeconds(s.now()+s.absMS)-inFlightSeconds
+}
+
+// indexed returns the at-rest names of userID's sessions that have not
+// passed their absolute deadline, and their scores, pruning the ones that
+// have.
+func (s *Store) indexed(ctx context.Context, userID string) ([]string, []float64, error) {
+	idx := s.userKey(userID)
+	var members *redis.ZSliceCmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZRemRangeByScore(ctx, idx, "-inf", strconv.FormatInt(s.now()/1000, 10))
+		members = p.ZRangeWithScores(ctx, idx, 0, -1)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, s.unavailable("reading the user's sessions", err)
+	}
+	zs := members.Val()
+	hashes, scores := make([]string, len(zs)), make([]float64, len(zs))
+	for i, z := range zs {
+		hashes[i], scores[i] = memberHash(str(z.Member)), z.Score
+	}
+	return hashes, scores, nil
+}
+
+// RevokeSession ends the session of userID whose reference is ref (from
+// UserSessions): its key is deleted and then it leaves the index, so its
+// next request gets 401. It returns an error wrapping ErrUnknownSession
+// when no live session of userID has that reference. On an error wrapping
+// ErrStoreUnavailable the session is either ended or still listed, so
+// calling it again (after a Cluster or Sentinel failover, say) ends it.
+func (s *Store) RevokeSession(ctx context.Context, userID, ref string) error {
+	hashes, _, err := s.indexed(ctx, userID)
+	if err != nil {
+		return err
+	}
+	for _, h := range hashes {
+		if s.ref(h) == ref {
+			if err := s.destroyKeys(ctx, s.hashKey(h), h, userID, true); err != nil {
+				return err
+			}
+			s.emit(ctx, Event{Type: EventRevoked, UserID: userID, Session: ref, Reason: "revoked"})
+			return nil
+		}
+	}
+	return ErrUnknownSession
+}
+
+// RevokeUser ends every session of userID ("log out everywhere", password
+// change, account disabled) and returns how many live sessions it ended.
+// Every client of that user gets 401 on its next request. It deletes the
+// sessions' keys in one pipelined round trip and then, in another, removes
+// from the user's index only the entries whose DEL succeeded. When it
+// returns nil it has ended every session of userID that existed when it
+// started. When it returns an error (wrapping ErrStoreUnavailable: a
+// Cluster node down, say), the count is of the sessions it did end, and
+// every session it did not end is still listed: call it again, after the
+// failover, to end them. A login that runs at the same moment may survive;
+// call it again after changing the password.
+//
+// Redis replicates asynchronously, so a DEL that a master acknowledged
+// and then lost in a crash before sending it to its replica (a window of
+// the replication lag: about 0.1 ms on loopback) comes back with
+// the promoted replica, without its index entry if that removal reached
+// another master's replica. The store does not WAIT for replicas: WAIT
+// narrows the window but, as Redis documents, does not close it, and it
+// blocks for its whole timeout on a server without replicas.
+func (s *Store) RevokeUser(ctx context.Context, userID string) (int, error) {
+	hashes, scores, err := s.indexed(ctx, userID)
+	if err != nil || len(hashes) == 0 {
+		return 0, err
+	}
+	return s.endIndexed(ctx, userID, hashes, scores, "revoked")
+}
+
+// endIndexed ends the sessions of userID whose at-rest names are hashes
+// (with their index scores): it deletes their keys in one pipelined round
+// trip and then, in another, removes from the index only the entries whose
+// DEL succeeded, except those whose DEL found nothing and that are
+// inFlight. It reports
+// each session that was live as EventRevoked with reason, and returns how
+// many there were. On error (wrapping ErrStoreUnavailable) the sessions it
+// did not end are still listed.
+func (s *Store) endIndexed(ctx context.Context, userID string, hashes []string, scores []float64, reason string) (int, error) {
+	dels := make([]*redis.IntCmd, len(hashes))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, h := range hashes {
+			dels[i] = p.Del(ctx, s.hashKey(h))
+		}
+		return nil
+	})
+	ended := make([]any, 0, len(hashes))
+	n := 0
+	for i, h := range hashes {
+		if dels[i].Err() != nil {
+			continue // still listed: a retry finds it
+		}
+		if dels[i].Val() == 0 && s.inFlight(scores[i]) {
+			continue // its write may still be on its way: it stays listed
+		}
+		ended = append(ended, indexMember(h))
+		if dels[i].Val() == 1 { // entries of sessions that had already ended are only pruned
+			n++
+			s.emit(ctx, Event{Type: EventRevoked, UserID: userID, Session: s.ref(h), Reason: reason})
+		}
+	}
+	if len(ended) > 0 {
+		s.unindex(ctx, userID, ended...)
+	}
+	if err != nil {
+		return n, s.unavailable("ending sessions", err)
+	}
+	return n, nil
+}

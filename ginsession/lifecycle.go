@@ -1,0 +1,207 @@
+package ginsession
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+	gsessions "github.com/gorilla/sessions"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionshield/sessionshield/fingerprint"
+)
+
+// destroy deletes the session from Redis and from its user's index, and
+// expires the cookie with the same Path and Domain.
+func (s *Store) destroy(ctx context.Context, w http.ResponseWriter, sess *gsessions.Session, st *state, reason string) error {
+	user, ref := st.user, ""
+	if st.exists {
+		ref = s.ref(st.hash)
+	}
+	if err := s.destroyQuiet(ctx, w, sess, st); err != nil {
+		return err
+	}
+	if user != "" {
+		s.emit(ctx, Event{Type: EventDestroyed, UserID: user, Session: ref, Reason: reason})
+	}
+	return nil
+}
+
+// maxUserIDLen is the longest user ID Login accepts, in bytes.
+const maxUserIDLen = 256
+
+// Login starts an authenticated session for userID. It issues a new
+// session ID and destroys the pre-login session in Redis, so a session ID
+// planted before login (fixation) is worthless after it. The values of an
+// anonymous pre-login session (a cart, say), or of the same user's, carry
+// over; those of another user's session do not. It stores the user ID, the
+// authentication time and the browser's fingerprint, adds the session to
+// the user's index and sets the cookie, in one Redis round trip of its own
+// (a request that carried a session cookie has paid one more to load it,
+// as any handler that reads the session does). When the pre-login session
+// was itself logged in, its entry leaves its user's index in a second
+// round trip, only once its DEL has succeeded, so a failure never leaves
+// it alive and unlisted (see RevokeUser).
+//
+// When the login leaves the user with more sessions than
+// Config.MaxSessionsPerUser, Login ends the oldest ones (never the new
+// session; the pre-login session it replaces does not count), each
+// reported as EventRevoked with Reason "session-limit": two more round
+// trips, the sessions' DELs and then the removal of their index entries,
+// only for those whose DEL succeeded. When that fails, Login still succeeds (the
+// new session exists), reports a store error, and the sessions it did not
+// end stay listed, so the user's next Login or a RevokeUser ends them.
+//
+// Call it after the application has checked the credentials. On error
+// nothing is logged in and no cookie is set: answer 503 when the error wraps
+// ErrStoreUnavailable. The pre-login session is then either deleted or
+// still listed in its user's index.
+func Login(c *gin.Context, userID string) error {
+	if userID == "" || len(userID) > maxUserIDLen {
+		return ErrInvalidUserID
+	}
+	s, sess, st, err := current(c, "")
+	if err != nil {
+		return err
+	}
+	if st.loadErr != nil {
+		return st.loadErr
+	}
+	d := s.defaults()
+	o := s.sessionOptions(sess.Options)
+	if err := checkName(st.name, o); err != nil {
+		return err
+	}
+	if st.exists && st.user != "" && st.user != userID {
+		resetValues(sess, st) // another user's values never reach this one
+	}
+	fields, size, err := encodeValues(sess.Values)
+	if err != nil {
+		return err
+	}
+	if size > s.cfg.MaxSessionBytes {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, size, s.cfg.MaxSessionBytes)
+	}
+	if o.MaxAge < 0 {
+		o.MaxAge = d.MaxAge
+		sess.Options.MaxAge = o.MaxAge
+	}
+	old := *st
+	now := s.now()
+	idx := s.userKey(userID)
+	st.user = userID
+	st.fp = s.fp.Compute(c.Request, s.clientIP(c))
+	st.device = fingerprint.DeviceCode(c.Request.UserAgent())
+	ctx := c.Request.Context()
+	replaced := "" // the pre-login session's entry in this user's index: it leaves, so it does not count
+	if old.exists && old.user == userID {
+		replaced = indexMember(old.hash)
+	}
+	var delOld *redis.IntCmd
+	var added *redis.Cmd
+	err = s.create(ctx, c.Writer, sess, st, o, fields, now, func(p redis.Pipeliner, hash string, eval evalFunc) {
+		if old.exists {
+			delOld = p.Del(ctx, old.key)
+		}
+		added = eval(indexScript, []string{idx}, now/1000, deadlineSeconds(now+s.absMS), indexMember(hash),
+			s.absMS, s.cfg.MaxSessionsPerUser, replaced)
+	})
+	if err != nil {
+		*st = old
+		return err
+	}
+	if old.exists && old.user != "" && delOld.Err() == nil {
+		s.unindex(ctx, old.user, indexMember(old.hash)) // only now that its DEL has succeeded
+	}
+	c.Set(userIDKey, userID)
+	s.emit(ctx, Event{Type: EventLogin, UserID: userID, Session: s.ref(st.hash)})
+	if excess, _ := added.StringSlice(); len(excess) > 1 {
+		hashes, scores := make([]string, len(excess)/2), make([]float64, len(excess)/2)
+		for i := range hashes {
+			hashes[i] = memberHash(excess[2*i])
+			scores[i], _ = strconv.ParseFloat(excess[2*i+1], 64)
+		}
+		if _, err := s.endIndexed(ctx, userID, hashes, scores, "session-limit"); err != nil {
+			// The new session exists; the ones not ended are still listed,
+			// so the next Login or a RevokeUser ends them.
+			s.emit(ctx, Event{Type: EventStoreError, UserID: userID, Err: fmt.Errorf("enforcing the session limit: %w", err)})
+		}
+	}
+	return nil
+}
+
+// Logout ends the current session: it deletes it in Redis, then removes
+// it from the user's index (only once the DEL has succeeded), and expires
+// the cookie with the same attributes. Without a session it only expires
+// the cookie. It sends no Clear-Site-Data header: "cookies" would clear
+// every cookie of the registrable domain (other subdomains' and, on an IP
+// address, other ports'), and Chromium ignores every Set-Cookie of a
+// response that carries it, so a login in the same response would be lost.
+// When Redis cannot be reached it returns an error wrapping
+// ErrStoreUnavailable and leaves the cookie alone, so the user can try
+// again (the session would otherwise live on in Redis with no way to end
+// it from this browser): answer 503. The session is then still listed in
+// the user's index, so RevokeUser ends it too.
+func Logout(c *gin.Context) error {
+	s, sess, st, err := current(c, "")
+	if err != nil {
+		return err
+	}
+	if st.loadErr != nil {
+		return st.loadErr
+	}
+	user, ref := st.user, ""
+	if st.exists {
+		ref = s.ref(st.hash)
+	}
+	st.hadCookie = true // always expire the cookie on logout
+	if err := s.destroyQuiet(c.Request.Context(), c.Writer, sess, st); err != nil {
+		return err
+	}
+	c.Set(userIDKey, "")
+	if user != "" {
+		s.emit(c.Request.Context(), Event{Type: EventLogout, UserID: user, Session: ref, Reason: "logout"})
+	}
+	return nil
+}
+
+// destroyQuiet is destroy without the generic "destroyed" event, for
+// callers that report a more specific one. When Redis fails it changes
+// nothing and returns the error.
+func (s *Store) destroyQuiet(ctx context.Context, w http.ResponseWriter, sess *gsessions.Session, st *state) error {
+	if err := s.destroyKeys(ctx, st.key, st.hash, st.user, st.exists); err != nil {
+		s.emit(ctx, Event{Type: EventStoreError, Err: err})
+		return err
+	}
+	if st.exists || st.hadCookie {
+		setCookie(w, expiredCookie(st.name, s.sessionOptions(sess.Options)))
+	}
+	st.exists, st.user, st.fields, st.id = false, "", nil, ""
+	resetValues(sess, st)
+	sess.ID = ""
+	sess.IsNew = true
+	return nil
+}
+
+// destroyKeys ends a session: it deletes the session's key and, only once
+// that DEL has succeeded, removes the session's entry from its user's
+// index. The two keys may live on different Cluster nodes, which fail
+// independently; in this order a failure can leave an index entry naming a
+// session that has ended (harmless: UserSessions prunes it, RevokeUser
+// counts it as already ended), never a live session that nothing lists.
+// A DEL that fails leaves the session listed, so a retry, RevokeSession or
+// RevokeUser finds it. It costs two round trips for a logged-in session.
+func (s *Store) destroyKeys(ctx context.Context, key, hash, user string, exists bool) error {
+	if !exists {
+		return nil
+	}
+	if err := s.rdb.Del(ctx, key).Err(); err != nil {
+		return s.unavailable("destroying session", err)
+	}
+	if user != "" {
+		s.unindex(ctx, user, indexMember(hash))
+	}
+	return nil
+}

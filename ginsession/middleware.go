@@ -1,0 +1,264 @@
+package ginsession
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gin-contrib/sessions"
+	"github.com/gin-gonic/gin"
+	gsessions "github.com/gorilla/sessions"
+
+	"github.com/sessionshield/sessionshield/fingerprint"
+)
+
+// userIDKey is the gin.Context key under which RequireAuth and Login put
+// the user ID.
+const userIDKey = "github.com/sessionshield/sessionshield/ginsession.userID"
+
+// The JSON bodies of RequireAuth's refusals. They are the same bytes
+// whatever check failed within a kind, and never name a field.
+var (
+	bodyNotLoggedIn  = gin.H{"error": "not logged in"}
+	bodyInvalid      = gin.H{"error": "session invalid"}
+	bodyExpired      = gin.H{"error": "session expired"}
+	bodyUnavailable  = gin.H{"error": "session store unavailable"}
+	bodyReauthNeeded = gin.H{"error": "reauthentication required"}
+)
+
+// sessionNameKey is the gin.Context key under which RequireAuth and
+// UseSession record which session of sessions.SessionsMany the helpers use.
+const sessionNameKey = "github.com/sessionshield/sessionshield/ginsession.name"
+
+// UseSession returns a middleware that makes Login, Logout and
+// RequireFreshAuth use the session called name, for routes behind
+// sessions.SessionsMany. RequireAuth(WithSessionName(name)) does the same
+// for the routes it guards.
+func UseSession(name string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Set(sessionNameKey, name)
+		c.Next()
+	}
+}
+
+// current finds the session that sessions.Sessions registered for c (for
+// sessions.SessionsMany, the one named by name, or else by UseSession or
+// RequireAuth), loading it if nothing has yet.
+func current(c *gin.Context, name string) (*Store, *gsessions.Session, *state, error) {
+	v, ok := c.Get(sessions.DefaultKey)
+	if !ok {
+		return nil, nil, nil, ErrNoSessionMiddleware
+	}
+	var gs sessions.Session
+	switch x := v.(type) {
+	case sessions.Session:
+		gs = x
+	case map[string]sessions.Session:
+		if name == "" {
+			name = c.GetString(sessionNameKey)
+		}
+		gs = x[name]
+		if gs == nil {
+			return nil, nil, nil, fmt.Errorf("%w: behind sessions.SessionsMany, name the session with ginsession.UseSession or WithSessionName", ErrNoSessionMiddleware)
+		}
+	}
+	inner, ok := gs.(interface{ Session() *gsessions.Session })
+	if !ok {
+		return nil, nil, nil, ErrNoSessionMiddleware
+	}
+	sess := inner.Session()
+	if sess == nil {
+		return nil, nil, nil, ErrNoSessionMiddleware
+	}
+	s, ok := sess.Store().(*Store)
+	if !ok {
+		return nil, nil, nil, ErrNoSessionMiddleware
+	}
+	st := s.stateOf(c.Request.Context(), sess)
+	if st == nil {
+		return nil, nil, nil, ErrNotLoaded
+	}
+	return s, sess, st, nil
+}
+
+// clientIP returns the client address the fingerprint binds, or "" when it
+// binds none (resolving it costs allocations on every request): by default
+// the peer's address (c.RemoteIP), never a forwarding header, because Gin
+// believes X-Forwarded-For from every peer until the application calls
+// engine.SetTrustedProxies. Config.ClientIP replaces it behind proxies.
+func (s *Store) clientIP(c *gin.Context) string {
+	if s.cfg.Fingerprint.ClientIP == fingerprint.Default || s.cfg.Fingerprint.ClientIP == fingerprint.Off {
+		return ""
+	}
+	if s.cfg.ClientIP != nil {
+		return s.cfg.ClientIP(c)
+	}
+	return c.RemoteIP()
+}
+
+// AuthOption configures RequireAuth.
+type AuthOption func(*authConfig)
+
+type authConfig struct {
+	name string
+}
+
+// WithSessionName makes RequireAuth use the session called name, for
+// routes behind sessions.SessionsMany; Login, Logout and RequireFreshAuth
+// on the routes it guards use it too.
+func WithSessionName(name string) AuthOption {
+	return func(a *authConfig) { a.name = name }
+}
+
+// RequireAuth returns a middleware for route groups that lets a request
+// through only with a live, logged-in session whose fingerprint matches.
+// The whole check is one Redis round trip, sliding expiry included. It
+// answers, with Cache-Control: no-store and Vary: Cookie on every response:
+//
+//   - 401 {"error":"not logged in"}: no session, or one without a user;
+//   - 401 {"error":"session invalid"}: a hard fingerprint field differs; the
+//     session is destroyed (key deleted, index updated, cookie expired);
+//   - 401 {"error":"session expired"}: the idle or absolute timeout passed;
+//     the session is destroyed;
+//   - 503 {"error":"session store unavailable"}: Redis failed or timed out;
+//     no cookie is set and nothing is treated as logged in.
+//
+// Otherwise UserID(c) returns the user and the next handler runs. Key
+// rotation finishes on guarded requests: when an older secret of
+// Config.Secrets verified the cookie, the response re-sends it signed with
+// the newest one, with the same attributes, and when an older secret keyed
+// the session's fingerprint (and the request matched it exactly, soft
+// fields included), the fingerprint is stored again with the newest key. The route
+// must be behind sessions.Sessions(name, store) with a *Store; without it,
+// or with a cookie name the store's settings make unusable (a __Host- name
+// with Insecure, say), RequireAuth panics at the first request with a
+// message that says so; set Config.CookieName, or call
+// Store.CheckCookieName, to have such a name refused at startup instead.
+func RequireAuth(opts ...AuthOption) gin.HandlerFunc {
+	var cfg authConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return func(c *gin.Context) {
+		h := c.Writer.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Add("Vary", "Cookie")
+		if cfg.name != "" {
+			c.Set(sessionNameKey, cfg.name)
+		}
+		s, sess, st, err := current(c, cfg.name)
+		if err != nil {
+			panic(err)
+		}
+		ctx := c.Request.Context()
+		switch {
+		case errors.Is(st.loadErr, ErrConfig):
+			panic(st.loadErr)
+		case st.loadErr != nil:
+			c.AbortWithStatusJSON(http.StatusServiceUnavailable, bodyUnavailable)
+			return
+		case st.expired:
+			setCookie(c.Writer, expiredCookie(st.name, s.sessionOptions(sess.Options)))
+			c.AbortWithStatusJSON(http.StatusUnauthorized, bodyExpired)
+			return
+		case !st.exists || st.user == "":
+			c.AbortWithStatusJSON(http.StatusUnauthorized, bodyNotLoggedIn)
+			return
+		}
+		if now := s.now(); now-st.lastSeen() >= s.idleMS || now-st.created >= s.absMS {
+			reason := "idle"
+			if now-st.created >= s.absMS {
+				reason = "absolute"
+			}
+			s.endSession(ctx, c, sess, st, Event{Type: EventExpired, Reason: reason})
+			c.AbortWithStatusJSON(http.StatusUnauthorized, bodyExpired)
+			return
+		}
+		res := s.fp.Check(st.fp, c.Request, s.clientIP(c))
+		if !res.OK() {
+			s.endSession(ctx, c, sess, st, Event{Type: EventFingerprintMismatch, Reason: "fingerprint", Fields: res.Fields(), Request: c.Request})
+			c.AbortWithStatusJSON(http.StatusUnauthorized, bodyInvalid)
+			return
+		}
+		if len(res.Soft) > 0 {
+			s.emit(ctx, Event{Type: EventFingerprintSoft, UserID: st.user, Session: s.ref(st.hash), Fields: res.Fields(), Request: c.Request})
+		}
+		if res.OldKey && len(res.Soft) == 0 {
+			s.rekeyFingerprint(ctx, c, st)
+		}
+		if st.resign {
+			s.resignCookie(c.Writer, sess, st)
+		}
+		c.Set(userIDKey, st.user)
+		c.Next()
+	}
+}
+
+// rekeyFingerprint replaces a session's stored fingerprint, which an older
+// secret's key checked and which matched the request exactly, with one
+// computed with the newest key, so that the session still checks once the
+// old secret is dropped: one more round trip, once per session and
+// rotation. It only updates a session that still exists. A Redis failure
+// is reported as a store error and changes nothing: the request was
+// already authenticated, and the next guarded request tries again.
+func (s *Store) rekeyFingerprint(ctx context.Context, c *gin.Context, st *state) {
+	fp := s.fp.Compute(c.Request, s.clientIP(c))
+	now := s.now()
+	// The activity is written with the TTL, as Save does, so the two agree.
+	err := updateScript.Run(ctx, s.rdb, []string{st.key}, s.ttl(st.created, now), 0, metaFP, fp, metaLastSeen, now-st.created).Err()
+	if err != nil {
+		s.emit(ctx, Event{Type: EventStoreError, Err: fmt.Errorf("%w: re-keying a fingerprint: %w", ErrStoreUnavailable, err)})
+		return
+	}
+	st.fp = fp
+}
+
+// resignCookie sets the cookie of a session that an older secret verified
+// again, signed with the newest secret and with the same attributes, so
+// that key rotation finishes for users who only read.
+func (s *Store) resignCookie(w http.ResponseWriter, sess *gsessions.Session, st *state) {
+	o := s.sessionOptions(sess.Options)
+	setCookie(w, cookie(st.name, s.sign(st.name, st.id), o, s.maxAge(o, st.created, s.now())))
+	st.resign = false
+}
+
+// endSession destroys a session RequireAuth refused and reports e, with
+// the session's user and reference filled in.
+func (s *Store) endSession(ctx context.Context, c *gin.Context, sess *gsessions.Session, st *state, e Event) {
+	e.UserID, e.Session = st.user, s.ref(st.hash)
+	_ = s.destroyQuiet(ctx, c.Writer, sess, st) // a failed delete is reported as a store error; the request is refused anyway
+	s.emit(ctx, e)
+}
+
+// RequireFreshAuth returns a middleware for sensitive routes, to be used
+// after RequireAuth: it answers 401 {"error":"reauthentication required"}
+// when the last login is older than d, and 401 {"error":"not
+// logged in"} when RequireAuth has not let the request through.
+func RequireFreshAuth(d time.Duration) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		h := c.Writer.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Add("Vary", "Cookie")
+		s, _, st, err := current(c, "")
+		if err != nil {
+			panic(err)
+		}
+		if !st.exists || st.user == "" || UserID(c) != st.user {
+			c.AbortWithStatusJSON(http.StatusUnauthorized, bodyNotLoggedIn)
+			return
+		}
+		if s.now()-st.created > d.Milliseconds() {
+			c.AbortWithStatusJSON(http.StatusUnauthorized, bodyReauthNeeded)
+			return
+		}
+		c.Next()
+	}
+}
+
+// UserID returns the user of the request's session, as set by RequireAuth
+// or Login, or "" when the request is not authenticated.
+func UserID(c *gin.Context) string {
+	return c.GetString(userIDKey)
+}
