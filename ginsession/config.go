@@ -89,18 +89,20 @@ type Config struct {
 	// returns ErrTooLarge above it. Default: 4096.
 	MaxSessionBytes int
 
-	// MaxSessionsPerUser caps the sessions a user may have: a Login that
-	// would leave the user with more ends the oldest ones, by login time
-	// (to the second; the order of sessions that began within the same
-	// second is arbitrary), never the session it creates. Each ended
+	// MaxSessionsPerUser caps the live sessions a user may have: a Login
+	// that would leave the user with more ends the oldest ones, by login
+	// time (to the second; the order of sessions that began within the
+	// same second is arbitrary), never the session it creates. Each ended
 	// session is reported as EventRevoked with Reason "session-limit" and
-	// gets 401 on its next request. The count is of the user's index
-	// entries: a session that ended without leaving it (one that idled out
-	// and was never logged out) counts until its absolute deadline or until
-	// UserSessions or RevokeUser finds it gone (once it is 10 seconds old).
-	// NoSessionLimit removes the cap; other
-	// negative values are refused. Default (0): DefaultMaxSessionsPerUser,
-	// 10.
+	// gets 401 on its next request. Only live sessions count: when the
+	// user's index holds more entries than the cap, Login checks which
+	// sessions still exist and prunes the entries of those that ended
+	// without leaving it (idled out, never logged out), so such entries
+	// never cost a live session. An entry of a login of the last 10
+	// seconds counts even when its session is not found yet (on a Cluster
+	// its write may still be on its way). NoSessionLimit removes the cap;
+	// other negative values are refused. Default (0):
+	// DefaultMaxSessionsPerUser, 10.
 	MaxSessionsPerUser int
 
 	// Fingerprint chooses what Login binds a session to and what a mismatch

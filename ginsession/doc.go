@@ -59,7 +59,7 @@
 // a sorted set at <KeyPrefix>u:<userID>. No operation needs KEYS or a
 // multi-key command across Cluster slots.
 //
-// A user may have Config.MaxSessionsPerUser sessions (10 by default): a
+// A user may have Config.MaxSessionsPerUser live sessions (10 by default): a
 // login beyond that ends the user's oldest sessions, so logging one account
 // in again and again cannot fill Redis.
 //

@@ -11,13 +11,15 @@ import (
 	"github.com/sessionshield/sessionshield/fingerprint"
 )
 
-// indexScript adds a new session to its user's index (KEYS[1]) and returns
-// the entries beyond the user's cap, oldest first, as member and score
-// pairs, without removing them: Login ends those sessions, and each entry
-// leaves the index only once its session's DEL has succeeded. It first
-// prunes the entries whose absolute deadline has passed, and sets the
-// index's TTL to the new session's lifetime, the longest of any. ARGV: the
-// current time in seconds, the new entry's score (its absolute deadline in
+// indexScript adds a new session to its user's index (KEYS[1]) and, when
+// the index then holds more entries than the user's cap, returns every
+// other entry, oldest first, as member and score pairs, without removing
+// any: the index counts entries, and some of them may name sessions that
+// idled out, so Login checks which are live before it ends any (see
+// enforceLimit). Below the cap it returns an empty array. It first prunes
+// the entries whose absolute deadline has passed, and sets the index's TTL
+// to the new session's lifetime, the longest of any. ARGV: the current
+// time in seconds, the new entry's score (its absolute deadline in
 // seconds) and member, the TTL in ms, the cap (negative: none), and the
 // member of the pre-login session that this login replaces, or "". The new
 // and the replaced entries are never returned and the replaced one does
@@ -36,9 +38,9 @@ local excess = #all / 2 - cap
 for i = 1, #all, 2 do
   if all[i] == ARGV[6] then excess = excess - 1 end
 end
+if excess <= 0 then return {} end
 local out = {}
 for i = 1, #all, 2 do
-  if #out >= 2 * excess then break end
   if all[i] ~= ARGV[3] and all[i] ~= ARGV[6] then
     out[#out + 1] = all[i]
     out[#out + 1] = all[i + 1]
@@ -46,6 +48,61 @@ for i = 1, #all, 2 do
 end
 return out
 `)
+
+// enforceLimit keeps userID within Config.MaxSessionsPerUser after a Login
+// whose index script found more entries than the cap; others are the
+// user's other entries (the new session's and the replaced one's
+// excluded), oldest first, as the script returned them. An entry may name
+// a session that ended without leaving the index (it idled out), so it
+// first checks which sessions still exist, in one pipelined EXISTS (the
+// sessions live in other Cluster slots than the index, so the script
+// cannot). An entry whose session is gone is pruned, unless it is inFlight:
+// that one counts as live, since its session may still be on its way. Then
+// it ends the oldest live sessions beyond the cap, the new one counting,
+// with endIndexed, whose index removal prunes the dead entries too. It
+// costs one round trip (EXISTS) and then one (the prune) when no live
+// session is beyond the cap, or two (DELs, then the index removal) when
+// some are.
+func (s *Store) enforceLimit(ctx context.Context, userID string, others []string) error {
+	n := len(others) / 2
+	hashes, scores := make([]string, n), make([]float64, n)
+	for i := range hashes {
+		hashes[i] = memberHash(others[2*i])
+		scores[i], _ = strconv.ParseFloat(others[2*i+1], 64)
+	}
+	exists := make([]*redis.IntCmd, n)
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, h := range hashes {
+			exists[i] = p.Exists(ctx, s.hashKey(h))
+		}
+		return nil
+	})
+	if err != nil {
+		return s.unavailable("checking the user's sessions", err)
+	}
+	var liveH, deadH []string
+	var liveS, deadS []float64
+	for i, h := range hashes {
+		if exists[i].Val() == 0 && !s.inFlight(scores[i]) {
+			deadH, deadS = append(deadH, h), append(deadS, scores[i])
+			continue
+		}
+		liveH, liveS = append(liveH, h), append(liveS, scores[i])
+	}
+	excess := len(liveH) + 1 - s.cfg.MaxSessionsPerUser
+	if excess <= 0 {
+		if len(deadH) > 0 {
+			members := make([]any, len(deadH))
+			for i, h := range deadH {
+				members[i] = indexMember(h)
+			}
+			s.unindex(ctx, userID, members...)
+		}
+		return nil
+	}
+	_, err = s.endIndexed(ctx, userID, append(deadH, liveH[:excess]...), append(deadS, liveS[:excess]...), "session-limit")
+	return err
+}
 
 // unindex removes the entries of sessions whose DEL has succeeded from
 // user's index. It is best effort: an entry it leaves behind names a key

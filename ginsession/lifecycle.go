@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 	gsessions "github.com/gorilla/sessions"
@@ -45,14 +44,18 @@ const maxUserIDLen = 256
 // round trip, only once its DEL has succeeded, so a failure never leaves
 // it alive and unlisted (see RevokeUser).
 //
-// When the login leaves the user with more sessions than
-// Config.MaxSessionsPerUser, Login ends the oldest ones (never the new
-// session; the pre-login session it replaces does not count), each
-// reported as EventRevoked with Reason "session-limit": two more round
-// trips, the sessions' DELs and then the removal of their index entries,
-// only for those whose DEL succeeded. When that fails, Login still succeeds (the
-// new session exists), reports a store error, and the sessions it did not
-// end stay listed, so the user's next Login or a RevokeUser ends them.
+// When the user's index then holds more entries than
+// Config.MaxSessionsPerUser (the pre-login session it replaces does not
+// count), Login checks, in one more round trip, which of those sessions
+// are still live, prunes the entries of the ones that ended (idled out),
+// and ends the oldest live sessions beyond the cap, never the new one,
+// each reported as EventRevoked with Reason "session-limit": two more
+// round trips, the sessions' DELs and then the removal of their index
+// entries, only for those whose DEL succeeded (one, the pruning, when no
+// live session is beyond the cap). When that fails, Login still succeeds
+// (the new session exists), reports a store error, and the sessions it did
+// not end stay listed, so the user's next Login or a RevokeUser ends them.
+// Below the cap none of this runs.
 //
 // Call it after the application has checked the credentials. On error
 // nothing is logged in and no cookie is set: answer 503 when the error wraps
@@ -117,13 +120,8 @@ func Login(c *gin.Context, userID string) error {
 	}
 	c.Set(userIDKey, userID)
 	s.emit(ctx, Event{Type: EventLogin, UserID: userID, Session: s.ref(st.hash)})
-	if excess, _ := added.StringSlice(); len(excess) > 1 {
-		hashes, scores := make([]string, len(excess)/2), make([]float64, len(excess)/2)
-		for i := range hashes {
-			hashes[i] = memberHash(excess[2*i])
-			scores[i], _ = strconv.ParseFloat(excess[2*i+1], 64)
-		}
-		if _, err := s.endIndexed(ctx, userID, hashes, scores, "session-limit"); err != nil {
+	if others, _ := added.StringSlice(); len(others) > 1 {
+		if err := s.enforceLimit(ctx, userID, others); err != nil {
 			// The new session exists; the ones not ended are still listed,
 			// so the next Login or a RevokeUser ends them.
 			s.emit(ctx, Event{Type: EventStoreError, UserID: userID, Err: fmt.Errorf("enforcing the session limit: %w", err)})
