@@ -360,12 +360,12 @@ func TestIndexPrunesEndedSessions(t *testing.T) {
 	b := h.login(chromeWin, "nina")
 	require.NoError(t, h.raw.Del(context.Background(), h.keyOf(a.cookie)).Err()) // as if it had expired in Redis
 	h.clock.Advance(time.Minute)                                                 // past inFlightSeconds
-	list, err := h.store.UserSessions(context.Background(), "nina")
+	list, err := h.store.UserSessions(context.Background(), "nina", "")
 	require.NoError(t, err)
 	require.Len(t, list, 1)
 	assert.Equal(t, []string{idHash(b.cookie[:idLen])}, h.indexMembers("nina"))
 	h.clock.Advance(25 * time.Hour) // past every absolute deadline
-	list, err = h.store.UserSessions(context.Background(), "nina")
+	list, err = h.store.UserSessions(context.Background(), "nina", "")
 	require.NoError(t, err)
 	assert.Empty(t, list)
 	assert.Empty(t, h.indexMembers("nina"))

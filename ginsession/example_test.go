@@ -225,7 +225,8 @@ func ExampleLogout() {
 }
 
 // UserSessions lists a user's live sessions for a "your sessions" page.
-// Given the request's context, it marks the caller's own session Current.
+// Given the caller's session reference, sessions.Default(c).ID(), it marks
+// the caller's own session Current.
 func ExampleStore_UserSessions() {
 	mr, err := miniredis.Run() // an in-process Redis; use your server's address
 	if err != nil {
@@ -256,7 +257,7 @@ func ExampleStore_UserSessions() {
 		c.JSON(http.StatusOK, gin.H{"message": "Logged in"})
 	})
 	app.GET("/api/sessions", ginsession.RequireAuth(), func(c *gin.Context) {
-		list, err := store.UserSessions(c.Request.Context(), ginsession.UserID(c))
+		list, err := store.UserSessions(c.Request.Context(), ginsession.UserID(c), sessions.Default(c).ID())
 		if err != nil {
 			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "try again later"})
 			return
@@ -323,7 +324,7 @@ func ExampleStore_RevokeSession() {
 	onFirefox := c.Name + "=" + c.Value
 
 	ctx := context.Background() // in a handler: c.Request.Context()
-	list, err := store.UserSessions(ctx, "alice")
+	list, err := store.UserSessions(ctx, "alice", "")
 	if err != nil {
 		log.Fatal(err)
 	}

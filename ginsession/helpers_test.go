@@ -163,7 +163,7 @@ func (h *harness) router(name string, st *Store) *gin.Engine {
 	api.GET("/profile", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"userId": UserID(c)}) })
 	api.GET("/fresh", RequireFreshAuth(time.Minute), func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"ok": true}) })
 	api.GET("/sessions", func(c *gin.Context) {
-		list, err := st.UserSessions(c.Request.Context(), UserID(c))
+		list, err := st.UserSessions(c.Request.Context(), UserID(c), sessions.Default(c).ID())
 		if err != nil {
 			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "unavailable"})
 			return

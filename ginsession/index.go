@@ -125,16 +125,20 @@ type SessionInfo struct {
 	LastSeen time.Time `json:"lastSeen"`
 	// Device is a short description of the browser, such as "Firefox on Linux".
 	Device string `json:"device"`
-	// Current is true for the session of the request behind ctx.
+	// Current is true for the session whose reference UserSessions was
+	// given as currentRef: the caller's own.
 	Current bool `json:"current"`
 }
 
 // UserSessions lists the live sessions of userID, most recently active
-// first. Pass the request's context (c.Request.Context()) to have the
-// caller's own session marked Current. Entries of sessions that have ended
-// are pruned from the index as they are found, except those of logins of
-// the last few seconds (see inFlight).
-func (s *Store) UserSessions(ctx context.Context, userID string) ([]SessionInfo, error) {
+// first. The session whose reference is currentRef is marked Current: pass
+// the caller's own, sessions.Default(c).ID() (the session's public
+// reference, never its ID), or "" to mark none. The comparison is by
+// reference alone, so it holds whatever a middleware did to c.Request.
+// Entries of sessions that have ended are pruned from the index as they
+// are found, except those of logins of the last few seconds (see
+// inFlight).
+func (s *Store) UserSessions(ctx context.Context, userID, currentRef string) ([]SessionInfo, error) {
 	hashes, scores, err := s.indexed(ctx, userID)
 	if err != nil || len(hashes) == 0 {
 		return nil, err
@@ -149,7 +153,6 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]SessionInfo,
 	if err != nil {
 		return nil, s.unavailable("listing sessions", err)
 	}
-	cur := currentFor(ctx, userID)
 	var gone []any
 	out := make([]SessionInfo, 0, len(hashes))
 	for i, cmd := range cmds {
@@ -168,7 +171,7 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]SessionInfo,
 			Created:  time.UnixMilli(st.created).UTC(),
 			LastSeen: time.UnixMilli(st.lastSeen()).UTC(),
 			Device:   fingerprint.DeviceName(str(v[2])),
-			Current:  cur != nil && cur.hash == hashes[i],
+			Current:  currentRef != "" && s.ref(hashes[i]) == currentRef,
 		})
 	}
 	if len(gone) > 0 {

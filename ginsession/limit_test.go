@@ -336,7 +336,7 @@ func TestEntryOfALoginInFlightStaysListed(t *testing.T) {
 	}
 
 	pending := inFlight()
-	list, err := h.store.UserSessions(ctx, "ivy")
+	list, err := h.store.UserSessions(ctx, "ivy", "")
 	require.NoError(t, err)
 	assert.Empty(t, list)
 	n, err := h.store.RevokeUser(ctx, "ivy")
@@ -347,7 +347,7 @@ func TestEntryOfALoginInFlightStaysListed(t *testing.T) {
 	c := h.login(chromeWin, "ivy") // the cap ends the pending one: its DEL finds nothing
 	assert.ElementsMatch(t, []string{pending, h.keyOf(c.cookie)[len(h.prefix):]}, h.indexMembers("ivy"), "kept by the cap")
 	require.NoError(t, h.raw.HSet(ctx, h.prefix+pending, "_c", h.clock.Now().UnixMilli(), "_a", 0, "_u", "ivy").Err())
-	list, err = h.store.UserSessions(ctx, "ivy")
+	list, err = h.store.UserSessions(ctx, "ivy", "")
 	require.NoError(t, err)
 	assert.Len(t, list, 2, "the session written late is listed")
 	n, err = h.store.RevokeUser(ctx, "ivy")

@@ -136,18 +136,3 @@ func lookup(ctx context.Context, sess *gsessions.Session) *state {
 	}
 	return nil
 }
-
-// currentFor returns the live, logged-in state of userID among the sessions
-// loaded in the request behind ctx, or nil.
-func currentFor(ctx context.Context, userID string) *state {
-	rs, ok := ctx.Value(statesKey{}).(*requestStates)
-	if !ok {
-		return nil
-	}
-	for _, e := range rs.entries {
-		if e.st.exists && e.st.user == userID {
-			return e.st
-		}
-	}
-	return nil
-}

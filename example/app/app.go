@@ -388,7 +388,7 @@ func (a *App) profile(c *gin.Context) {
 }
 
 func (a *App) sessions(c *gin.Context) {
-	list, err := a.store.UserSessions(c.Request.Context(), ginsession.UserID(c))
+	list, err := a.store.UserSessions(c.Request.Context(), ginsession.UserID(c), sessions.Default(c).ID())
 	if err != nil {
 		a.unavailable(c, err)
 		return
@@ -405,7 +405,7 @@ func (a *App) sessions(c *gin.Context) {
 // session is a logout, so its cookie is expired too.
 func (a *App) revokeSession(c *gin.Context) {
 	ctx, uid, ref := c.Request.Context(), ginsession.UserID(c), c.Param("ref")
-	list, err := a.store.UserSessions(ctx, uid)
+	list, err := a.store.UserSessions(ctx, uid, sessions.Default(c).ID())
 	if err != nil {
 		a.unavailable(c, err)
 		return
