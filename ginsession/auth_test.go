@@ -259,6 +259,7 @@ func TestIdleTimeout(t *testing.T) {
 	assert.Contains(t, strings.Join(r.setCookies, "\n"), "Max-Age=0")
 	assert.False(t, h.exists(key), "the code check deletes it even though Redis's TTL had not run out")
 	require.Len(t, h.eventsOf(EventExpired), 1)
+	assert.Equal(t, "idle", h.eventsOf(EventExpired)[0].Reason, "the load path, which found it expired, says which timeout")
 }
 
 func TestAbsoluteTimeoutIsNeverExtended(t *testing.T) {
@@ -290,6 +291,20 @@ func TestStaleTTLCannotKeepASessionAlive(t *testing.T) {
 	h.clock.Advance(2 * time.Minute)
 	assert.Equal(t, http.StatusUnauthorized, c.do("GET", "/api/profile").status)
 	assert.False(t, h.exists(key))
+}
+
+// TestVaryCookieOnceBehindBothMiddlewares checks the raw Vary headers of
+// a route behind RequireAuth and then RequireFreshAuth: Cookie is named
+// once, not once per middleware.
+func TestVaryCookieOnceBehindBothMiddlewares(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.login(chromeWin, "vera")
+	for _, path := range []string{"/api/fresh", "/api/profile"} {
+		r := c.do("GET", path)
+		require.Equal(t, http.StatusOK, r.status, path)
+		assert.Equal(t, []string{"Cookie"}, r.header.Values("Vary"), path)
+		assert.Equal(t, []string{"no-store"}, r.header.Values("Cache-Control"), path)
+	}
 }
 
 func TestRequireFreshAuth(t *testing.T) {

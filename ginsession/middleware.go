@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-contrib/sessions"
@@ -142,9 +143,7 @@ func RequireAuth(opts ...AuthOption) gin.HandlerFunc {
 		o(&cfg)
 	}
 	return func(c *gin.Context) {
-		h := c.Writer.Header()
-		h.Set("Cache-Control", "no-store")
-		h.Add("Vary", "Cookie")
+		private(c.Writer.Header())
 		if cfg.name != "" {
 			c.Set(sessionNameKey, cfg.name)
 		}
@@ -168,11 +167,7 @@ func RequireAuth(opts ...AuthOption) gin.HandlerFunc {
 			return
 		}
 		if now := s.now(); now-st.lastSeen() >= s.idleMS || now-st.created >= s.absMS {
-			reason := "idle"
-			if now-st.created >= s.absMS {
-				reason = "absolute"
-			}
-			s.endSession(ctx, c, sess, st, Event{Type: EventExpired, Reason: reason})
+			s.endSession(ctx, c, sess, st, Event{Type: EventExpired, Reason: s.expiryReason(st, now)})
 			c.AbortWithStatusJSON(http.StatusUnauthorized, bodyExpired)
 			return
 		}
@@ -224,6 +219,16 @@ func (s *Store) resignCookie(w http.ResponseWriter, sess *gsessions.Session, st 
 	st.resign = false
 }
 
+// expiryReason says which timeout ended a session at now: "absolute" once
+// its absolute deadline has passed (or its creation time is missing),
+// "idle" otherwise.
+func (s *Store) expiryReason(st *state, now int64) string {
+	if now-st.created >= s.absMS {
+		return "absolute"
+	}
+	return "idle"
+}
+
 // endSession destroys a session RequireAuth refused and reports e, with
 // the session's user and reference filled in.
 func (s *Store) endSession(ctx context.Context, c *gin.Context, sess *gsessions.Session, st *state, e Event) {
@@ -238,9 +243,7 @@ func (s *Store) endSession(ctx context.Context, c *gin.Context, sess *gsessions.
 // logged in"} when RequireAuth has not let the request through.
 func RequireFreshAuth(d time.Duration) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		h := c.Writer.Header()
-		h.Set("Cache-Control", "no-store")
-		h.Add("Vary", "Cookie")
+		private(c.Writer.Header())
 		s, _, st, err := current(c, "")
 		if err != nil {
 			panic(err)
@@ -255,6 +258,23 @@ func RequireFreshAuth(d time.Duration) gin.HandlerFunc {
 		}
 		c.Next()
 	}
+}
+
+// private marks a response as private to the session: Cache-Control:
+// no-store, and Vary: Cookie unless a Vary header already names Cookie
+// (RequireFreshAuth after RequireAuth sends it once).
+func private(h http.Header) {
+	h.Set("Cache-Control", "no-store")
+	for _, v := range h.Values("Vary") {
+		for v != "" {
+			var tok string
+			tok, v, _ = strings.Cut(v, ",")
+			if strings.EqualFold(strings.TrimSpace(tok), "Cookie") {
+				return
+			}
+		}
+	}
+	h.Add("Vary", "Cookie")
 }
 
 // UserID returns the user of the request's session, as set by RequireAuth

@@ -30,6 +30,7 @@ type state struct {
 	hadCookie bool  // the request carried a cookie of this name
 	resign    bool  // an older secret verified the cookie: re-sign it on the next write or guarded read
 	loadErr   error // Redis failed: fail closed
+	decodeErr error // a stored value did not decode: every Get of the request returns it
 }
 
 // lastSeen returns the session's last activity before this request, Unix ms.

@@ -207,7 +207,10 @@ func (s *Store) defaults() gsessions.Options { return *s.opts.Load() }
 // session is never saved and never counts as logged in.
 func (s *Store) Get(r *http.Request, name string) (*gsessions.Session, error) {
 	if sess, st := loaded(r.Context(), s, name); sess != nil {
-		return sess, st.loadErr
+		if st.loadErr != nil {
+			return sess, st.loadErr
+		}
+		return sess, st.decodeErr
 	}
 	return s.New(r, name)
 }
@@ -297,13 +300,14 @@ func (s *Store) load(ctx context.Context, sess *gsessions.Session, st *state, id
 	st.hash = hash
 	if status != '1' {
 		st.expired = true
-		s.emit(ctx, Event{Type: EventExpired, UserID: st.user, Session: s.ref(hash)})
+		s.emit(ctx, Event{Type: EventExpired, UserID: st.user, Session: s.ref(hash), Reason: s.expiryReason(st, now)})
 		st.user, st.fields = "", nil
 		return nil
 	}
 	st.id, st.key, st.exists = id, key, true
 	sess.ID = s.ref(hash)
 	sess.IsNew = false
+	st.decodeErr = decodeErr
 	return decodeErr
 }
 
