@@ -10,8 +10,8 @@ import (
 	"github.com/sessionshield/sessionshield/fingerprint"
 )
 
-// The defaults of Config, chosen to be safe with no configuration (see the
-// README for the reasoning and sources).
+// The defaults of Config, chosen to be safe with no configuration (see
+// docs/security.md for the reasoning and sources).
 const (
 	DefaultKeyPrefix       = "sess:"
 	DefaultIdleTimeout     = 30 * time.Minute
@@ -110,12 +110,15 @@ type Config struct {
 	Fingerprint fingerprint.Config
 
 	// Logger receives the security events (login, logout, fingerprint
-	// mismatch, expiry, revocation, store errors). Events never carry a
-	// session ID, a cookie value or a raw header. Default: slog.Default().
+	// mismatch, expiry, revocation, store errors). What it is given never
+	// holds a session ID, a cookie value or a raw header (Event.Request,
+	// which OnEvent receives, is never logged). Default: slog.Default().
 	Logger *slog.Logger
 
 	// OnEvent, when set, is called with every security event too, for
-	// metrics or alerting. It runs in the request's goroutine.
+	// metrics or alerting. It runs in the request's goroutine. For an
+	// invalid cookie or a fingerprint mismatch the Event carries the
+	// request (see Event): read what the hook needs, never log it.
 	OnEvent func(Event)
 
 	// ClientIP returns the client address the fingerprint binds when

@@ -43,9 +43,10 @@ var (
 	// ErrNotLoaded is returned by Save for a session this store did not load
 	// in the same request.
 	ErrNotLoaded = errors.New("ginsession: session was not loaded by this store in this request")
-	// ErrNoSessionMiddleware is returned by Login and Logout (and is the panic
-	// message of RequireAuth) when the route is not behind
-	// sessions.Sessions(name, store) with a *ginsession.Store.
+	// ErrNoSessionMiddleware is returned by Login and Logout, and is what
+	// RequireAuth and RequireFreshAuth panic with, when the route is not
+	// behind sessions.Sessions(name, store) with a *ginsession.Store (or,
+	// behind sessions.SessionsMany, no session was named with UseSession).
 	ErrNoSessionMiddleware = errors.New("ginsession: the route needs r.Use(sessions.Sessions(name, store)) with a *ginsession.Store before it")
 	// ErrInvalidUserID is returned by Login for an empty or oversized user ID.
 	ErrInvalidUserID = errors.New("ginsession: user ID must be 1 to 256 bytes")

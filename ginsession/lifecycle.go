@@ -37,12 +37,14 @@ const maxUserIDLen = 256
 // anonymous pre-login session (a cart, say), or of the same user's, carry
 // over; those of another user's session do not. It stores the user ID, the
 // authentication time and the browser's fingerprint, adds the session to
-// the user's index and sets the cookie, in one Redis round trip of its own
-// (a request that carried a session cookie has paid one more to load it,
-// as any handler that reads the session does). When the pre-login session
-// was itself logged in, its entry leaves its user's index in a second
-// round trip, only once its DEL has succeeded, so a failure never leaves
-// it alive and unlisted (see RevokeUser).
+// the user's index and sets the cookie, in one pipelined Redis round trip
+// of its own, which also deletes the pre-login session (a request that
+// carried a session cookie has paid one more to load it, as any handler
+// that reads the session does; a server whose script cache was emptied
+// costs one more, once). When the pre-login session was itself logged in,
+// its entry leaves its user's index in a second round trip, only once its
+// DEL has succeeded, so a failure never leaves it alive and unlisted (see
+// RevokeUser).
 //
 // When the user's index then holds more entries than
 // Config.MaxSessionsPerUser (the pre-login session it replaces does not

@@ -92,8 +92,8 @@ func (s *Store) runLoad(ctx context.Context, key string, now int64) ([]string, e
 }
 
 // read returns a session's fields and values, and its status: '1' live,
-// '2' expired (and now deleted), 0 no record. It costs one round trip: a
-// plain HGETALL when the memo says the session's activity was written less
+// '2' expired (and now deleted), 0 no record. It usually costs one round
+// trip: a plain HGETALL when the memo says the session's activity was written less
 // than refreshEvery ago, so there is probably nothing to refresh;
 // loadScript otherwise. The HGETALL's answer stands only if the session's
 // own times say what loadScript would: live, and last active less than

@@ -220,7 +220,9 @@ func (s *Store) Get(r *http.Request, name string) (*gsessions.Session, error) {
 // sessions.Default) instead. A missing, forged, tampered, malformed or
 // oversized cookie starts a new session without any Redis command, and an
 // ID that has no live record is never adopted: the first write gets a new ID.
-// Reading a live session refreshes its idle timeout in the same round trip.
+// Reading a live session refreshes its idle timeout in the same round trip
+// when a refresh is due (at most once per min(1 s, IdleTimeout/60)); see
+// the package documentation for what a read costs.
 func (s *Store) New(r *http.Request, name string) (*gsessions.Session, error) {
 	sess := gsessions.NewSession(s, name)
 	st := &state{name: name, opts: s.defaults()}
@@ -314,8 +316,11 @@ func (s *Store) load(ctx context.Context, sess *gsessions.Session, st *state, id
 // Save writes the session to Redis. It implements gorilla/sessions' Store;
 // applications call session.Save(). It writes only what changed: the fields
 // that were set or changed and the deletion of the ones removed, together
-// with the TTL, in one atomic round trip. A session with no values is never
-// written and sets no cookie; an unchanged session is not rewritten. A new
+// with the TTL, in one atomic round trip. A new session with no values is
+// never written and sets no cookie; an existing anonymous session that
+// becomes empty is deleted and its cookie expired; a logged-in session
+// that is emptied is written (its login stays); an unchanged session is
+// not rewritten. A new
 // session (or one whose cookie named no live record) gets a new ID. A
 // negative MaxAge in the session's options destroys it: the Redis key is
 // deleted and the cookie expired with the same Path and Domain.
