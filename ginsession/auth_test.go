@@ -477,7 +477,7 @@ func TestRequireAuthOnSessionsMany(t *testing.T) {
 	h := newHarness(t, nil)
 	r := gin.New()
 	r.Use(sessions.SessionsMany([]string{"other", cookieName}, h.store))
-	r.GET("/p", RequireAuth(WithSessionName(cookieName)), func(c *gin.Context) { c.String(http.StatusOK, UserID(c)) })
+	r.GET("/p", UseSession(cookieName), RequireAuth(), func(c *gin.Context) { c.String(http.StatusOK, UserID(c)) })
 	c := h.login(chromeWin, "rita")
 	req := httptest.NewRequest("GET", "/p", nil)
 	req.Header.Set("User-Agent", chromeWin)

@@ -65,7 +65,7 @@ func ExampleNewStore() {
 	fmt.Println(err)
 	fmt.Println(errors.Is(err, ginsession.ErrConfig))
 	// Output:
-	// ginsession: each secret in Config.Secrets must be at least 32 bytes: secret 0 is 9 bytes; generate one with: openssl rand -base64 48
+	// ginsession: invalid configuration: each secret in Config.Secrets must be at least 32 bytes: secret 0 is 9 bytes; generate one with: openssl rand -base64 48
 	// true
 	// true
 	// ginsession: invalid configuration: SameSite=None is refused: it sends the session cookie on cross-site requests; use Strict or Lax

@@ -126,7 +126,7 @@ func TestHelpersBehindSessionsMany(t *testing.T) {
 		assert.Contains(t, err.Error(), "UseSession")
 		c.Status(http.StatusNoContent)
 	})
-	api := r.Group("/api", RequireAuth(WithSessionName(cookieName)))
+	api := r.Group("/api", UseSession(cookieName), RequireAuth())
 	api.GET("/fresh", RequireFreshAuth(h.store.cfg.AbsoluteTimeout), func(c *gin.Context) { c.Status(http.StatusOK) })
 	api.POST("/logout", logoutRoute)
 	h.srv = httptest.NewServer(r)

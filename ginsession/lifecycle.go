@@ -67,7 +67,7 @@ func Login(c *gin.Context, userID string) error {
 	if userID == "" || len(userID) > maxUserIDLen {
 		return ErrInvalidUserID
 	}
-	s, sess, st, err := current(c, "")
+	s, sess, st, err := current(c)
 	if err != nil {
 		return err
 	}
@@ -145,7 +145,7 @@ func Login(c *gin.Context, userID string) error {
 // it from this browser): answer 503. The session is then still listed in
 // the user's index, so RevokeUser ends it too.
 func Logout(c *gin.Context) error {
-	s, sess, st, err := current(c, "")
+	s, sess, st, err := current(c)
 	if err != nil {
 		return err
 	}

@@ -29,14 +29,14 @@ var (
 	bodyReauthNeeded = gin.H{"error": "reauthentication required"}
 )
 
-// sessionNameKey is the gin.Context key under which RequireAuth and
-// UseSession record which session of sessions.SessionsMany the helpers use.
+// sessionNameKey is the gin.Context key under which UseSession records
+// which session of sessions.SessionsMany the helpers use.
 const sessionNameKey = "github.com/sessionshield/sessionshield/ginsession.name"
 
-// UseSession returns a middleware that makes Login, Logout and
-// RequireFreshAuth use the session called name, for routes behind
-// sessions.SessionsMany. RequireAuth(WithSessionName(name)) does the same
-// for the routes it guards.
+// UseSession returns a middleware that makes RequireAuth,
+// RequireFreshAuth, Authenticate, Login and Logout use the session called
+// name, for routes behind sessions.SessionsMany: put it before them, on
+// the group or the route. Behind sessions.Sessions it is not needed.
 func UseSession(name string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		c.Set(sessionNameKey, name)
@@ -45,9 +45,9 @@ func UseSession(name string) gin.HandlerFunc {
 }
 
 // current finds the session that sessions.Sessions registered for c (for
-// sessions.SessionsMany, the one named by name, or else by UseSession or
-// RequireAuth), loading it if nothing has yet.
-func current(c *gin.Context, name string) (*Store, *gsessions.Session, *state, error) {
+// sessions.SessionsMany, the one UseSession named), loading it if nothing
+// has yet.
+func current(c *gin.Context) (*Store, *gsessions.Session, *state, error) {
 	v, ok := c.Get(sessions.DefaultKey)
 	if !ok {
 		return nil, nil, nil, ErrNoSessionMiddleware
@@ -57,12 +57,9 @@ func current(c *gin.Context, name string) (*Store, *gsessions.Session, *state, e
 	case sessions.Session:
 		gs = x
 	case map[string]sessions.Session:
-		if name == "" {
-			name = c.GetString(sessionNameKey)
-		}
-		gs = x[name]
+		gs = x[c.GetString(sessionNameKey)]
 		if gs == nil {
-			return nil, nil, nil, fmt.Errorf("%w: behind sessions.SessionsMany, name the session with ginsession.UseSession or WithSessionName", ErrNoSessionMiddleware)
+			return nil, nil, nil, fmt.Errorf("%w: behind sessions.SessionsMany, name the session with ginsession.UseSession", ErrNoSessionMiddleware)
 		}
 	}
 	inner, ok := gs.(interface{ Session() *gsessions.Session })
@@ -99,20 +96,6 @@ func (s *Store) clientIP(c *gin.Context) string {
 	return c.RemoteIP()
 }
 
-// AuthOption configures RequireAuth.
-type AuthOption func(*authConfig)
-
-type authConfig struct {
-	name string
-}
-
-// WithSessionName makes RequireAuth use the session called name, for
-// routes behind sessions.SessionsMany; Login, Logout and RequireFreshAuth
-// on the routes it guards use it too.
-func WithSessionName(name string) AuthOption {
-	return func(a *authConfig) { a.name = name }
-}
-
 // RequireAuth returns a middleware for route groups that lets a request
 // through only with a live, logged-in session whose fingerprint matches.
 // It costs no Redis command for a missing or forged cookie, and one round
@@ -139,17 +122,10 @@ func WithSessionName(name string) AuthOption {
 // with Insecure, say), RequireAuth panics at the first request with a
 // message that says so; set Config.CookieName, or call
 // Store.CheckCookieName, to have such a name refused at startup instead.
-func RequireAuth(opts ...AuthOption) gin.HandlerFunc {
-	var cfg authConfig
-	for _, o := range opts {
-		o(&cfg)
-	}
+func RequireAuth() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		private(c.Writer.Header())
-		if cfg.name != "" {
-			c.Set(sessionNameKey, cfg.name)
-		}
-		s, sess, st, err := current(c, cfg.name)
+		s, sess, st, err := current(c)
 		if err != nil {
 			panic(err)
 		}
@@ -246,7 +222,7 @@ func (s *Store) endSession(ctx context.Context, c *gin.Context, sess *gsessions.
 func RequireFreshAuth(d time.Duration) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		private(c.Writer.Header())
-		s, _, st, err := current(c, "")
+		s, _, st, err := current(c)
 		if err != nil {
 			panic(err)
 		}
