@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sessionshield/sessionshield/fingerprint"
+	"github.com/sessionshield/sessionshield/internal/device"
 	"github.com/sessionshield/sessionshield/internal/redistest"
 )
 
@@ -63,7 +64,7 @@ func TestLoginRotatesIDAndKeepsValues(t *testing.T) {
 	assert.Equal(t, "alice", all["_u"])
 	assert.Len(t, all["_f"], 11, "an 8-byte MAC of the UA (no Accept-Language was sent), never the raw header")
 	assert.NotContains(t, all["_f"], "Chrome")
-	assert.Equal(t, "Chrome on Windows", fingerprint.DeviceName(all["_d"]))
+	assert.Equal(t, "Chrome on Windows", device.Name(all["_d"]))
 	assert.Equal(t, []string{idHash(c1[:idLen])}, h.indexMembers("alice"))
 
 	fixated := h.client(chromeWin)
@@ -177,7 +178,7 @@ func TestAcceptLanguageIsSoftByDefault(t *testing.T) {
 	require.Len(t, ev, 1)
 	assert.Equal(t, []string{"accept-language"}, ev[0].Fields)
 
-	hard := newHarness(t, func(c *Config) { c.Fingerprint.AcceptLanguage = fingerprint.Destroy })
+	hard := newHarness(t, func(c *Config) { c.Fingerprint.AcceptLanguage = fingerprint.ActionDestroy })
 	c = hard.client(chromeWin)
 	c.headers["Accept-Language"] = "en"
 	require.Equal(t, http.StatusOK, c.do("POST", "/login?user=frank").status)
@@ -394,7 +395,7 @@ func dialFrom(local string) *http.Client {
 }
 
 func TestIPBinding(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.Fingerprint.ClientIP = fingerprint.Destroy })
+	h := newHarness(t, func(c *Config) { c.Fingerprint.IPPrefix = fingerprint.ActionDestroy })
 	c := h.login(chromeWin, "omar") // from 127.0.0.1
 	c.headers["X-Forwarded-For"] = "203.0.113.7"
 	assert.Equal(t, http.StatusOK, c.do("GET", "/api/profile").status, "a spoofed X-Forwarded-For from an untrusted peer is ignored")

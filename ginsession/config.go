@@ -122,7 +122,7 @@ type Config struct {
 	OnEvent func(Event)
 
 	// ClientIP returns the client address the fingerprint binds when
-	// Fingerprint.ClientIP is on. Default: the peer's address
+	// Fingerprint.IPPrefix is on. Default: the peer's address
 	// (c.RemoteIP()), never a forwarding header. Behind a reverse proxy,
 	// call engine.SetTrustedProxies with the proxies' addresses and set
 	// ClientIP to (*gin.Context).ClientIP: Gin believes X-Forwarded-For

@@ -31,7 +31,7 @@ func TestLoginDropsAnotherUsersValues(t *testing.T) {
 }
 
 func TestIPBindingIgnoresForwardingHeadersByDefault(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.Fingerprint.ClientIP = fingerprint.Destroy })
+	h := newHarness(t, func(c *Config) { c.Fingerprint.IPPrefix = fingerprint.ActionDestroy })
 	r := gin.New() // Gin's defaults: every proxy trusted, X-Forwarded-For believed
 	r.Use(sessions.Sessions(cookieName, h.store))
 	r.POST("/login", func(c *gin.Context) { require.NoError(t, Login(c, "una")) })
@@ -52,7 +52,7 @@ func TestIPBindingIgnoresForwardingHeadersByDefault(t *testing.T) {
 func TestConfigClientIPBehindAProxy(t *testing.T) {
 	var asked int
 	h := newHarness(t, func(c *Config) {
-		c.Fingerprint.ClientIP = fingerprint.Destroy
+		c.Fingerprint.IPPrefix = fingerprint.ActionDestroy
 		c.ClientIP = func(c *gin.Context) string { asked++; return c.ClientIP() }
 	})
 	require.NoError(t, h.engine.SetTrustedProxies([]string{"127.0.0.1"})) // the proxy

@@ -8,7 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/sessionshield/sessionshield/fingerprint"
+	"github.com/sessionshield/sessionshield/internal/device"
 )
 
 // indexScript adds a new session to its user's index (KEYS[1]) and, when
@@ -170,7 +170,7 @@ func (s *Store) UserSessions(ctx context.Context, userID, currentRef string) ([]
 			Ref:      s.ref(hashes[i]),
 			Created:  time.UnixMilli(st.created).UTC(),
 			LastSeen: time.UnixMilli(st.lastSeen()).UTC(),
-			Device:   fingerprint.DeviceName(str(v[2])),
+			Device:   device.Name(str(v[2])),
 			Current:  currentRef != "" && s.ref(hashes[i]) == currentRef,
 		})
 	}

@@ -9,7 +9,7 @@ import (
 	gsessions "github.com/gorilla/sessions"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/sessionshield/sessionshield/fingerprint"
+	"github.com/sessionshield/sessionshield/internal/device"
 )
 
 // destroy deletes the session from Redis and from its user's index, and
@@ -98,7 +98,7 @@ func Login(c *gin.Context, userID string) error {
 	idx := s.userKey(userID)
 	st.user = userID
 	st.fp = s.fp.Compute(c.Request, s.clientIP(c))
-	st.device = fingerprint.DeviceCode(c.Request.UserAgent())
+	st.device = device.Code(c.Request.UserAgent())
 	ctx := c.Request.Context()
 	replaced := "" // the pre-login session's entry in this user's index: it leaves, so it does not count
 	if old.exists && old.user == userID {

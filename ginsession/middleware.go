@@ -87,7 +87,7 @@ func current(c *gin.Context) (*Store, *gsessions.Session, *state, error) {
 // believes X-Forwarded-For from every peer until the application calls
 // engine.SetTrustedProxies. Config.ClientIP replaces it behind proxies.
 func (s *Store) clientIP(c *gin.Context) string {
-	if s.cfg.Fingerprint.ClientIP == fingerprint.Default || s.cfg.Fingerprint.ClientIP == fingerprint.Off {
+	if s.cfg.Fingerprint.IPPrefix == fingerprint.ActionDefault || s.cfg.Fingerprint.IPPrefix == fingerprint.ActionOff {
 		return ""
 	}
 	if s.cfg.ClientIP != nil {
