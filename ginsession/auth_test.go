@@ -37,7 +37,7 @@ func (h *harness) indexMembers(user string) []string {
 	require.NoError(h.t, err)
 	for i := range m {
 		require.Len(h.t, m[i], 32, "members are the raw SHA-256 of the ID")
-		m[i] = memberHash(m[i])
+		m[i] = memberAtRest(m[i])
 	}
 	return m
 }
@@ -65,7 +65,7 @@ func TestLoginRotatesIDAndKeepsValues(t *testing.T) {
 	assert.Len(t, all["_f"], 11, "an 8-byte MAC of the UA (no Accept-Language was sent), never the raw header")
 	assert.NotContains(t, all["_f"], "Chrome")
 	assert.Equal(t, "Chrome on Windows", device.Name(all["_d"]))
-	assert.Equal(t, []string{idHash(c1[:idLen])}, h.indexMembers("alice"))
+	assert.Equal(t, []string{atRestName(c1[:idLen])}, h.indexMembers("alice"))
 
 	fixated := h.client(chromeWin)
 	fixated.cookie = c0
@@ -339,7 +339,7 @@ func TestUserSessionsAndRevocation(t *testing.T) {
 		devices[s.Device] = true
 		if s.Current {
 			current++
-			assert.Equal(t, h.store.ref(idHash(a.cookie[:idLen])), s.Ref)
+			assert.Equal(t, h.store.ref(atRestName(a.cookie[:idLen])), s.Ref)
 		}
 		assert.NotContains(t, a.cookie+b.cookie, s.Ref)
 	}
@@ -379,7 +379,7 @@ func TestIndexPrunesEndedSessions(t *testing.T) {
 	list, err := h.store.UserSessions(context.Background(), "nina", "")
 	require.NoError(t, err)
 	require.Len(t, list, 1)
-	assert.Equal(t, []string{idHash(b.cookie[:idLen])}, h.indexMembers("nina"))
+	assert.Equal(t, []string{atRestName(b.cookie[:idLen])}, h.indexMembers("nina"))
 	h.clock.Advance(25 * time.Hour) // past every absolute deadline
 	list, err = h.store.UserSessions(context.Background(), "nina", "")
 	require.NoError(t, err)

@@ -244,7 +244,7 @@ func (c *client) do(method, path string) reply {
 
 // keyOf returns the Redis key of the session behind a cookie value.
 func (h *harness) keyOf(cookieValue string) string {
-	return h.prefix + idHash(cookieValue[:idLen])
+	return h.prefix + atRestName(cookieValue[:idLen])
 }
 
 // sessionKeys returns every session key under the test's prefix (SCAN).

@@ -65,15 +65,15 @@ return out
 // some are.
 func (s *Store) enforceLimit(ctx context.Context, userID string, others []string) error {
 	n := len(others) / 2
-	hashes, scores := make([]string, n), make([]float64, n)
-	for i := range hashes {
-		hashes[i] = memberHash(others[2*i])
+	atRestNames, scores := make([]string, n), make([]float64, n)
+	for i := range atRestNames {
+		atRestNames[i] = memberAtRest(others[2*i])
 		scores[i], _ = strconv.ParseFloat(others[2*i+1], 64)
 	}
 	exists := make([]*redis.IntCmd, n)
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, h := range hashes {
-			exists[i] = p.Exists(ctx, s.hashKey(h))
+		for i, h := range atRestNames {
+			exists[i] = p.Exists(ctx, s.atRestKey(h))
 		}
 		return nil
 	})
@@ -82,7 +82,7 @@ func (s *Store) enforceLimit(ctx context.Context, userID string, others []string
 	}
 	var liveH, deadH []string
 	var liveS, deadS []float64
-	for i, h := range hashes {
+	for i, h := range atRestNames {
 		if exists[i].Val() == 0 && !s.inFlight(scores[i]) {
 			deadH, deadS = append(deadH, h), append(deadS, scores[i])
 			continue
@@ -139,14 +139,14 @@ type SessionInfo struct {
 // are found, except those of logins of the last few seconds (see
 // inFlight).
 func (s *Store) UserSessions(ctx context.Context, userID, currentRef string) ([]SessionInfo, error) {
-	hashes, scores, err := s.indexed(ctx, userID)
-	if err != nil || len(hashes) == 0 {
+	atRestNames, scores, err := s.indexed(ctx, userID)
+	if err != nil || len(atRestNames) == 0 {
 		return nil, err
 	}
-	cmds := make([]*redis.SliceCmd, len(hashes))
+	cmds := make([]*redis.SliceCmd, len(atRestNames))
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, h := range hashes {
-			cmds[i] = p.HMGet(ctx, s.hashKey(h), metaCreated, metaLastSeen, metaDevice, metaUser)
+		for i, h := range atRestNames {
+			cmds[i] = p.HMGet(ctx, s.atRestKey(h), metaCreated, metaLastSeen, metaDevice, metaUser)
 		}
 		return nil
 	})
@@ -154,12 +154,12 @@ func (s *Store) UserSessions(ctx context.Context, userID, currentRef string) ([]
 		return nil, s.unavailable("listing sessions", err)
 	}
 	var gone []any
-	out := make([]SessionInfo, 0, len(hashes))
+	out := make([]SessionInfo, 0, len(atRestNames))
 	for i, cmd := range cmds {
 		v := cmd.Val()
 		if len(v) != 4 || v[0] == nil || v[3] != userID {
 			if !s.inFlight(scores[i]) {
-				gone = append(gone, indexMember(hashes[i]))
+				gone = append(gone, indexMember(atRestNames[i]))
 			}
 			continue
 		}
@@ -167,11 +167,11 @@ func (s *Store) UserSessions(ctx context.Context, userID, currentRef string) ([]
 		st.setMeta(metaCreated, str(v[0]))
 		st.setMeta(metaLastSeen, str(v[1]))
 		out = append(out, SessionInfo{
-			Ref:      s.ref(hashes[i]),
+			Ref:      s.ref(atRestNames[i]),
 			Created:  time.UnixMilli(st.created).UTC(),
 			LastSeen: time.UnixMilli(st.lastSeen()).UTC(),
 			Device:   device.Name(str(v[2])),
-			Current:  currentRef != "" && s.ref(hashes[i]) == currentRef,
+			Current:  currentRef != "" && s.ref(atRestNames[i]) == currentRef,
 		})
 	}
 	if len(gone) > 0 {
@@ -221,11 +221,11 @@ func (s *Store) indexed(ctx context.Context, userID string) ([]string, []float64
 		return nil, nil, s.unavailable("reading the user's sessions", err)
 	}
 	zs := members.Val()
-	hashes, scores := make([]string, len(zs)), make([]float64, len(zs))
+	atRestNames, scores := make([]string, len(zs)), make([]float64, len(zs))
 	for i, z := range zs {
-		hashes[i], scores[i] = memberHash(str(z.Member)), z.Score
+		atRestNames[i], scores[i] = memberAtRest(str(z.Member)), z.Score
 	}
-	return hashes, scores, nil
+	return atRestNames, scores, nil
 }
 
 // RevokeSession ends the session of userID whose reference is ref (from
@@ -235,13 +235,13 @@ func (s *Store) indexed(ctx context.Context, userID string) ([]string, []float64
 // ErrStoreUnavailable the session is either ended or still listed, so
 // calling it again (after a Cluster or Sentinel failover, say) ends it.
 func (s *Store) RevokeSession(ctx context.Context, userID, ref string) error {
-	hashes, _, err := s.indexed(ctx, userID)
+	atRestNames, _, err := s.indexed(ctx, userID)
 	if err != nil {
 		return err
 	}
-	for _, h := range hashes {
+	for _, h := range atRestNames {
 		if s.ref(h) == ref {
-			if err := s.destroyKeys(ctx, s.hashKey(h), h, userID, true); err != nil {
+			if err := s.destroyKeys(ctx, s.atRestKey(h), h, userID, true); err != nil {
 				return err
 			}
 			s.emit(ctx, Event{Type: EventRevoked, UserID: userID, Session: ref, Reason: "revoked"})
@@ -271,14 +271,14 @@ func (s *Store) RevokeSession(ctx context.Context, userID, ref string) error {
 // narrows the window but, as Redis documents, does not close it, and it
 // blocks for its whole timeout on a server without replicas.
 func (s *Store) RevokeUser(ctx context.Context, userID string) (int, error) {
-	hashes, scores, err := s.indexed(ctx, userID)
-	if err != nil || len(hashes) == 0 {
+	atRestNames, scores, err := s.indexed(ctx, userID)
+	if err != nil || len(atRestNames) == 0 {
 		return 0, err
 	}
-	return s.endIndexed(ctx, userID, hashes, scores, "revoked")
+	return s.endIndexed(ctx, userID, atRestNames, scores, "revoked")
 }
 
-// endIndexed ends the sessions of userID whose at-rest names are hashes
+// endIndexed ends the sessions of userID whose at-rest names are atRestNames
 // (with their index scores): it deletes their keys in one pipelined round
 // trip and then, in another, removes from the index only the entries whose
 // DEL succeeded, except those whose DEL found nothing and that are
@@ -286,17 +286,17 @@ func (s *Store) RevokeUser(ctx context.Context, userID string) (int, error) {
 // each session that was live as EventRevoked with reason, and returns how
 // many there were. On error (wrapping ErrStoreUnavailable) the sessions it
 // did not end are still listed.
-func (s *Store) endIndexed(ctx context.Context, userID string, hashes []string, scores []float64, reason string) (int, error) {
-	dels := make([]*redis.IntCmd, len(hashes))
+func (s *Store) endIndexed(ctx context.Context, userID string, atRestNames []string, scores []float64, reason string) (int, error) {
+	dels := make([]*redis.IntCmd, len(atRestNames))
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, h := range hashes {
-			dels[i] = p.Del(ctx, s.hashKey(h))
+		for i, h := range atRestNames {
+			dels[i] = p.Del(ctx, s.atRestKey(h))
 		}
 		return nil
 	})
-	ended := make([]any, 0, len(hashes))
+	ended := make([]any, 0, len(atRestNames))
 	n := 0
-	for i, h := range hashes {
+	for i, h := range atRestNames {
 		if dels[i].Err() != nil {
 			continue // still listed: a retry finds it
 		}

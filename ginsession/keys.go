@@ -18,8 +18,8 @@ func (s *Store) sessionKey(id string) string {
 	return b.String()
 }
 
-// hashKey returns the Redis key of the session whose at-rest hash is hash.
-func (s *Store) hashKey(hash string) string { return s.cfg.KeyPrefix + hash }
+// atRestKey returns the Redis key of the session whose at-rest name is atRest.
+func (s *Store) atRestKey(atRest string) string { return s.cfg.KeyPrefix + atRest }
 
 func (s *Store) userKey(userID string) string { return s.cfg.KeyPrefix + "u:" + userID }
 

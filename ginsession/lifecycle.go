@@ -17,7 +17,7 @@ import (
 func (s *Store) destroy(ctx context.Context, w http.ResponseWriter, sess *gsessions.Session, st *state, reason string) error {
 	user, ref := st.user, ""
 	if st.exists {
-		ref = s.ref(st.hash)
+		ref = s.ref(st.atRest)
 	}
 	if err := s.destroyQuiet(ctx, w, sess, st); err != nil {
 		return err
@@ -102,15 +102,15 @@ func Login(c *gin.Context, userID string) error {
 	ctx := c.Request.Context()
 	replaced := "" // the pre-login session's entry in this user's index: it leaves, so it does not count
 	if old.exists && old.user == userID {
-		replaced = indexMember(old.hash)
+		replaced = indexMember(old.atRest)
 	}
 	var delOld *redis.IntCmd
 	var added *redis.Cmd
-	err = s.create(ctx, c.Writer, sess, st, o, fields, now, func(p redis.Pipeliner, hash string, eval evalFunc) {
+	err = s.create(ctx, c.Writer, sess, st, o, fields, now, func(p redis.Pipeliner, atRest string, eval evalFunc) {
 		if old.exists {
 			delOld = p.Del(ctx, old.key)
 		}
-		added = eval(indexScript, []string{idx}, now/1000, deadlineSeconds(now+s.absMS), indexMember(hash),
+		added = eval(indexScript, []string{idx}, now/1000, deadlineSeconds(now+s.absMS), indexMember(atRest),
 			s.absMS, s.cfg.MaxSessionsPerUser, replaced)
 	})
 	if err != nil {
@@ -118,10 +118,10 @@ func Login(c *gin.Context, userID string) error {
 		return err
 	}
 	if old.exists && old.user != "" && delOld.Err() == nil {
-		s.unindex(ctx, old.user, indexMember(old.hash)) // only now that its DEL has succeeded
+		s.unindex(ctx, old.user, indexMember(old.atRest)) // only now that its DEL has succeeded
 	}
 	c.Set(userIDKey, userID)
-	s.emit(ctx, Event{Type: EventLogin, UserID: userID, Session: s.ref(st.hash)})
+	s.emit(ctx, Event{Type: EventLogin, UserID: userID, Session: s.ref(st.atRest)})
 	if others, _ := added.StringSlice(); len(others) > 1 {
 		if err := s.enforceLimit(ctx, userID, others); err != nil {
 			// The new session exists; the ones not ended are still listed,
@@ -154,7 +154,7 @@ func Logout(c *gin.Context) error {
 	}
 	user, ref := st.user, ""
 	if st.exists {
-		ref = s.ref(st.hash)
+		ref = s.ref(st.atRest)
 	}
 	st.hadCookie = true // always expire the cookie on logout
 	if err := s.destroyQuiet(c.Request.Context(), c.Writer, sess, st); err != nil {
@@ -171,7 +171,7 @@ func Logout(c *gin.Context) error {
 // callers that report a more specific one. When Redis fails it changes
 // nothing and returns the error.
 func (s *Store) destroyQuiet(ctx context.Context, w http.ResponseWriter, sess *gsessions.Session, st *state) error {
-	if err := s.destroyKeys(ctx, st.key, st.hash, st.user, st.exists); err != nil {
+	if err := s.destroyKeys(ctx, st.key, st.atRest, st.user, st.exists); err != nil {
 		s.emit(ctx, Event{Type: EventStoreError, Err: err})
 		return err
 	}
@@ -193,7 +193,7 @@ func (s *Store) destroyQuiet(ctx context.Context, w http.ResponseWriter, sess *g
 // counts it as already ended), never a live session that nothing lists.
 // A DEL that fails leaves the session listed, so a retry, RevokeSession or
 // RevokeUser finds it. It costs two round trips for a logged-in session.
-func (s *Store) destroyKeys(ctx context.Context, key, hash, user string, exists bool) error {
+func (s *Store) destroyKeys(ctx context.Context, key, atRest, user string, exists bool) error {
 	if !exists {
 		return nil
 	}
@@ -201,7 +201,7 @@ func (s *Store) destroyKeys(ctx context.Context, key, hash, user string, exists 
 		return s.unavailable("destroying session", err)
 	}
 	if user != "" {
-		s.unindex(ctx, user, indexMember(hash))
+		s.unindex(ctx, user, indexMember(atRest))
 	}
 	return nil
 }

@@ -98,9 +98,9 @@ func TestSessionLimitAtItsBoundary(t *testing.T) {
 	assert.Len(t, h.limitEvents(), 1)
 }
 
-func prefixed(prefix string, hashes []string) []string {
-	out := make([]string, len(hashes))
-	for i, h := range hashes {
+func prefixed(prefix string, atRestNames []string) []string {
+	out := make([]string, len(atRestNames))
+	for i, h := range atRestNames {
 		out[i] = prefix + h
 	}
 	return out
@@ -330,9 +330,9 @@ func TestEntryOfALoginInFlightStaysListed(t *testing.T) {
 	ctx := context.Background()
 	idx := h.prefix + "u:ivy"
 	inFlight := func() string {
-		hash := idHash(newID())
-		require.NoError(t, h.raw.ZAdd(ctx, idx, redis.Z{Score: float64(deadlineSeconds(h.clock.Now().UnixMilli() + h.store.absMS)), Member: indexMember(hash)}).Err())
-		return hash
+		atRest := atRestName(newID())
+		require.NoError(t, h.raw.ZAdd(ctx, idx, redis.Z{Score: float64(deadlineSeconds(h.clock.Now().UnixMilli() + h.store.absMS)), Member: indexMember(atRest)}).Err())
+		return atRest
 	}
 
 	pending := inFlight()

@@ -156,7 +156,7 @@ func RequireAuth() gin.HandlerFunc {
 			return
 		}
 		if len(res.Soft) > 0 {
-			s.emit(ctx, Event{Type: EventFingerprintSoft, UserID: st.user, Session: s.ref(st.hash), Fields: res.Fields(), Request: c.Request})
+			s.emit(ctx, Event{Type: EventFingerprintSoft, UserID: st.user, Session: s.ref(st.atRest), Fields: res.Fields(), Request: c.Request})
 		}
 		if res.OldKey && len(res.Soft) == 0 {
 			s.rekeyFingerprint(ctx, c, st)
@@ -210,7 +210,7 @@ func (s *Store) expiryReason(st *state, now int64) string {
 // endSession destroys a session RequireAuth refused and reports e, with
 // the session's user and reference filled in.
 func (s *Store) endSession(ctx context.Context, c *gin.Context, sess *gsessions.Session, st *state, e Event) {
-	e.UserID, e.Session = st.user, s.ref(st.hash)
+	e.UserID, e.Session = st.user, s.ref(st.atRest)
 	_ = s.destroyQuiet(ctx, c.Writer, sess, st) // a failed delete is reported as a store error; the request is refused anyway
 	s.emit(ctx, e)
 }

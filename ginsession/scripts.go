@@ -102,8 +102,8 @@ func (s *Store) runLoad(ctx context.Context, key string, now int64) ([]string, e
 // expired session: a second round trip. It is rare: for a live session it
 // takes a memo that was wrong (a tag collision, one in 2^23, or an activity
 // write that Redis refused when out of memory).
-func (s *Store) read(ctx context.Context, key, hash string, now int64) ([]string, byte, error) {
-	if !s.memoOff && s.memo.fresh(hash, now, s.everyMS) {
+func (s *Store) read(ctx context.Context, key, atRest string, now int64) ([]string, byte, error) {
+	if !s.memoOff && s.memo.fresh(atRest, now, s.everyMS) {
 		// HGetAll's map, not a []string: over RESP3 the reply is a map.
 		m, err := s.rdb.HGetAll(ctx, key).Result()
 		if err != nil {
@@ -134,7 +134,7 @@ func (s *Store) read(ctx context.Context, key, hash string, now int64) ([]string
 		if now-last >= s.everyMS {
 			last = now
 		}
-		s.memo.record(hash, last)
+		s.memo.record(atRest, last)
 	}
 	return res, status, nil
 }

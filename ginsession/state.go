@@ -16,7 +16,7 @@ type state struct {
 	opts      gsessions.Options // the session's cookie attributes, as loaded (Session.Options points here)
 	name      string
 	id        string            // the raw session ID; empty until the session exists
-	hash      string            // base64url(SHA-256(id)), the at-rest name
+	atRest    string            // base64url(SHA-256(id)), the at-rest name
 	key       string            // the Redis key
 	fields    map[string]string // user fields as stored, for the diff on Save
 	opaque    int               // stored fields that could not be decoded (kept as they are)

@@ -262,9 +262,9 @@ func (s *Store) ttl(created, now int64) int64 {
 
 func (s *Store) load(ctx context.Context, sess *gsessions.Session, st *state, id string) error {
 	key := s.sessionKey(id)
-	hash := key[len(s.cfg.KeyPrefix):]
+	atRest := key[len(s.cfg.KeyPrefix):]
 	now := s.now()
-	res, status, err := s.read(ctx, key, hash, now)
+	res, status, err := s.read(ctx, key, atRest, now)
 	if err != nil {
 		st.loadErr = s.unavailable("loading session", err)
 		return st.loadErr
@@ -299,15 +299,15 @@ func (s *Store) load(ctx context.Context, sess *gsessions.Session, st *state, id
 			decodeErr = fmt.Errorf("ginsession: field %q: %w", f, err)
 		}
 	}
-	st.hash = hash
+	st.atRest = atRest
 	if status != '1' {
 		st.expired = true
-		s.emit(ctx, Event{Type: EventExpired, UserID: st.user, Session: s.ref(hash), Reason: s.expiryReason(st, now)})
+		s.emit(ctx, Event{Type: EventExpired, UserID: st.user, Session: s.ref(atRest), Reason: s.expiryReason(st, now)})
 		st.user, st.fields = "", nil
 		return nil
 	}
 	st.id, st.key, st.exists = id, key, true
-	sess.ID = s.ref(hash)
+	sess.ID = s.ref(atRest)
 	sess.IsNew = false
 	st.decodeErr = decodeErr
 	return decodeErr
@@ -422,10 +422,10 @@ type evalFunc func(script *redis.Script, keys []string, args ...any) *redis.Cmd
 // failure can leave an index entry without a session (pruned later) or a
 // session key with no cookie (it expires), never a usable session.
 func (s *Store) create(ctx context.Context, w http.ResponseWriter, sess *gsessions.Session, st *state,
-	o gsessions.Options, fields map[string]string, now int64, pre func(p redis.Pipeliner, hash string, eval evalFunc)) error {
+	o gsessions.Options, fields map[string]string, now int64, pre func(p redis.Pipeliner, atRest string, eval evalFunc)) error {
 	id := newID()
 	key := s.sessionKey(id)
-	hash := key[len(s.cfg.KeyPrefix):]
+	atRest := key[len(s.cfg.KeyPrefix):]
 	args := make([]any, 0, 1+2*len(fields)+10)
 	args = append(args, s.ttl(now, now), metaCreated, now, metaLastSeen, 0)
 	if st.user != "" {
@@ -447,7 +447,7 @@ func (s *Store) create(ctx context.Context, w http.ResponseWriter, sess *gsessio
 					return script.Eval(ctx, p, keys, args...)
 				}
 				eval(createScript, []string{key}, args...)
-				pre(p, hash, eval)
+				pre(p, atRest, eval)
 				return nil
 			})
 			return err
@@ -464,9 +464,9 @@ func (s *Store) create(ctx context.Context, w http.ResponseWriter, sess *gsessio
 		s.emit(ctx, Event{Type: EventStoreError, Err: err})
 		return err
 	}
-	st.id, st.hash, st.key, st.exists = id, hash, key, true
+	st.id, st.atRest, st.key, st.exists = id, atRest, key, true
 	st.created, st.seenAfter, st.fields, st.expired, st.resign = now, 0, fields, false, false
-	sess.ID = s.ref(hash)
+	sess.ID = s.ref(atRest)
 	sess.IsNew = false
 	setCookie(w, cookie(st.name, s.sign(st.name, id), o, s.maxAge(o, now, now)))
 	return nil

@@ -529,7 +529,7 @@ func TestSessionIDIsAReferenceNotTheSecret(t *testing.T) {
 	id, _ := jsonField(t, c.do("GET", "/get?k=a").body, "id").(string)
 	require.NotEmpty(t, id)
 	assert.NotContains(t, c.cookie, id)
-	assert.Equal(t, h.store.ref(idHash(c.cookie[:idLen])), id)
+	assert.Equal(t, h.store.ref(atRestName(c.cookie[:idLen])), id)
 }
 
 // TestDecodeErrorFromEveryGet stores a value that does not decode (an
