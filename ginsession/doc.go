@@ -1,7 +1,8 @@
 // Package ginsession is a hardened session store for Gin that plugs into
 // gin-contrib/sessions, on Redis through go-redis v9 (a single node,
 // Sentinel or Cluster: any redis.UniversalClient), with the authentication
-// lifecycle on top: Login, Logout, RequireAuth, per-user session lists and
+// lifecycle on top: Login, Logout, RequireAuth (Authenticate for public
+// pages that want to know the user), per-user session lists and
 // revocation.
 //
 // # Quick start
@@ -17,6 +18,7 @@
 //	})
 //	api := r.Group("/api", ginsession.RequireAuth())
 //	api.GET("/profile", func(c *gin.Context) { uid := ginsession.UserID(c); ... })
+//	r.GET("/", ginsession.Authenticate(), home) // public: UserID(c) is "" for a guest
 //
 // sessions.Default(c) and every gin-contrib Session method keep working.
 //

@@ -459,8 +459,62 @@ func ExampleRequireFreshAuth() {
 	// after logging in again: 200 {"message":"Password changed"}
 }
 
+// Authenticate lets a public page know who is logged in: the same checks
+// as RequireAuth, but the page is served either way. A cookie replayed
+// from another browser ends the session and the page is served
+// anonymously.
+func ExampleAuthenticate() {
+	mr, err := miniredis.Run() // an in-process Redis; use your server's address
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer mr.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	store, err := ginsession.NewStore(rdb, ginsession.Config{
+		Secrets: [][]byte{[]byte("a secret of at least thirty-two bytes, from a vault")},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	gin.SetMode(gin.TestMode)
+	app := gin.New()
+	app.Use(sessions.Sessions("__Host-id", store))
+	app.POST("/login", func(c *gin.Context) {
+		if err := ginsession.Login(c, "alice"); err != nil {
+			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "try again later"})
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"message": "Logged in"})
+	})
+	app.GET("/", ginsession.Authenticate(), func(c *gin.Context) {
+		if user := ginsession.UserID(c); user != "" {
+			c.String(http.StatusOK, "Welcome back, %s", user)
+			return
+		}
+		c.String(http.StatusOK, "Welcome, guest")
+	})
+
+	w := send(app, "GET", "/", firefox, "")
+	fmt.Println(w.Code, w.Body.String())
+	c, _ := http.ParseSetCookie(send(app, "POST", "/login", firefox, "").Header().Get("Set-Cookie"))
+	cookie := c.Name + "=" + c.Value
+	w = send(app, "GET", "/", firefox, cookie)
+	fmt.Println(w.Code, w.Body.String())
+	w = send(app, "GET", "/", chrome, cookie) // the cookie, replayed from another browser
+	fmt.Println(w.Code, w.Body.String(), w.Header().Get("Set-Cookie") != "")
+	w = send(app, "GET", "/", firefox, cookie)
+	fmt.Println(w.Code, w.Body.String())
+	// Output:
+	// 200 Welcome, guest
+	// 200 Welcome back, alice
+	// 200 Welcome, guest true
+	// 200 Welcome, guest
+}
+
 // Behind sessions.SessionsMany, UseSession names the session that Login,
-// Logout, RequireAuth and RequireFreshAuth work on. Here the shop and its
+// Logout, RequireAuth, RequireFreshAuth and Authenticate work on. Here the shop and its
 // back office have separate logins, each with its own cookie: logging in
 // to one does not log in to the other.
 func ExampleUseSession() {

@@ -125,48 +125,98 @@ func (s *Store) clientIP(c *gin.Context) string {
 func RequireAuth() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		private(c.Writer.Header())
-		s, sess, st, err := current(c)
-		if err != nil {
-			panic(err)
-		}
-		ctx := c.Request.Context()
-		switch {
-		case errors.Is(st.loadErr, ErrConfig):
-			panic(st.loadErr)
-		case st.loadErr != nil:
-			c.AbortWithStatusJSON(http.StatusServiceUnavailable, bodyUnavailable)
-			return
-		case st.expired:
-			setCookie(c.Writer, expiredCookie(st.name, s.sessionOptions(sess.Options)))
-			c.AbortWithStatusJSON(http.StatusUnauthorized, bodyExpired)
-			return
-		case !st.exists || st.user == "":
+		switch authenticate(c) {
+		case verdictOK:
+			c.Next()
+		case verdictNone:
 			c.AbortWithStatusJSON(http.StatusUnauthorized, bodyNotLoggedIn)
-			return
-		}
-		if now := s.now(); now-st.lastSeen() >= s.idleMS || now-st.created >= s.absMS {
-			s.endSession(ctx, c, sess, st, Event{Type: EventExpired, Reason: s.expiryReason(st, now)})
+		case verdictExpired:
 			c.AbortWithStatusJSON(http.StatusUnauthorized, bodyExpired)
-			return
-		}
-		res := s.fp.Check(st.fp, c.Request, s.clientIP(c))
-		if !res.OK() {
-			s.endSession(ctx, c, sess, st, Event{Type: EventFingerprintMismatch, Reason: "fingerprint", Fields: res.Fields(), Request: c.Request})
+		case verdictInvalid:
 			c.AbortWithStatusJSON(http.StatusUnauthorized, bodyInvalid)
-			return
+		case verdictUnavailable:
+			c.AbortWithStatusJSON(http.StatusServiceUnavailable, bodyUnavailable)
 		}
-		if len(res.Soft) > 0 {
-			s.emit(ctx, Event{Type: EventFingerprintSoft, UserID: st.user, Session: s.ref(st.atRest), Fields: res.Fields(), Request: c.Request})
-		}
-		if res.OldKey && len(res.Soft) == 0 {
-			s.rekeyFingerprint(ctx, c, st)
-		}
-		if st.resign {
-			s.resignCookie(c.Writer, sess, st)
-		}
-		c.Set(userIDKey, st.user)
+	}
+}
+
+// Authenticate returns a middleware for routes outside RequireAuth, such
+// as public pages, that want to know who is logged in: it runs the same
+// checks as RequireAuth, with the same effects, and then always lets the
+// request through. With a live, logged-in session whose fingerprint
+// matches, UserID(c) returns the user; otherwise UserID(c) is "" and the
+// request goes on anonymously: a hard fingerprint mismatch destroys the
+// session (key deleted, index updated, cookie expired) and reports it, an
+// expired session has its cookie expired, and a Redis failure is reported
+// as a store error and never counts as logged in. It never answers 401 or
+// 503 itself, so a handler that needs a user must check UserID(c) (or sit
+// behind RequireAuth). It sets Cache-Control: no-store and Vary: Cookie,
+// since the response depends on the session, re-signs a cookie an older
+// secret verified, as RequireAuth does, and panics in the same cases.
+func Authenticate() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		private(c.Writer.Header())
+		authenticate(c)
 		c.Next()
 	}
+}
+
+// verdict is what authenticate found.
+type verdict uint8
+
+const (
+	verdictOK          verdict = iota // a live, logged-in session whose fingerprint matches
+	verdictNone                       // no session, or one without a user
+	verdictExpired                    // the idle or absolute timeout passed; the cookie is expired
+	verdictInvalid                    // a hard fingerprint field differed; the session is destroyed
+	verdictUnavailable                // Redis failed: nothing is logged in
+)
+
+// authenticate makes the checks RequireAuth and Authenticate share, with
+// their effects: it destroys a session that is past its timeouts or whose
+// hard fingerprint fields differ, expires the cookie of one the load found
+// expired, reports soft mismatches, stores the fingerprint again with the
+// newest key and re-signs a cookie an older secret verified, and, when
+// the session passes, sets the user for UserID. It panics when the route
+// is not behind sessions.Sessions with a *Store, or when the cookie name
+// is unusable with the store's settings.
+func authenticate(c *gin.Context) verdict {
+	s, sess, st, err := current(c)
+	if err != nil {
+		panic(err)
+	}
+	ctx := c.Request.Context()
+	switch {
+	case errors.Is(st.loadErr, ErrConfig):
+		panic(st.loadErr)
+	case st.loadErr != nil:
+		return verdictUnavailable
+	case st.expired:
+		setCookie(c.Writer, expiredCookie(st.name, s.sessionOptions(sess.Options)))
+		return verdictExpired
+	case !st.exists || st.user == "":
+		return verdictNone
+	}
+	if now := s.now(); now-st.lastSeen() >= s.idleMS || now-st.created >= s.absMS {
+		s.endSession(ctx, c, sess, st, Event{Type: EventExpired, Reason: s.expiryReason(st, now)})
+		return verdictExpired
+	}
+	res := s.fp.Check(st.fp, c.Request, s.clientIP(c))
+	if !res.OK() {
+		s.endSession(ctx, c, sess, st, Event{Type: EventFingerprintMismatch, Reason: "fingerprint", Fields: res.Fields(), Request: c.Request})
+		return verdictInvalid
+	}
+	if len(res.Soft) > 0 {
+		s.emit(ctx, Event{Type: EventFingerprintSoft, UserID: st.user, Session: s.ref(st.atRest), Fields: res.Fields(), Request: c.Request})
+	}
+	if res.OldKey && len(res.Soft) == 0 {
+		s.rekeyFingerprint(ctx, c, st)
+	}
+	if st.resign {
+		s.resignCookie(c.Writer, sess, st)
+	}
+	c.Set(userIDKey, st.user)
+	return verdictOK
 }
 
 // rekeyFingerprint replaces a session's stored fingerprint, which an older
@@ -255,8 +305,8 @@ func private(h http.Header) {
 	h.Add("Vary", "Cookie")
 }
 
-// UserID returns the user of the request's session, as set by RequireAuth
-// or Login, or "" when the request is not authenticated.
+// UserID returns the user of the request's session, as set by RequireAuth,
+// Authenticate or Login, or "" when the request is not authenticated.
 func UserID(c *gin.Context) string {
 	return c.GetString(userIDKey)
 }
