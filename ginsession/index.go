@@ -241,7 +241,7 @@ func (s *Store) RevokeSession(ctx context.Context, userID, ref string) error {
 	}
 	for _, h := range atRestNames {
 		if s.ref(h) == ref {
-			if err := s.destroyKeys(ctx, s.atRestKey(h), h, userID, true); err != nil {
+			if _, err := s.endKeys(ctx, userID, []string{h}, nil); err != nil {
 				return err
 			}
 			s.emit(ctx, Event{Type: EventRevoked, UserID: userID, Session: ref, Reason: "revoked"})
@@ -278,15 +278,20 @@ func (s *Store) RevokeUser(ctx context.Context, userID string) (int, error) {
 	return s.endIndexed(ctx, userID, atRestNames, scores, "revoked")
 }
 
-// endIndexed ends the sessions of userID whose at-rest names are atRestNames
-// (with their index scores): it deletes their keys in one pipelined round
-// trip and then, in another, removes from the index only the entries whose
-// DEL succeeded, except those whose DEL found nothing and that are
-// inFlight. It reports
-// each session that was live as EventRevoked with reason, and returns how
-// many there were. On error (wrapping ErrStoreUnavailable) the sessions it
-// did not end are still listed.
-func (s *Store) endIndexed(ctx context.Context, userID string, atRestNames []string, scores []float64, reason string) (int, error) {
+// endKeys is the one way sessions end in Redis (a logout, a revocation,
+// the cap, a destroy after a mismatch or a timeout): it deletes the keys
+// of the sessions whose at-rest names are atRestNames in one pipelined
+// round trip and then, when userID is set, removes from the user's index
+// in another only the entries whose DEL succeeded, except those whose DEL
+// found nothing and whose score (scores[i], when scores is not nil) is
+// inFlight. The two keys may live on different Cluster nodes, which fail
+// independently; in this order a failure can leave an index entry naming
+// a session that has ended (harmless: UserSessions prunes it, RevokeUser
+// counts it as already ended), never a live session that nothing lists.
+// It returns which sessions the DELs found, and, when a DEL failed, an
+// error wrapping ErrStoreUnavailable: the sessions it did not end are
+// still listed, so a retry, RevokeSession or RevokeUser finds them.
+func (s *Store) endKeys(ctx context.Context, userID string, atRestNames []string, scores []float64) ([]bool, error) {
 	dels := make([]*redis.IntCmd, len(atRestNames))
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, h := range atRestNames {
@@ -294,26 +299,41 @@ func (s *Store) endIndexed(ctx context.Context, userID string, atRestNames []str
 		}
 		return nil
 	})
+	found := make([]bool, len(atRestNames))
 	ended := make([]any, 0, len(atRestNames))
-	n := 0
 	for i, h := range atRestNames {
 		if dels[i].Err() != nil {
 			continue // still listed: a retry finds it
 		}
-		if dels[i].Val() == 0 && s.inFlight(scores[i]) {
+		found[i] = dels[i].Val() == 1
+		if !found[i] && scores != nil && s.inFlight(scores[i]) {
 			continue // its write may still be on its way: it stays listed
 		}
 		ended = append(ended, indexMember(h))
-		if dels[i].Val() == 1 { // entries of sessions that had already ended are only pruned
+	}
+	if userID != "" && len(ended) > 0 {
+		s.unindex(ctx, userID, ended...)
+	}
+	if err != nil {
+		return found, s.unavailable("ending sessions", err)
+	}
+	return found, nil
+}
+
+// endIndexed ends the sessions of userID whose at-rest names are
+// atRestNames, with their index scores (see endKeys). It reports each
+// session that was live as EventRevoked with reason (entries of sessions
+// that had already ended are only pruned), and returns how many there
+// were. On error (wrapping ErrStoreUnavailable) the sessions it did not
+// end are still listed.
+func (s *Store) endIndexed(ctx context.Context, userID string, atRestNames []string, scores []float64, reason string) (int, error) {
+	found, err := s.endKeys(ctx, userID, atRestNames, scores)
+	n := 0
+	for i, h := range atRestNames {
+		if found[i] {
 			n++
 			s.emit(ctx, Event{Type: EventRevoked, UserID: userID, Session: s.ref(h), Reason: reason})
 		}
 	}
-	if len(ended) > 0 {
-		s.unindex(ctx, userID, ended...)
-	}
-	if err != nil {
-		return n, s.unavailable("ending sessions", err)
-	}
-	return n, nil
+	return n, err
 }

@@ -12,22 +12,6 @@ import (
 	"github.com/sessionshield/sessionshield/internal/device"
 )
 
-// destroy deletes the session from Redis and from its user's index, and
-// expires the cookie with the same Path and Domain.
-func (s *Store) destroy(ctx context.Context, w http.ResponseWriter, sess *gsessions.Session, st *state, reason string) error {
-	user, ref := st.user, ""
-	if st.exists {
-		ref = s.ref(st.atRest)
-	}
-	if err := s.destroyQuiet(ctx, w, sess, st); err != nil {
-		return err
-	}
-	if user != "" {
-		s.emit(ctx, Event{Type: EventDestroyed, UserID: user, Session: ref, Reason: reason})
-	}
-	return nil
-}
-
 // maxUserIDLen is the longest user ID Login accepts, in bytes.
 const maxUserIDLen = 256
 
@@ -152,28 +136,34 @@ func Logout(c *gin.Context) error {
 	if st.loadErr != nil {
 		return st.loadErr
 	}
-	user, ref := st.user, ""
-	if st.exists {
-		ref = s.ref(st.atRest)
-	}
 	st.hadCookie = true // always expire the cookie on logout
-	if err := s.destroyQuiet(c.Request.Context(), c.Writer, sess, st); err != nil {
+	e, err := s.destroy(c.Request.Context(), c.Writer, sess, st, Event{Type: EventLogout, Reason: "logout"})
+	if err != nil {
 		return err
 	}
 	c.Set(userIDKey, "")
-	if user != "" {
-		s.emit(c.Request.Context(), Event{Type: EventLogout, UserID: user, Session: ref, Reason: "logout"})
+	if e.UserID != "" {
+		s.emit(c.Request.Context(), e)
 	}
 	return nil
 }
 
-// destroyQuiet is destroy without the generic "destroyed" event, for
-// callers that report a more specific one. When Redis fails it changes
-// nothing and returns the error.
-func (s *Store) destroyQuiet(ctx context.Context, w http.ResponseWriter, sess *gsessions.Session, st *state) error {
-	if err := s.destroyKeys(ctx, st.key, st.atRest, st.user, st.exists); err != nil {
-		s.emit(ctx, Event{Type: EventStoreError, Err: err})
-		return err
+// destroy is the one way a session loaded in this request ends: its key
+// is deleted and then its index entry removed (endKeys), its cookie is
+// expired with the same Path and Domain (when it had a record or the
+// request carried its cookie), and its state and values are reset. It
+// returns e with the session's user and reference filled in, for the
+// caller to report. When Redis fails it changes nothing, reports a store
+// error and returns it. It costs two round trips for a logged-in session,
+// one for an anonymous one, none for a session without a record.
+func (s *Store) destroy(ctx context.Context, w http.ResponseWriter, sess *gsessions.Session, st *state, e Event) (Event, error) {
+	e.UserID = st.user
+	if st.exists {
+		e.Session = s.ref(st.atRest)
+		if _, err := s.endKeys(ctx, st.user, []string{st.atRest}, nil); err != nil {
+			s.emit(ctx, Event{Type: EventStoreError, Err: err})
+			return e, err
+		}
 	}
 	if st.exists || st.hadCookie {
 		setCookie(w, expiredCookie(st.name, s.sessionOptions(sess.Options)))
@@ -182,26 +172,5 @@ func (s *Store) destroyQuiet(ctx context.Context, w http.ResponseWriter, sess *g
 	resetValues(sess, st)
 	sess.ID = ""
 	sess.IsNew = true
-	return nil
-}
-
-// destroyKeys ends a session: it deletes the session's key and, only once
-// that DEL has succeeded, removes the session's entry from its user's
-// index. The two keys may live on different Cluster nodes, which fail
-// independently; in this order a failure can leave an index entry naming a
-// session that has ended (harmless: UserSessions prunes it, RevokeUser
-// counts it as already ended), never a live session that nothing lists.
-// A DEL that fails leaves the session listed, so a retry, RevokeSession or
-// RevokeUser finds it. It costs two round trips for a logged-in session.
-func (s *Store) destroyKeys(ctx context.Context, key, atRest, user string, exists bool) error {
-	if !exists {
-		return nil
-	}
-	if err := s.rdb.Del(ctx, key).Err(); err != nil {
-		return s.unavailable("destroying session", err)
-	}
-	if user != "" {
-		s.unindex(ctx, user, indexMember(atRest))
-	}
-	return nil
+	return e, nil
 }

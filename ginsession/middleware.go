@@ -198,12 +198,14 @@ func authenticate(c *gin.Context) verdict {
 		return verdictNone
 	}
 	if now := s.now(); now-st.lastSeen() >= s.idleMS || now-st.created >= s.absMS {
-		s.endSession(ctx, c, sess, st, Event{Type: EventExpired, Reason: s.expiryReason(st, now)})
+		e, _ := s.destroy(ctx, c.Writer, sess, st, Event{Type: EventExpired, Reason: s.expiryReason(st, now)})
+		s.emit(ctx, e) // even when the destroy failed (a store error too): the session is refused anyway
 		return verdictExpired
 	}
 	res := s.fp.Check(st.fp, c.Request, s.clientIP(c))
 	if !res.OK() {
-		s.endSession(ctx, c, sess, st, Event{Type: EventFingerprintMismatch, Reason: "fingerprint", Fields: res.Fields(), Request: c.Request})
+		e, _ := s.destroy(ctx, c.Writer, sess, st, Event{Type: EventFingerprintMismatch, Reason: "fingerprint", Fields: res.Fields(), Request: c.Request})
+		s.emit(ctx, e)
 		return verdictInvalid
 	}
 	if len(res.Soft) > 0 {
@@ -255,14 +257,6 @@ func (s *Store) expiryReason(st *state, now int64) string {
 		return "absolute"
 	}
 	return "idle"
-}
-
-// endSession destroys a session RequireAuth refused and reports e, with
-// the session's user and reference filled in.
-func (s *Store) endSession(ctx context.Context, c *gin.Context, sess *gsessions.Session, st *state, e Event) {
-	e.UserID, e.Session = st.user, s.ref(st.atRest)
-	_ = s.destroyQuiet(ctx, c.Writer, sess, st) // a failed delete is reported as a store error; the request is refused anyway
-	s.emit(ctx, e)
 }
 
 // RequireFreshAuth returns a middleware for sensitive routes, to be used

@@ -339,7 +339,11 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *gsessions.Ses
 	}
 	ctx := r.Context()
 	if o.MaxAge < 0 {
-		return s.destroy(ctx, w, sess, st, "save")
+		e, err := s.destroy(ctx, w, sess, st, Event{Type: EventDestroyed, Reason: "save"})
+		if err == nil && e.UserID != "" {
+			s.emit(ctx, e)
+		}
+		return err
 	}
 	fields, size, err := encodeValues(sess.Values)
 	if err != nil {
@@ -356,7 +360,8 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *gsessions.Ses
 		return s.create(ctx, w, sess, st, o, fields, now, nil)
 	}
 	if st.user == "" && len(fields) == 0 && st.opaque == 0 {
-		return s.destroy(ctx, w, sess, st, "empty")
+		_, err := s.destroy(ctx, w, sess, st, Event{}) // anonymous: nothing to report
+		return err
 	}
 	args := make([]any, 2, 2+len(st.fields)+2*len(fields)+2)
 	args[0] = s.ttl(st.created, now)
