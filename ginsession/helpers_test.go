@@ -111,8 +111,8 @@ func newHarnessOn(t testing.TB, rdb redis.UniversalClient, count *redistest.Coun
 	// Load the scripts, as a running server has them after its first
 	// request, so that round-trip counts do not depend on test order (a
 	// first EVALSHA on a fresh server costs one more round trip, once).
-	for _, s := range []*redis.Script{loadScript, createScript, updateScript, indexScript} {
-		require.NoError(t, s.Load(context.Background(), h.raw).Err()) // on a ClusterClient: every master
+	for _, s := range []*luaScript{loadScript, createScript, updateScript, indexScript} {
+		require.NoError(t, h.raw.ScriptLoad(context.Background(), s.src).Err()) // on a ClusterClient: every master
 	}
 	h.engine = h.router(cookieName, st)
 	h.srv = httptest.NewServer(h.engine)

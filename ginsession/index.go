@@ -27,7 +27,7 @@ import (
 // random. It touches only the index key, so it runs on a Cluster too, and
 // calls only commands the README's least-privilege ACL allows. It reads
 // the whole index, which the cap keeps short.
-var indexScript = redis.NewScript(`
+var indexScript = newScript(`
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])

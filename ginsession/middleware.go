@@ -11,6 +11,7 @@ import (
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
 	gsessions "github.com/gorilla/sessions"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionshield/sessionshield/fingerprint"
 )
@@ -232,7 +233,7 @@ func (s *Store) rekeyFingerprint(ctx context.Context, c *gin.Context, st *state)
 	fp := s.fp.Compute(c.Request, s.clientIP(c))
 	now := s.now()
 	// The activity is written with the TTL, as Save does, so the two agree.
-	err := updateScript.Run(ctx, s.rdb, []string{st.key}, s.ttl(st.created, now), 0, metaFP, fp, metaLastSeen, now-st.created).Err()
+	err := runScript(ctx, s.rdb, updateScript, redis.NewIntCmd, []string{st.key}, s.ttl(st.created, now), 0, metaFP, fp, metaLastSeen, now-st.created).Err()
 	if err != nil {
 		s.emit(ctx, Event{Type: EventStoreError, Err: fmt.Errorf("%w: re-keying a fingerprint: %w", ErrStoreUnavailable, err)})
 		return

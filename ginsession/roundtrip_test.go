@@ -63,3 +63,36 @@ func TestGuardedReadRoundTrips(t *testing.T) {
 	d.ua = firefoxLinx
 	read(d, http.StatusUnauthorized, "evalsha", "del", "zrem") // a mismatch: the load, then the destroy
 }
+
+// TestScriptsSurviveAnEmptiedScriptCache empties the script cache of a
+// server of its own before each kind of write: Login (a pipeline, sent
+// again with the sources), an anonymous session's creation and Save (one
+// script each, sent again with its source) all succeed and write.
+func TestScriptsSurviveAnEmptiedScriptCache(t *testing.T) {
+	srv := redistest.StartServer(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	count := &redistest.Counter{}
+	rdb.AddHook(count)
+	h := newHarnessOn(t, rdb, count, rdb, nil)
+	ctx := context.Background()
+
+	require.NoError(t, rdb.ScriptFlush(ctx).Err())
+	count.Reset()
+	c := h.login(chromeWin, "sam")
+	assert.Equal(t, int64(2), count.RoundTrips(), "the pipeline by SHA1, then with the sources: %v", count.Names())
+	assert.Contains(t, count.Names(), "eval")
+	assert.Equal(t, "sam", h.raw.HGet(ctx, h.keyOf(c.cookie), metaUser).Val())
+
+	require.NoError(t, rdb.ScriptFlush(ctx).Err())
+	anon := h.client(chromeWin)
+	require.Equal(t, http.StatusOK, anon.do("POST", "/set?k=a&v=1").status)
+	assert.Equal(t, "s1", h.raw.HGet(ctx, h.keyOf(anon.cookie), "a").Val())
+
+	require.NoError(t, rdb.ScriptFlush(ctx).Err())
+	h.clock.Advance(100 * time.Millisecond)
+	count.Reset()
+	require.Equal(t, http.StatusOK, c.do("POST", "/set?k=b&v=2").status)
+	assert.Equal(t, []string{"evalsha", "eval", "evalsha", "eval"}, count.Names(), "the load and the save, each sent again")
+	assert.Equal(t, "s2", h.raw.HGet(ctx, h.keyOf(c.cookie), "b").Val())
+}

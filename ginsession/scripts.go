@@ -2,6 +2,8 @@ package ginsession
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"errors"
 	"strconv"
 
@@ -18,9 +20,7 @@ import (
 //
 // The reply is the hash's fields and values followed by a status: "1" live,
 // "2" expired and deleted. A missing session replies an empty array.
-var loadScript = redis.NewScript(loadSource)
-
-const loadSource = `
+var loadScript = newScript(`
 local v = redis.call('HGETALL', KEYS[1])
 if #v == 0 then return v end
 local c, a
@@ -40,12 +40,12 @@ elseif now - (c + a) >= every then
 end
 v[#v + 1] = status
 return v
-`
+`)
 
 // createScript writes a new session and its TTL atomically. Fields go to
 // HSET 500 pairs at a time: Lua's unpack cannot spread more than a few
 // thousand values.
-var createScript = redis.NewScript(`
+var createScript = newScript(`
 for i = 2, #ARGV, 1000 do
   redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
 end
@@ -56,7 +56,7 @@ return 1
 // updateScript writes the fields of a session that changed, deletes the ones
 // that were removed and sets the TTL, atomically, and only if the session
 // still exists: a save that races a logout never recreates the session.
-var updateScript = redis.NewScript(`
+var updateScript = newScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local n = tonumber(ARGV[2])
 for i = 3, 2 + n, 1000 do
@@ -73,18 +73,93 @@ return 1
 // activity and TTL: 1/60 of the idle timeout, at most one second.
 func refreshEvery(idleMS int64) int64 { return min(idleMS/60, 1000) }
 
-// runLoad runs loadScript on key. It reads the reply as a plain []string
-// (go-redis's generic script reply boxes every element in an interface),
-// and sends the script's source when the server does not have it cached
-// (EVALSHA, then EVAL on NOSCRIPT, as redis.Script.Run does; EVAL caches it).
-func (s *Store) runLoad(ctx context.Context, key string, now int64) ([]string, error) {
-	cmd := redis.NewStringSliceCmd(ctx, "evalsha", loadScript.Hash(), 1, key, now, s.idleArg, s.absArg, s.everyArg)
-	_ = s.rdb.Process(ctx, cmd)
-	if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		cmd = redis.NewStringSliceCmd(ctx, "eval", loadSource, 1, key, now, s.idleArg, s.absArg, s.everyArg)
-		_ = s.rdb.Process(ctx, cmd)
+// luaScript is a Lua script the store runs. runScript and
+// pipelineScripts are the one way to run one: by its SHA1 (EVALSHA), and
+// again with its source (EVAL, which caches it) when Redis answers
+// NOSCRIPT because its script cache was emptied (a restart, SCRIPT FLUSH,
+// a failover to a replica that never ran it).
+type luaScript struct {
+	src   string
+	sha   string
+	bySHA [2]any // "evalsha" and the SHA1, boxed once
+	bySrc [2]any // "eval" and the source, boxed once
+}
+
+func newScript(src string) *luaScript {
+	sum := sha1.Sum([]byte(src))
+	sc := &luaScript{src: src, sha: hex.EncodeToString(sum[:])}
+	sc.bySHA = [2]any{"evalsha", sc.sha}
+	sc.bySrc = [2]any{"eval", sc.src}
+	return sc
+}
+
+// args returns the arguments of the command that runs sc on keys with
+// args, by SHA1 when sha is set and by source otherwise, in one
+// allocation.
+func (sc *luaScript) args(sha bool, keys []string, args []any) []any {
+	all := make([]any, 0, 3+len(keys)+len(args))
+	if sha {
+		all = append(all, sc.bySHA[:]...)
+	} else {
+		all = append(all, sc.bySrc[:]...)
 	}
-	res, err := cmd.Result()
+	all = append(all, len(keys))
+	for _, k := range keys {
+		all = append(all, k)
+	}
+	return append(all, args...)
+}
+
+// noScript reports whether err is Redis's NOSCRIPT: the script is not in
+// its cache.
+func noScript(err error) bool { return err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") }
+
+// runScript runs sc on keys with args, outside a pipeline, and returns the
+// reply as newCmd types it: redis.NewStringSliceCmd reads loadScript's
+// reply as a plain []string, where go-redis's Script.Run would box every
+// element in an interface. It sends sc by SHA1 and, on NOSCRIPT, once more
+// with its source.
+func runScript[C redis.Cmder](ctx context.Context, rdb redis.UniversalClient, sc *luaScript,
+	newCmd func(context.Context, ...any) C, keys []string, args ...any) C {
+	cmd := newCmd(ctx, sc.args(true, keys, args)...)
+	_ = rdb.Process(ctx, cmd)
+	if noScript(cmd.Err()) {
+		cmd = newCmd(ctx, sc.args(false, keys, args)...)
+		_ = rdb.Process(ctx, cmd)
+	}
+	return cmd
+}
+
+// evalFunc queues a Lua script in a pipeline, as pipelineScripts decides:
+// by its SHA1 or with its source.
+type evalFunc func(sc *luaScript, keys []string, args ...any) *redis.Cmd
+
+// pipelineScripts runs the commands queue queues in one pipeline, one
+// round trip; queue queues scripts with eval, which sends them by SHA1.
+// When Redis answers NOSCRIPT the whole pipeline runs again with the
+// scripts' sources, so everything queue queues must be idempotent.
+func (s *Store) pipelineScripts(ctx context.Context, queue func(p redis.Pipeliner, eval evalFunc)) error {
+	run := func(sha bool) error {
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			queue(p, func(sc *luaScript, keys []string, args ...any) *redis.Cmd {
+				cmd := redis.NewCmd(ctx, sc.args(sha, keys, args)...)
+				_ = p.Process(ctx, cmd)
+				return cmd
+			})
+			return nil
+		})
+		return err
+	}
+	err := run(true)
+	if noScript(err) {
+		err = run(false)
+	}
+	return err
+}
+
+// runLoad runs loadScript on key and returns its reply (see loadScript).
+func (s *Store) runLoad(ctx context.Context, key string, now int64) ([]string, error) {
+	res, err := runScript(ctx, s.rdb, loadScript, redis.NewStringSliceCmd, []string{key}, now, s.idleArg, s.absArg, s.everyArg).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, err
 	}

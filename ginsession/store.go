@@ -380,7 +380,7 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *gsessions.Ses
 	}
 	if len(args) > 2 {
 		args = append(args, metaLastSeen, now-st.created)
-		n, err := updateScript.Run(ctx, s.rdb, []string{st.key}, args...).Int()
+		n, err := runScript(ctx, s.rdb, updateScript, redis.NewIntCmd, []string{st.key}, args...).Result()
 		if err != nil {
 			err = s.unavailable("saving session", err)
 			s.emit(ctx, Event{Type: EventStoreError, Err: err})
@@ -410,10 +410,6 @@ func (s *Store) maxAge(o gsessions.Options, created, now int64) int {
 	return max(min(o.MaxAge, left), 1)
 }
 
-// evalFunc queues a Lua script in a pipeline: by its SHA1 (EVALSHA) or
-// with its source (EVAL), as the pipeline's run decides.
-type evalFunc func(script *redis.Script, keys []string, args ...any) *redis.Cmd
-
 // create writes a new session under a new ID with fields plus the store's
 // metadata, and sets its cookie. pre, when set, adds commands to the same
 // pipeline, one round trip (Login uses it to delete the old session, index
@@ -441,28 +437,12 @@ func (s *Store) create(ctx context.Context, w http.ResponseWriter, sess *gsessio
 	}
 	var err error
 	if pre == nil {
-		err = createScript.Run(ctx, s.rdb, []string{key}, args...).Err()
+		err = runScript(ctx, s.rdb, createScript, redis.NewCmd, []string{key}, args...).Err()
 	} else {
-		run := func(sha bool) error {
-			_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-				eval := func(script *redis.Script, keys []string, args ...any) *redis.Cmd {
-					if sha {
-						return script.EvalSha(ctx, p, keys, args...)
-					}
-					return script.Eval(ctx, p, keys, args...)
-				}
-				eval(createScript, []string{key}, args...)
-				pre(p, atRest, eval)
-				return nil
-			})
-			return err
-		}
-		// Every command and script of the pipeline is idempotent, so a
-		// server without a script cached gets the whole pipeline again,
-		// with the sources.
-		if err = run(true); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			err = run(false)
-		}
+		err = s.pipelineScripts(ctx, func(p redis.Pipeliner, eval evalFunc) {
+			eval(createScript, []string{key}, args...)
+			pre(p, atRest, eval)
+		})
 	}
 	if err != nil {
 		err = s.unavailable("creating session", err)
