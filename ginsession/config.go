@@ -1,8 +1,10 @@
 package ginsession
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -132,4 +134,74 @@ type Config struct {
 
 	// Now returns the current time. Default: time.Now. Tests inject a clock.
 	Now func() time.Time
+}
+
+// withDefaults returns cfg with each zero field that has a default set to
+// it (see each field).
+func (cfg Config) withDefaults() Config {
+	if cfg.KeyPrefix == "" {
+		cfg.KeyPrefix = DefaultKeyPrefix
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.AbsoluteTimeout == 0 {
+		cfg.AbsoluteTimeout = DefaultAbsoluteTimeout
+	}
+	if cfg.SameSite == 0 {
+		cfg.SameSite = http.SameSiteStrictMode
+	}
+	if cfg.MaxSessionBytes == 0 {
+		cfg.MaxSessionBytes = DefaultMaxSessionBytes
+	}
+	if cfg.MaxSessionsPerUser == 0 {
+		cfg.MaxSessionsPerUser = DefaultMaxSessionsPerUser
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return cfg
+}
+
+// validate returns an error that says what to fix when cfg, with its
+// defaults set, is not safe to run with: it wraps ErrConfig, and also
+// ErrNoSecret, ErrShortSecret or ErrWeakSecret for a secret.
+func (cfg *Config) validate() error {
+	if len(cfg.Secrets) == 0 {
+		return ErrNoSecret
+	}
+	for i, sec := range cfg.Secrets {
+		if err := secretError(sec, "secret "+strconv.Itoa(i)); err != nil {
+			return err
+		}
+	}
+	switch {
+	case cfg.IdleTimeout < time.Millisecond:
+		return fmt.Errorf("%w: IdleTimeout must be at least 1ms, got %v", ErrConfig, cfg.IdleTimeout)
+	case cfg.AbsoluteTimeout < time.Millisecond:
+		return fmt.Errorf("%w: AbsoluteTimeout must be at least 1ms, got %v", ErrConfig, cfg.AbsoluteTimeout)
+	case cfg.IdleTimeout > cfg.AbsoluteTimeout:
+		return fmt.Errorf("%w: IdleTimeout (%v) must not exceed AbsoluteTimeout (%v)", ErrConfig, cfg.IdleTimeout, cfg.AbsoluteTimeout)
+	}
+	switch cfg.SameSite {
+	case http.SameSiteStrictMode, http.SameSiteLaxMode:
+	case http.SameSiteNoneMode:
+		return fmt.Errorf("%w: SameSite=None is refused: it sends the session cookie on cross-site requests; use Strict or Lax", ErrConfig)
+	default:
+		return fmt.Errorf("%w: SameSite must be http.SameSiteStrictMode or http.SameSiteLaxMode", ErrConfig)
+	}
+	if cfg.MaxSessionBytes < 0 {
+		return fmt.Errorf("%w: MaxSessionBytes must not be negative", ErrConfig)
+	}
+	if cfg.MaxSessionsPerUser < 0 && cfg.MaxSessionsPerUser != NoSessionLimit {
+		return fmt.Errorf("%w: MaxSessionsPerUser must be positive, 0 for the default (%d) or NoSessionLimit, got %d",
+			ErrConfig, DefaultMaxSessionsPerUser, cfg.MaxSessionsPerUser)
+	}
+	if cfg.CookieName != "" {
+		return checkName(cfg.CookieName, defaultOptions(cfg))
+	}
+	return nil
 }

@@ -55,26 +55,19 @@ func Login(c *gin.Context, userID string) error {
 	if err != nil {
 		return err
 	}
-	if st.loadErr != nil {
-		return st.loadErr
-	}
-	d := s.defaults()
-	o := s.sessionOptions(sess.Options)
-	if err := checkName(st.name, o); err != nil {
+	o, err := s.writable(sess, st)
+	if err != nil {
 		return err
 	}
 	if st.exists && st.user != "" && st.user != userID {
 		resetValues(sess, st) // another user's values never reach this one
 	}
-	fields, size, err := encodeValues(sess.Values)
+	fields, err := s.encode(sess.Values)
 	if err != nil {
 		return err
 	}
-	if size > s.cfg.MaxSessionBytes {
-		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, size, s.cfg.MaxSessionBytes)
-	}
 	if o.MaxAge < 0 {
-		o.MaxAge = d.MaxAge
+		o.MaxAge = s.defaults().MaxAge
 		sess.Options.MaxAge = o.MaxAge
 	}
 	old := *st

@@ -5,7 +5,6 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
-	"strconv"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -229,20 +228,18 @@ func readsFromReplicas(rdb redis.UniversalClient) bool {
 }
 
 // metaTimes returns the creation time and the last activity (ms after it)
-// from a session's fields and values.
+// from a session's fields and values, parsed by setMeta, and whether both
+// were there and well formed.
 func metaTimes(res []string) (created, seenAfter int64, ok bool) {
+	var st state
 	var hasC, hasA bool
 	for i := 0; i+1 < len(res); i += 2 {
 		switch res[i] {
 		case metaCreated:
-			var err error
-			created, err = strconv.ParseInt(res[i+1], 10, 64)
-			hasC = err == nil
+			hasC = st.setMeta(res[i], res[i+1])
 		case metaLastSeen:
-			var err error
-			seenAfter, err = strconv.ParseInt(res[i+1], 10, 64)
-			hasA = err == nil
+			hasA = st.setMeta(res[i], res[i+1])
 		}
 	}
-	return created, seenAfter, hasC && hasA
+	return st.created, st.seenAfter, hasC && hasA
 }

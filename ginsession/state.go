@@ -36,12 +36,16 @@ type state struct {
 // lastSeen returns the session's last activity before this request, Unix ms.
 func (st *state) lastSeen() int64 { return st.created + st.seenAfter }
 
-func (st *state) setMeta(f, v string) {
+// setMeta is the one parser of the store's metadata fields (see the meta*
+// consts): it sets the state's field f from its stored value v, and
+// reports false for a time that does not parse as an integer.
+func (st *state) setMeta(f, v string) bool {
+	var err error
 	switch f {
 	case metaCreated:
-		st.created, _ = strconv.ParseInt(v, 10, 64)
+		st.created, err = strconv.ParseInt(v, 10, 64)
 	case metaLastSeen:
-		st.seenAfter, _ = strconv.ParseInt(v, 10, 64)
+		st.seenAfter, err = strconv.ParseInt(v, 10, 64)
 	case metaUser:
 		st.user = v
 	case metaFP:
@@ -49,6 +53,7 @@ func (st *state) setMeta(f, v string) {
 	case metaDevice:
 		st.device = v
 	}
+	return err == nil
 }
 
 // requestStates holds the states of the sessions loaded in one request. It

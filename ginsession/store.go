@@ -8,10 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/gin-contrib/sessions"
 	gsessions "github.com/gorilla/sessions"
@@ -55,58 +53,9 @@ func NewStore(rdb redis.UniversalClient, cfg Config) (*Store, error) {
 	if rdb == nil {
 		return nil, ErrNoClient
 	}
-	if len(cfg.Secrets) == 0 {
-		return nil, ErrNoSecret
-	}
-	for i, sec := range cfg.Secrets {
-		if err := secretError(sec, "secret "+strconv.Itoa(i)); err != nil {
-			return nil, err
-		}
-	}
-	if cfg.KeyPrefix == "" {
-		cfg.KeyPrefix = DefaultKeyPrefix
-	}
-	if cfg.IdleTimeout == 0 {
-		cfg.IdleTimeout = DefaultIdleTimeout
-	}
-	if cfg.AbsoluteTimeout == 0 {
-		cfg.AbsoluteTimeout = DefaultAbsoluteTimeout
-	}
-	switch {
-	case cfg.IdleTimeout < time.Millisecond:
-		return nil, fmt.Errorf("%w: IdleTimeout must be at least 1ms, got %v", ErrConfig, cfg.IdleTimeout)
-	case cfg.AbsoluteTimeout < time.Millisecond:
-		return nil, fmt.Errorf("%w: AbsoluteTimeout must be at least 1ms, got %v", ErrConfig, cfg.AbsoluteTimeout)
-	case cfg.IdleTimeout > cfg.AbsoluteTimeout:
-		return nil, fmt.Errorf("%w: IdleTimeout (%v) must not exceed AbsoluteTimeout (%v)", ErrConfig, cfg.IdleTimeout, cfg.AbsoluteTimeout)
-	}
-	switch cfg.SameSite {
-	case 0:
-		cfg.SameSite = http.SameSiteStrictMode
-	case http.SameSiteStrictMode, http.SameSiteLaxMode:
-	case http.SameSiteNoneMode:
-		return nil, fmt.Errorf("%w: SameSite=None is refused: it sends the session cookie on cross-site requests; use Strict or Lax", ErrConfig)
-	default:
-		return nil, fmt.Errorf("%w: SameSite must be http.SameSiteStrictMode or http.SameSiteLaxMode", ErrConfig)
-	}
-	if cfg.MaxSessionBytes == 0 {
-		cfg.MaxSessionBytes = DefaultMaxSessionBytes
-	}
-	if cfg.MaxSessionBytes < 0 {
-		return nil, fmt.Errorf("%w: MaxSessionBytes must not be negative", ErrConfig)
-	}
-	switch {
-	case cfg.MaxSessionsPerUser == 0:
-		cfg.MaxSessionsPerUser = DefaultMaxSessionsPerUser
-	case cfg.MaxSessionsPerUser < 0 && cfg.MaxSessionsPerUser != NoSessionLimit:
-		return nil, fmt.Errorf("%w: MaxSessionsPerUser must be positive, 0 for the default (%d) or NoSessionLimit, got %d",
-			ErrConfig, DefaultMaxSessionsPerUser, cfg.MaxSessionsPerUser)
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
 	fp, err := fingerprint.New(cfg.Secrets, cfg.Fingerprint)
 	if err != nil {
@@ -132,11 +81,6 @@ func NewStore(rdb redis.UniversalClient, cfg Config) (*Store, error) {
 		s.macs = append(s.macs, newMACPool(k))
 	}
 	opts := defaultOptions(&cfg)
-	if cfg.CookieName != "" {
-		if err := checkName(cfg.CookieName, opts); err != nil {
-			return nil, err
-		}
-	}
 	s.opts.Store(&opts)
 	return s, nil
 }
@@ -329,12 +273,8 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *gsessions.Ses
 	if st == nil {
 		return ErrNotLoaded
 	}
-	if st.loadErr != nil {
-		return fmt.Errorf("ginsession: not saved, the session could not be loaded: %w", st.loadErr)
-	}
-	d := s.defaults()
-	o := s.sessionOptions(sess.Options)
-	if err := checkName(st.name, o); err != nil {
+	o, err := s.writable(sess, st)
+	if err != nil {
 		return err
 	}
 	ctx := r.Context()
@@ -345,12 +285,9 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *gsessions.Ses
 		}
 		return err
 	}
-	fields, size, err := encodeValues(sess.Values)
+	fields, err := s.encode(sess.Values)
 	if err != nil {
 		return err
-	}
-	if size > s.cfg.MaxSessionBytes {
-		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, size, s.cfg.MaxSessionBytes)
 	}
 	now := s.now()
 	if !st.exists {
@@ -393,11 +330,37 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *gsessions.Ses
 		st.fields = fields
 		st.seenAfter = now - st.created
 	}
-	if st.resign || o != d {
+	if st.resign || o != s.defaults() {
 		setCookie(w, cookie(st.name, s.sign(st.name, st.id), o, s.maxAge(o, st.created, now)))
 		st.resign = false
 	}
 	return nil
+}
+
+// writable returns the cookie attributes sess is written with, or the
+// error that keeps it from being written: the one its load met (Redis
+// failed, wrapping ErrStoreUnavailable: fail closed), or a cookie name
+// that cannot work with those attributes (wrapping ErrConfig). Save and
+// Login start with it.
+func (s *Store) writable(sess *gsessions.Session, st *state) (gsessions.Options, error) {
+	if st.loadErr != nil {
+		return gsessions.Options{}, st.loadErr
+	}
+	o := s.sessionOptions(sess.Options)
+	return o, checkName(st.name, o)
+}
+
+// encode encodes a session's values as its Redis hash fields, or returns
+// an error wrapping ErrEncode, or ErrTooLarge above Config.MaxSessionBytes.
+func (s *Store) encode(values map[any]any) (map[string]string, error) {
+	fields, size, err := encodeValues(values)
+	if err != nil {
+		return nil, err
+	}
+	if size > s.cfg.MaxSessionBytes {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, size, s.cfg.MaxSessionBytes)
+	}
+	return fields, nil
 }
 
 // maxAge returns the Max-Age of a session cookie: the configured MaxAge,
