@@ -35,8 +35,8 @@
 // may only narrow the cookie (a Path below the store's, a shorter Max-Age,
 // SameSite=Strict, Secure, Partitioned) or destroy the session (a negative
 // MaxAge), and what else it asks for is dropped with a warning (see
-// Store.Options and docs/cookie-options.md). Config.CookieName has NewStore check the cookie
-// name against the other settings at startup.
+// Store.Options and docs/cookie-options.md). Config.CookieName has NewStore
+// check the cookie name against the other settings at startup.
 //
 // # A request
 //
@@ -47,19 +47,18 @@
 // expiry slides at most once per min(IdleTimeout/60, 1s), so a read that
 // comes sooner than that after the last activity write this Store saw is a
 // plain HGETALL instead, with the timeouts checked in Go. A read costs two
-// round trips when that plain read finds something the script must act on
-// (a slide due, an expired or malformed session to delete) and the script
-// runs after it, or when Redis answers NOSCRIPT (its script cache was
-// emptied: a restart, SCRIPT FLUSH) and the script's source is sent again.
-// A ClusterClient that reads from replicas always uses the script.
-// RequireAuth then checks the user and the browser fingerprint in memory;
-// destroying a session it refuses (fingerprint mismatch) costs the
-// destroy's round trips on top: the DEL and then, for a logged-in session,
-// the removal of its index entry. TestGuardedReadRoundTrips measures each
-// case. Save writes only the fields
-// that changed, atomically and only if the session still exists, so two
-// concurrent requests that set different keys both survive and a save never
-// recreates a session another request destroyed.
+// round trips when that plain read finds something the script must act on (a
+// slide due, an expired or malformed session to delete) and the script runs
+// after it, or when Redis answers NOSCRIPT (its script cache was emptied: a
+// restart, SCRIPT FLUSH) and the script's source is sent again. A
+// ClusterClient that reads from replicas always uses the script. RequireAuth
+// then checks the user and the browser fingerprint in memory; destroying a
+// session it refuses (fingerprint mismatch) costs the destroy's round trips
+// on top: the DEL and then, for a logged-in session, the removal of its
+// index entry. TestGuardedReadRoundTrips measures each case. Save writes
+// only the fields that changed, atomically and only if the session still
+// exists, so two concurrent requests that set different keys both survive
+// and a save never recreates a session another request destroyed.
 //
 // # At rest
 //

@@ -16,8 +16,8 @@ import (
 	"github.com/sessionshield/sessionshield/fingerprint"
 )
 
-// userIDKey is the gin.Context key under which RequireAuth and Login put
-// the user ID.
+// userIDKey is the gin.Context key under which RequireAuth, Authenticate and
+// Login put the user ID.
 const userIDKey = "github.com/sessionshield/sessionshield/ginsession.userID"
 
 // The JSON bodies of RequireAuth's refusals. They are the same bytes
