@@ -101,10 +101,10 @@ func New(secrets [][]byte, cfg Config) (*Binder, error) {
 // the application, pass a value that only trusts X-Forwarded-For from
 // configured proxies (in Gin, c.ClientIP() after SetTrustedProxies, or
 // c.RemoteIP()). A port, as in http.Request.RemoteAddr, is accepted and
-// ignored. clientIP is only used when ClientIP is not Off; an unparsable or
+// ignored. clientIP is only used when IPPrefix is not ActionOff; an unparsable or
 // empty clientIP binds nothing for that field. Likewise Accept-Language is
 // bound only when r carries a non-empty one. The User-Agent is always bound
-// unless it is Off, an absent one as empty.
+// unless it is ActionOff, an absent one as empty.
 //
 // The result is 3 bytes plus 8 per bound field: 19 bytes for User-Agent and
 // Accept-Language. Compute returns nil if b was not created by New.
@@ -120,7 +120,7 @@ func (b *Binder) Compute(r *http.Request, clientIP string) []byte {
 	out[0] = formatVersion
 	out[1] = b.ids[0]
 	out[2] = present
-	for f := UserAgent; f <= ClientIP; f++ {
+	for f := UserAgent; f <= IPPrefix; f++ {
 		if present&f.bit() != 0 {
 			out = append(out, b.mac(s, 0, f)...)
 		}
@@ -128,7 +128,7 @@ func (b *Binder) Compute(r *http.Request, clientIP string) []byte {
 	return out
 }
 
-// canonicalize builds the MAC input of every field in want that is not Off
+// canonicalize builds the MAC input of every field in want that is not ActionOff
 // and has a value to bind, and returns those fields as a bitmap. A field in
 // want that has no value gets a MAC input with an empty canonical value,
 // which never matches a bound one; it is reported as absent.
@@ -137,8 +137,8 @@ func (b *Binder) canonicalize(s *scratch, r *http.Request, clientIP string, want
 	if r != nil {
 		h = r.Header
 	}
-	for f := UserAgent; f <= ClientIP; f++ {
-		if want&f.bit() == 0 || b.actions[f] == Off {
+	for f := UserAgent; f <= IPPrefix; f++ {
+		if want&f.bit() == 0 || b.actions[f] == ActionOff {
 			continue
 		}
 		msg := append(s.msgs[f][:0], macPrefix...)
@@ -150,7 +150,7 @@ func (b *Binder) canonicalize(s *scratch, r *http.Request, clientIP string, want
 			msg = appendUserAgent(msg, headerValue(h, "User-Agent"))
 		case AcceptLanguage:
 			msg, ok = appendLanguage(msg, headerValue(h, "Accept-Language"))
-		case ClientIP:
+		case IPPrefix:
 			msg, ok = appendIPPrefix(msg, clientIP)
 		}
 		s.msgs[f] = msg
@@ -187,7 +187,7 @@ func (b *Binder) mac(s *scratch, k int, f Field) []byte {
 // resolved as for Compute.
 //
 // Fields that are absent from stored (Accept-Language not sent at login, IP
-// binding enabled after login) or Off in the current config are not checked.
+// binding enabled after login) or ActionOff in the current config are not checked.
 // A field that was bound at login but is missing now (no Accept-Language, an
 // unparsable clientIP) is a mismatch. Mismatches are split by the configured
 // action into Result.Hard and Result.Soft. A stored value that cannot be
@@ -207,8 +207,8 @@ func (b *Binder) Check(stored []byte, r *http.Request, clientIP string) Result {
 	// field with no current value keeps its empty-valued input.
 	var checked uint8
 	b.canonicalize(s, r, clientIP, present)
-	for f := UserAgent; f <= ClientIP; f++ {
-		if present&f.bit() != 0 && b.actions[f] != Off {
+	for f := UserAgent; f <= IPPrefix; f++ {
+		if present&f.bit() != 0 && b.actions[f] != ActionOff {
 			checked |= f.bit()
 		}
 	}
@@ -222,7 +222,7 @@ func (b *Binder) Check(stored []byte, r *http.Request, clientIP string) Result {
 		}
 		var mismatch uint8
 		off := headerLen
-		for f := UserAgent; f <= ClientIP; f++ {
+		for f := UserAgent; f <= IPPrefix; f++ {
 			if present&f.bit() == 0 {
 				continue
 			}
@@ -243,14 +243,14 @@ func (b *Binder) Check(stored []byte, r *http.Request, clientIP string) Result {
 	}
 
 	res := Result{OldKey: best > 0}
-	for f := UserAgent; f <= ClientIP; f++ {
+	for f := UserAgent; f <= IPPrefix; f++ {
 		if bestMismatch&f.bit() == 0 {
 			continue
 		}
 		switch b.actions[f] {
-		case Destroy:
+		case ActionDestroy:
 			res.Hard = append(res.Hard, f)
-		case Log:
+		case ActionLog:
 			res.Soft = append(res.Soft, f)
 		}
 	}
@@ -269,9 +269,9 @@ func wellFormed(stored []byte) bool {
 // Result lists the mismatched fields, split by the action configured for
 // them. The zero Result is a match.
 type Result struct {
-	// Hard lists mismatches of Destroy fields, in Field order.
+	// Hard lists mismatches of ActionDestroy fields, in Field order.
 	Hard []Field
-	// Soft lists mismatches of Log fields, in Field order.
+	// Soft lists mismatches of ActionLog fields, in Field order.
 	Soft []Field
 	// Malformed reports that the stored fingerprint could not be parsed or
 	// that no key matched its key ID. Treat it like a hard mismatch.
@@ -308,7 +308,7 @@ func (r Result) Fields() []string {
 		}
 	}
 	names := make([]string, 0, n)
-	for f := UserAgent; f <= ClientIP; f++ {
+	for f := UserAgent; f <= IPPrefix; f++ {
 		if mask&f.bit() != 0 {
 			names = append(names, f.String())
 		}

@@ -108,8 +108,8 @@ func TestAcceptLanguageBinding(t *testing.T) {
 		{name: "absent at login is not checked", login: "", now: "ja"},
 		{name: "absent both times", login: "", now: ""},
 		{name: "wildcard bound", login: "*", now: "fr", wantSoft: []Field{AcceptLanguage}},
-		{name: "Destroy makes it hard", cfg: Config{AcceptLanguage: Destroy}, login: "en", now: "ja", wantHard: []Field{AcceptLanguage}},
-		{name: "Off is not checked", cfg: Config{AcceptLanguage: Off}, login: "en", now: "ja"},
+		{name: "Destroy makes it hard", cfg: Config{AcceptLanguage: ActionDestroy}, login: "en", now: "ja", wantHard: []Field{AcceptLanguage}},
+		{name: "Off is not checked", cfg: Config{AcceptLanguage: ActionOff}, login: "en", now: "ja"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -126,7 +126,7 @@ func TestAcceptLanguageBinding(t *testing.T) {
 
 func TestOtherHeadersIgnored(t *testing.T) {
 	ua := uaByName(t, userAgents(t), "chrome131-macos")
-	b := newBinder(t, Config{ClientIP: Destroy})
+	b := newBinder(t, Config{IPPrefix: ActionDestroy})
 	login := newRequest(ua, "en-US,en;q=0.9")
 	login.Header.Set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
 	login.Header.Set("Accept-Encoding", "gzip, deflate, br, zstd")
@@ -157,28 +157,28 @@ func TestClientIPBinding(t *testing.T) {
 		wantSoft  []Field
 	}{
 		{name: "off by default", login: "10.0.1.5", now: "192.0.2.1"},
-		{name: "same address", cfg: Config{ClientIP: Destroy}, login: "10.0.1.5", now: "10.0.1.5", wantBound: true},
-		{name: "same IPv4 /24 kept", cfg: Config{ClientIP: Destroy}, login: "127.0.0.1", now: "127.0.0.2", wantBound: true},
-		{name: "different IPv4 /24 caught", cfg: Config{ClientIP: Destroy}, login: "10.0.1.5", now: "10.0.2.5", wantBound: true, wantHard: []Field{ClientIP}},
-		{name: "log mode is soft", cfg: Config{ClientIP: Log}, login: "10.0.1.5", now: "10.0.2.5", wantBound: true, wantSoft: []Field{ClientIP}},
-		{name: "same IPv6 /64 kept", cfg: Config{ClientIP: Destroy}, login: "2001:db8:1:2::1", now: "2001:db8:1:2:aaaa:bbbb:cccc:dddd", wantBound: true},
-		{name: "different IPv6 /64 caught", cfg: Config{ClientIP: Destroy}, login: "2001:db8:1:2::1", now: "2001:db8:1:3::1", wantBound: true, wantHard: []Field{ClientIP}},
-		{name: "IPv4-mapped IPv6 is IPv4", cfg: Config{ClientIP: Destroy}, login: "::ffff:198.51.100.7", now: "198.51.100.200", wantBound: true},
-		{name: "IPv4 to IPv6 caught", cfg: Config{ClientIP: Destroy}, login: "198.51.100.7", now: "2001:db8::1", wantBound: true, wantHard: []Field{ClientIP}},
-		{name: "port ignored", cfg: Config{ClientIP: Destroy}, login: "192.0.2.1:50000", now: "192.0.2.9", wantBound: true},
-		{name: "bracketed IPv6 with port", cfg: Config{ClientIP: Destroy}, login: "[2001:db8::1]:443", now: "2001:db8::2", wantBound: true},
-		{name: "zone ignored", cfg: Config{ClientIP: Destroy}, login: "fe80::1%eth0", now: "fe80::2", wantBound: true},
-		{name: "empty at login binds nothing", cfg: Config{ClientIP: Destroy}, login: "", now: "10.0.2.5"},
-		{name: "unparsable at login binds nothing", cfg: Config{ClientIP: Destroy}, login: "not-an-ip", now: "10.0.2.5"},
-		{name: "unparsable later is a mismatch", cfg: Config{ClientIP: Destroy}, login: "10.0.1.5", now: "garbage", wantBound: true, wantHard: []Field{ClientIP}},
-		{name: "empty later is a mismatch", cfg: Config{ClientIP: Destroy}, login: "10.0.1.5", now: "", wantBound: true, wantHard: []Field{ClientIP}},
+		{name: "same address", cfg: Config{IPPrefix: ActionDestroy}, login: "10.0.1.5", now: "10.0.1.5", wantBound: true},
+		{name: "same IPv4 /24 kept", cfg: Config{IPPrefix: ActionDestroy}, login: "127.0.0.1", now: "127.0.0.2", wantBound: true},
+		{name: "different IPv4 /24 caught", cfg: Config{IPPrefix: ActionDestroy}, login: "10.0.1.5", now: "10.0.2.5", wantBound: true, wantHard: []Field{IPPrefix}},
+		{name: "log mode is soft", cfg: Config{IPPrefix: ActionLog}, login: "10.0.1.5", now: "10.0.2.5", wantBound: true, wantSoft: []Field{IPPrefix}},
+		{name: "same IPv6 /64 kept", cfg: Config{IPPrefix: ActionDestroy}, login: "2001:db8:1:2::1", now: "2001:db8:1:2:aaaa:bbbb:cccc:dddd", wantBound: true},
+		{name: "different IPv6 /64 caught", cfg: Config{IPPrefix: ActionDestroy}, login: "2001:db8:1:2::1", now: "2001:db8:1:3::1", wantBound: true, wantHard: []Field{IPPrefix}},
+		{name: "IPv4-mapped IPv6 is IPv4", cfg: Config{IPPrefix: ActionDestroy}, login: "::ffff:198.51.100.7", now: "198.51.100.200", wantBound: true},
+		{name: "IPv4 to IPv6 caught", cfg: Config{IPPrefix: ActionDestroy}, login: "198.51.100.7", now: "2001:db8::1", wantBound: true, wantHard: []Field{IPPrefix}},
+		{name: "port ignored", cfg: Config{IPPrefix: ActionDestroy}, login: "192.0.2.1:50000", now: "192.0.2.9", wantBound: true},
+		{name: "bracketed IPv6 with port", cfg: Config{IPPrefix: ActionDestroy}, login: "[2001:db8::1]:443", now: "2001:db8::2", wantBound: true},
+		{name: "zone ignored", cfg: Config{IPPrefix: ActionDestroy}, login: "fe80::1%eth0", now: "fe80::2", wantBound: true},
+		{name: "empty at login binds nothing", cfg: Config{IPPrefix: ActionDestroy}, login: "", now: "10.0.2.5"},
+		{name: "unparsable at login binds nothing", cfg: Config{IPPrefix: ActionDestroy}, login: "not-an-ip", now: "10.0.2.5"},
+		{name: "unparsable later is a mismatch", cfg: Config{IPPrefix: ActionDestroy}, login: "10.0.1.5", now: "garbage", wantBound: true, wantHard: []Field{IPPrefix}},
+		{name: "empty later is a mismatch", cfg: Config{IPPrefix: ActionDestroy}, login: "10.0.1.5", now: "", wantBound: true, wantHard: []Field{IPPrefix}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newBinder(t, tc.cfg)
 			stored := b.Compute(newRequest(ua, ""), tc.login)
 			require.NotEmpty(t, stored)
-			assert.Equal(t, tc.wantBound, stored[2]&ClientIP.bit() != 0)
+			assert.Equal(t, tc.wantBound, stored[2]&IPPrefix.bit() != 0)
 			res := b.Check(stored, newRequest(ua, ""), tc.now)
 			assert.Equal(t, tc.wantHard, res.Hard)
 			assert.Equal(t, tc.wantSoft, res.Soft)
@@ -192,29 +192,29 @@ func TestFieldEnabledAfterLogin(t *testing.T) {
 	before := newBinder(t, Config{})
 	stored := before.Compute(newRequest(ua, ""), "10.0.1.5")
 
-	after := newBinder(t, Config{ClientIP: Destroy})
+	after := newBinder(t, Config{IPPrefix: ActionDestroy})
 	res := after.Check(stored, newRequest(ua, "ja"), "192.0.2.1")
 	assert.Equal(t, Result{}, res, "fields not bound at login are not checked")
 }
 
 func TestFieldTurnedOffAfterLogin(t *testing.T) {
 	uas := userAgents(t)
-	before := newBinder(t, Config{ClientIP: Destroy})
+	before := newBinder(t, Config{IPPrefix: ActionDestroy})
 	stored := before.Compute(newRequest(uaByName(t, uas, "chrome131-windows"), "en"), "10.0.1.5")
 
-	after := newBinder(t, Config{UserAgent: Off, AcceptLanguage: Off})
+	after := newBinder(t, Config{UserAgent: ActionOff, AcceptLanguage: ActionOff})
 	res := after.Check(stored, newRequest(uaByName(t, uas, "curl8.11"), "ja"), "192.0.2.1")
 	assert.Equal(t, Result{}, res, "fields that are Off now are not checked")
 }
 
 func TestMultipleMismatches(t *testing.T) {
 	uas := userAgents(t)
-	b := newBinder(t, Config{ClientIP: Log})
+	b := newBinder(t, Config{IPPrefix: ActionLog})
 	stored := b.Compute(newRequest(uaByName(t, uas, "chrome131-windows"), "en-US"), "10.0.1.5")
 	res := b.Check(stored, newRequest(uaByName(t, uas, "python-requests2.32"), "ja"), "10.9.9.9")
 	assert.False(t, res.OK())
 	assert.Equal(t, []Field{UserAgent}, res.Hard)
-	assert.Equal(t, []Field{AcceptLanguage, ClientIP}, res.Soft)
+	assert.Equal(t, []Field{AcceptLanguage, IPPrefix}, res.Soft)
 	assert.Equal(t, []string{"user-agent", "accept-language", "client-ip"}, res.Fields())
 }
 
@@ -229,9 +229,9 @@ func TestComputeFormat(t *testing.T) {
 	}{
 		{name: "UA only", wantLen: 11, wantMap: 0b001},
 		{name: "UA and Accept-Language", lang: "en", wantLen: 19, wantMap: 0b011},
-		{name: "all fields", cfg: Config{ClientIP: Log}, lang: "en", ip: "10.0.0.1", wantLen: 27, wantMap: 0b111},
-		{name: "IP bound, no Accept-Language", cfg: Config{ClientIP: Destroy}, ip: "10.0.0.1", wantLen: 19, wantMap: 0b101},
-		{name: "everything off", cfg: Config{UserAgent: Off, AcceptLanguage: Off}, lang: "en", ip: "10.0.0.1", wantLen: 3, wantMap: 0},
+		{name: "all fields", cfg: Config{IPPrefix: ActionLog}, lang: "en", ip: "10.0.0.1", wantLen: 27, wantMap: 0b111},
+		{name: "IP bound, no Accept-Language", cfg: Config{IPPrefix: ActionDestroy}, ip: "10.0.0.1", wantLen: 19, wantMap: 0b101},
+		{name: "everything off", cfg: Config{UserAgent: ActionOff, AcceptLanguage: ActionOff}, lang: "en", ip: "10.0.0.1", wantLen: 3, wantMap: 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -327,7 +327,7 @@ func TestKeyIDCollision(t *testing.T) {
 
 func TestMalformedStored(t *testing.T) {
 	ua := uaByName(t, userAgents(t), "chrome131-windows")
-	b := newBinder(t, Config{ClientIP: Destroy})
+	b := newBinder(t, Config{IPPrefix: ActionDestroy})
 	r := newRequest(ua, "en")
 	good := b.Compute(r, "10.0.0.1")
 	require.Len(t, good, 27)
@@ -393,15 +393,15 @@ func TestNew(t *testing.T) {
 	}{
 		{name: "one secret", secrets: [][]byte{long(32)}},
 		{name: "rotation", secrets: [][]byte{long(64), long(32)}},
-		{name: "every action", secrets: [][]byte{long(32)}, cfg: Config{UserAgent: Log, AcceptLanguage: Destroy, ClientIP: Off}},
+		{name: "every action", secrets: [][]byte{long(32)}, cfg: Config{UserAgent: ActionLog, AcceptLanguage: ActionDestroy, IPPrefix: ActionOff}},
 		{name: "nil secrets", secrets: nil, wantErr: "fingerprint: no secrets"},
 		{name: "empty secrets", secrets: [][]byte{}, wantErr: "fingerprint: no secrets"},
 		{name: "nil secret", secrets: [][]byte{nil}, wantErr: "fingerprint: secret 0 is 0 bytes"},
 		{name: "31-byte secret", secrets: [][]byte{long(31)}, wantErr: "fingerprint: secret 0 is 31 bytes, need at least 32"},
 		{name: "short old secret", secrets: [][]byte{long(32), []byte("0123456789abcdef")}, wantErr: "fingerprint: secret 1 is 16 bytes"},
-		{name: "invalid UserAgent action", secrets: [][]byte{long(32)}, cfg: Config{UserAgent: Destroy + 1}, wantErr: "fingerprint: invalid action 4 for field user-agent"},
+		{name: "invalid UserAgent action", secrets: [][]byte{long(32)}, cfg: Config{UserAgent: ActionDestroy + 1}, wantErr: "fingerprint: invalid action 4 for field user-agent"},
 		{name: "invalid AcceptLanguage action", secrets: [][]byte{long(32)}, cfg: Config{AcceptLanguage: 200}, wantErr: "fingerprint: invalid action 200 for field accept-language"},
-		{name: "invalid ClientIP action", secrets: [][]byte{long(32)}, cfg: Config{ClientIP: 9}, wantErr: "fingerprint: invalid action 9 for field client-ip"},
+		{name: "invalid ClientIP action", secrets: [][]byte{long(32)}, cfg: Config{IPPrefix: 9}, wantErr: "fingerprint: invalid action 9 for field client-ip"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -439,9 +439,9 @@ func TestDerivedKeys(t *testing.T) {
 
 func TestDefaultActions(t *testing.T) {
 	b := newBinder(t, Config{})
-	assert.Equal(t, Destroy, b.actions[UserAgent])
-	assert.Equal(t, Log, b.actions[AcceptLanguage])
-	assert.Equal(t, Off, b.actions[ClientIP])
+	assert.Equal(t, ActionDestroy, b.actions[UserAgent])
+	assert.Equal(t, ActionLog, b.actions[AcceptLanguage])
+	assert.Equal(t, ActionOff, b.actions[IPPrefix])
 }
 
 func TestStrings(t *testing.T) {
@@ -452,13 +452,13 @@ func TestStrings(t *testing.T) {
 	}{
 		{"UserAgent", UserAgent.String(), "user-agent"},
 		{"AcceptLanguage", AcceptLanguage.String(), "accept-language"},
-		{"ClientIP", ClientIP.String(), "client-ip"},
+		{"ClientIP", IPPrefix.String(), "client-ip"},
 		{"zero Field", Field(0).String(), "Field(0)"},
 		{"unknown Field", Field(7).String(), "Field(7)"},
-		{"Default", Default.String(), "default"},
-		{"Off", Off.String(), "off"},
-		{"Log", Log.String(), "log"},
-		{"Destroy", Destroy.String(), "destroy"},
+		{"Default", ActionDefault.String(), "default"},
+		{"Off", ActionOff.String(), "off"},
+		{"Log", ActionLog.String(), "log"},
+		{"Destroy", ActionDestroy.String(), "destroy"},
 		{"unknown Action", Action(42).String(), "Action(42)"},
 	}
 	for _, tc := range tests {
@@ -478,7 +478,7 @@ func TestResult(t *testing.T) {
 		{name: "zero", res: Result{}, wantOK: true},
 		{name: "soft only", res: Result{Soft: []Field{AcceptLanguage}}, wantOK: true, wantFields: []string{"accept-language"}},
 		{name: "hard", res: Result{Hard: []Field{UserAgent}}, wantOK: false, wantFields: []string{"user-agent"}},
-		{name: "field order", res: Result{Hard: []Field{ClientIP}, Soft: []Field{AcceptLanguage}}, wantOK: false, wantFields: []string{"accept-language", "client-ip"}},
+		{name: "field order", res: Result{Hard: []Field{IPPrefix}, Soft: []Field{AcceptLanguage}}, wantOK: false, wantFields: []string{"accept-language", "client-ip"}},
 		{name: "malformed", res: Result{Malformed: true}, wantOK: false},
 	}
 	for _, tc := range tests {
@@ -491,7 +491,7 @@ func TestResult(t *testing.T) {
 
 func TestFieldsNeverContainRawValues(t *testing.T) {
 	uas := userAgents(t)
-	b := newBinder(t, Config{ClientIP: Log})
+	b := newBinder(t, Config{IPPrefix: ActionLog})
 	login := newRequest(uaByName(t, uas, "chrome131-windows"), "en-US,en;q=0.9")
 	now := newRequest(uaByName(t, uas, "firefox133-linux"), "ja-JP")
 	stored := b.Compute(login, "10.0.1.5")
@@ -508,8 +508,8 @@ func TestFieldsNeverContainRawValues(t *testing.T) {
 }
 
 func TestConcurrentUse(t *testing.T) {
-	b := newBinder(t, Config{ClientIP: Log}, secret2, secret1)
-	old := newBinder(t, Config{ClientIP: Log}, secret1)
+	b := newBinder(t, Config{IPPrefix: ActionLog}, secret2, secret1)
+	old := newBinder(t, Config{IPPrefix: ActionLog}, secret1)
 	rows := loadUserAgents(t)
 	var wg sync.WaitGroup
 	for i := range 8 {

@@ -12,7 +12,7 @@ type Field uint8
 const (
 	UserAgent      Field = iota + 1 // the User-Agent header, version digits normalized
 	AcceptLanguage                  // the primary subtag of the first Accept-Language range
-	ClientIP                        // the client address's /24 (IPv4) or /64 (IPv6) prefix
+	IPPrefix                        // the client address's /24 (IPv4) or /64 (IPv6) prefix
 )
 
 // numFields is the number of defined fields; fields are numbered 1..numFields.
@@ -21,11 +21,12 @@ const numFields = 3
 var fieldNames = [numFields + 1]string{
 	UserAgent:      "user-agent",
 	AcceptLanguage: "accept-language",
-	ClientIP:       "client-ip",
+	IPPrefix:       "client-ip",
 }
 
 // String returns the field's name as used in logs and in the MAC input:
-// "user-agent", "accept-language" or "client-ip".
+// "user-agent", "accept-language" or "client-ip" (IPPrefix keeps the name
+// it had as ClientIP, since stored fingerprints were computed with it).
 func (f Field) String() string {
 	if f.valid() {
 		return fieldNames[f]
@@ -33,7 +34,7 @@ func (f Field) String() string {
 	return "Field(" + strconv.Itoa(int(f)) + ")"
 }
 
-func (f Field) valid() bool { return f >= UserAgent && f <= ClientIP }
+func (f Field) valid() bool { return f >= UserAgent && f <= IPPrefix }
 
 // bit returns the field's bit in the stored presence bitmap.
 func (f Field) bit() uint8 { return 1 << (f - 1) }
@@ -43,17 +44,17 @@ type Action uint8
 
 // The actions a Config can choose per field.
 const (
-	Default Action = iota // the field's default action
-	Off                   // the field is not bound
-	Log                   // soft: a mismatch is reported, the session survives
-	Destroy               // hard: a mismatch ends the session
+	ActionDefault Action = iota // the field's default action
+	ActionOff                   // the field is not bound
+	ActionLog                   // soft: a mismatch is reported, the session survives
+	ActionDestroy               // hard: a mismatch ends the session
 )
 
 var actionNames = [...]string{
-	Default: "default",
-	Off:     "off",
-	Log:     "log",
-	Destroy: "destroy",
+	ActionDefault: "default",
+	ActionOff:     "off",
+	ActionLog:     "log",
+	ActionDestroy: "destroy",
 }
 
 // String returns the action's name: "default", "off", "log" or "destroy".
@@ -65,40 +66,41 @@ func (a Action) String() string {
 }
 
 // Config chooses the action per field. The zero Config is the safe default:
-// UserAgent Destroy, AcceptLanguage Log, ClientIP Off.
+// UserAgent ActionDestroy, AcceptLanguage ActionLog, IPPrefix ActionOff.
 //
 // Turning a field on after sessions were created does not affect those
 // sessions: a field that was not bound at login is never checked. Turning a
-// field Off stops checking it at once.
+// field ActionOff stops checking it at once.
 type Config struct {
-	// UserAgent is the action for a User-Agent mismatch. Default: Destroy.
+	// UserAgent is the action for a User-Agent mismatch. Default: ActionDestroy.
 	UserAgent Action
 	// AcceptLanguage is the action for an Accept-Language mismatch.
-	// Default: Log.
+	// Default: ActionLog.
 	AcceptLanguage Action
-	// ClientIP is the action for a client IP prefix mismatch. Enable it only
+	// IPPrefix is the action for a mismatch of the client address's prefix
+	// (its /24 for IPv4, its /64 for IPv6). Enable it only
 	// when the client address is resolved with trusted-proxy configuration.
-	// Default: Off.
-	ClientIP Action
+	// Default: ActionOff.
+	IPPrefix Action
 }
 
 var defaultActions = [numFields + 1]Action{
-	UserAgent:      Destroy,
-	AcceptLanguage: Log,
-	ClientIP:       Off,
+	UserAgent:      ActionDestroy,
+	AcceptLanguage: ActionLog,
+	IPPrefix:       ActionOff,
 }
 
 // resolve returns the effective action per field, indexed by Field.
 func (c Config) resolve() ([numFields + 1]Action, error) {
 	var out [numFields + 1]Action
-	for f, a := range [numFields + 1]Action{UserAgent: c.UserAgent, AcceptLanguage: c.AcceptLanguage, ClientIP: c.ClientIP} {
+	for f, a := range [numFields + 1]Action{UserAgent: c.UserAgent, AcceptLanguage: c.AcceptLanguage, IPPrefix: c.IPPrefix} {
 		if f == 0 {
 			continue
 		}
 		switch a {
-		case Default:
+		case ActionDefault:
 			out[f] = defaultActions[f]
-		case Off, Log, Destroy:
+		case ActionOff, ActionLog, ActionDestroy:
 			out[f] = a
 		default:
 			return out, fmt.Errorf("fingerprint: invalid action %d for field %s", uint8(a), Field(f))

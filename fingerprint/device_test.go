@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/sessionshield/sessionshield/internal/device"
 )
 
 func TestDeviceFixtures(t *testing.T) {
@@ -49,14 +51,14 @@ func TestDevice(t *testing.T) {
 func TestDeviceCodeRoundTrips(t *testing.T) {
 	for _, tc := range loadUserAgents(t) {
 		t.Run(tc.name, func(t *testing.T) {
-			code := DeviceCode(tc.ua)
+			code := device.Code(tc.ua)
 			assert.Len(t, code, 2)
-			assert.Equal(t, Device(tc.ua), DeviceName(code))
+			assert.Equal(t, Device(tc.ua), device.Name(code))
 		})
 	}
 	for _, code := range []string{"", "x", "abc", "zz", "A0", "?5", "*-"} {
-		assert.Equal(t, "Unknown device", DeviceName(code), code)
+		assert.Equal(t, "Unknown device", device.Name(code), code)
 	}
-	assert.Equal(t, "Browser on Linux", DeviceName("*7"))
-	assert.Equal(t, "Chrome on Windows", DeviceName("g4"), "codes are stable: stored sessions depend on them")
+	assert.Equal(t, "Browser on Linux", device.Name("*7"))
+	assert.Equal(t, "Chrome on Windows", device.Name("g4"), "codes are stable: stored sessions depend on them")
 }

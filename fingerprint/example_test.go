@@ -55,7 +55,7 @@ func ExampleBinder_Check() {
 func ExampleNew_clientIP() {
 	// IP binding is off by default; enable it only when clientIP comes from
 	// trusted-proxy-aware resolution.
-	b, err := fingerprint.New([][]byte{secret}, fingerprint.Config{ClientIP: fingerprint.Destroy})
+	b, err := fingerprint.New([][]byte{secret}, fingerprint.Config{IPPrefix: fingerprint.ActionDestroy})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func ExampleNew_errors() {
 	fmt.Println(err)
 	_, err = fingerprint.New([][]byte{[]byte("too short")}, fingerprint.Config{})
 	fmt.Println(err)
-	_, err = fingerprint.New([][]byte{secret}, fingerprint.Config{ClientIP: 7})
+	_, err = fingerprint.New([][]byte{secret}, fingerprint.Config{IPPrefix: 7})
 	fmt.Println(err)
 	// Output:
 	// fingerprint: no secrets

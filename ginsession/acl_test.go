@@ -48,7 +48,7 @@ func TestLeastPrivilegeACL(t *testing.T) {
 	require.Equal(t, http.StatusOK, c.do("POST", "/delete?k=cart").status)
 	require.Equal(t, http.StatusOK, c.do("GET", "/api/sessions").status)
 	other := h.login(chromeWin, "ann")
-	list, err := h.store.UserSessions(ctx, "ann")
+	list, err := h.store.UserSessions(ctx, "ann", "")
 	require.NoError(t, err)
 	require.Len(t, list, 2)
 	require.NoError(t, h.store.RevokeSession(ctx, "ann", list[0].Ref))

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sessionshield/sessionshield/fingerprint"
+	"github.com/sessionshield/sessionshield/internal/device"
 	"github.com/sessionshield/sessionshield/internal/redistest"
 )
 
@@ -36,7 +37,7 @@ func (h *harness) indexMembers(user string) []string {
 	require.NoError(h.t, err)
 	for i := range m {
 		require.Len(h.t, m[i], 32, "members are the raw SHA-256 of the ID")
-		m[i] = memberHash(m[i])
+		m[i] = memberAtRest(m[i])
 	}
 	return m
 }
@@ -63,8 +64,8 @@ func TestLoginRotatesIDAndKeepsValues(t *testing.T) {
 	assert.Equal(t, "alice", all["_u"])
 	assert.Len(t, all["_f"], 11, "an 8-byte MAC of the UA (no Accept-Language was sent), never the raw header")
 	assert.NotContains(t, all["_f"], "Chrome")
-	assert.Equal(t, "Chrome on Windows", fingerprint.DeviceName(all["_d"]))
-	assert.Equal(t, []string{idHash(c1[:idLen])}, h.indexMembers("alice"))
+	assert.Equal(t, "Chrome on Windows", device.Name(all["_d"]))
+	assert.Equal(t, []string{atRestName(c1[:idLen])}, h.indexMembers("alice"))
 
 	fixated := h.client(chromeWin)
 	fixated.cookie = c0
@@ -177,7 +178,7 @@ func TestAcceptLanguageIsSoftByDefault(t *testing.T) {
 	require.Len(t, ev, 1)
 	assert.Equal(t, []string{"accept-language"}, ev[0].Fields)
 
-	hard := newHarness(t, func(c *Config) { c.Fingerprint.AcceptLanguage = fingerprint.Destroy })
+	hard := newHarness(t, func(c *Config) { c.Fingerprint.AcceptLanguage = fingerprint.ActionDestroy })
 	c = hard.client(chromeWin)
 	c.headers["Accept-Language"] = "en"
 	require.Equal(t, http.StatusOK, c.do("POST", "/login?user=frank").status)
@@ -259,6 +260,7 @@ func TestIdleTimeout(t *testing.T) {
 	assert.Contains(t, strings.Join(r.setCookies, "\n"), "Max-Age=0")
 	assert.False(t, h.exists(key), "the code check deletes it even though Redis's TTL had not run out")
 	require.Len(t, h.eventsOf(EventExpired), 1)
+	assert.Equal(t, "idle", h.eventsOf(EventExpired)[0].Reason, "the load path, which found it expired, says which timeout")
 }
 
 func TestAbsoluteTimeoutIsNeverExtended(t *testing.T) {
@@ -292,6 +294,20 @@ func TestStaleTTLCannotKeepASessionAlive(t *testing.T) {
 	assert.False(t, h.exists(key))
 }
 
+// TestVaryCookieOnceBehindBothMiddlewares checks the raw Vary headers of
+// a route behind RequireAuth and then RequireFreshAuth: Cookie is named
+// once, not once per middleware.
+func TestVaryCookieOnceBehindBothMiddlewares(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.login(chromeWin, "vera")
+	for _, path := range []string{"/api/fresh", "/api/profile"} {
+		r := c.do("GET", path)
+		require.Equal(t, http.StatusOK, r.status, path)
+		assert.Equal(t, []string{"Cookie"}, r.header.Values("Vary"), path)
+		assert.Equal(t, []string{"no-store"}, r.header.Values("Cache-Control"), path)
+	}
+}
+
 func TestRequireFreshAuth(t *testing.T) {
 	h := newHarness(t, nil)
 	c := h.login(chromeWin, "kate")
@@ -323,7 +339,7 @@ func TestUserSessionsAndRevocation(t *testing.T) {
 		devices[s.Device] = true
 		if s.Current {
 			current++
-			assert.Equal(t, h.store.ref(idHash(a.cookie[:idLen])), s.Ref)
+			assert.Equal(t, h.store.ref(atRestName(a.cookie[:idLen])), s.Ref)
 		}
 		assert.NotContains(t, a.cookie+b.cookie, s.Ref)
 	}
@@ -360,12 +376,12 @@ func TestIndexPrunesEndedSessions(t *testing.T) {
 	b := h.login(chromeWin, "nina")
 	require.NoError(t, h.raw.Del(context.Background(), h.keyOf(a.cookie)).Err()) // as if it had expired in Redis
 	h.clock.Advance(time.Minute)                                                 // past inFlightSeconds
-	list, err := h.store.UserSessions(context.Background(), "nina")
+	list, err := h.store.UserSessions(context.Background(), "nina", "")
 	require.NoError(t, err)
 	require.Len(t, list, 1)
-	assert.Equal(t, []string{idHash(b.cookie[:idLen])}, h.indexMembers("nina"))
+	assert.Equal(t, []string{atRestName(b.cookie[:idLen])}, h.indexMembers("nina"))
 	h.clock.Advance(25 * time.Hour) // past every absolute deadline
-	list, err = h.store.UserSessions(context.Background(), "nina")
+	list, err = h.store.UserSessions(context.Background(), "nina", "")
 	require.NoError(t, err)
 	assert.Empty(t, list)
 	assert.Empty(t, h.indexMembers("nina"))
@@ -379,7 +395,7 @@ func dialFrom(local string) *http.Client {
 }
 
 func TestIPBinding(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.Fingerprint.ClientIP = fingerprint.Destroy })
+	h := newHarness(t, func(c *Config) { c.Fingerprint.IPPrefix = fingerprint.ActionDestroy })
 	c := h.login(chromeWin, "omar") // from 127.0.0.1
 	c.headers["X-Forwarded-For"] = "203.0.113.7"
 	assert.Equal(t, http.StatusOK, c.do("GET", "/api/profile").status, "a spoofed X-Forwarded-For from an untrusted peer is ignored")
@@ -462,7 +478,7 @@ func TestRequireAuthOnSessionsMany(t *testing.T) {
 	h := newHarness(t, nil)
 	r := gin.New()
 	r.Use(sessions.SessionsMany([]string{"other", cookieName}, h.store))
-	r.GET("/p", RequireAuth(WithSessionName(cookieName)), func(c *gin.Context) { c.String(http.StatusOK, UserID(c)) })
+	r.GET("/p", UseSession(cookieName), RequireAuth(), func(c *gin.Context) { c.String(http.StatusOK, UserID(c)) })
 	c := h.login(chromeWin, "rita")
 	req := httptest.NewRequest("GET", "/p", nil)
 	req.Header.Set("User-Agent", chromeWin)

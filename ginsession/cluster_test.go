@@ -55,7 +55,7 @@ func TestOnRedisCluster(t *testing.T) {
 	assert.False(t, h.exists(loggedOut))
 	assert.Len(t, h.indexMembers("zoe"), 4)
 
-	list, err := h.store.UserSessions(ctx, "zoe")
+	list, err := h.store.UserSessions(ctx, "zoe", "")
 	require.NoError(t, err)
 	assert.Len(t, list, 4)
 	require.NoError(t, h.store.RevokeSession(ctx, "zoe", list[0].Ref))

@@ -34,7 +34,7 @@ const (
 	metaLastSeen = "_a" // last activity, ms after _c (a small number stores smaller)
 	metaUser     = "_u" // user ID, set by Login
 	metaFP       = "_f" // fingerprint MACs, set by Login
-	metaDevice   = "_d" // device code (fingerprint.DeviceCode) for the sessions list, set by Login
+	metaDevice   = "_d" // device code (internal/device's Code) for the sessions list, set by Login
 )
 
 const (

@@ -1,7 +1,8 @@
 // Package ginsession is a hardened session store for Gin that plugs into
 // gin-contrib/sessions, on Redis through go-redis v9 (a single node,
 // Sentinel or Cluster: any redis.UniversalClient), with the authentication
-// lifecycle on top: Login, Logout, RequireAuth, per-user session lists and
+// lifecycle on top: Login, Logout, RequireAuth (Authenticate for public
+// pages that want to know the user), per-user session lists and
 // revocation.
 //
 // # Quick start
@@ -17,6 +18,7 @@
 //	})
 //	api := r.Group("/api", ginsession.RequireAuth())
 //	api.GET("/profile", func(c *gin.Context) { uid := ginsession.UserID(c); ... })
+//	r.GET("/", ginsession.Authenticate(), home) // public: UserID(c) is "" for a guest
 //
 // sessions.Default(c) and every gin-contrib Session method keep working.
 //
@@ -29,27 +31,34 @@
 // whatever the activity; both limits are enforced by Redis (the key's TTL is
 // min(idle, time left)) and checked again by this package with the
 // application's clock. Configuration (Config, store.Options) may choose
-// SameSite=Lax, a Domain or another Max-Age; request code
-// (session.Options) can tighten the cookie but never weaken it, and what it
-// may not have is dropped with a warning (see Store.Options and
-// docs/cookie-options.md). Config.CookieName has NewStore check the cookie
-// name against the other settings at startup.
+// SameSite=Lax, a Domain or another Max-Age; request code (session.Options)
+// may only narrow the cookie (a Path below the store's, a shorter Max-Age,
+// SameSite=Strict, Secure, Partitioned) or destroy the session (a negative
+// MaxAge), and what else it asks for is dropped with a warning (see
+// Store.Options and docs/cookie-options.md). Config.CookieName has NewStore
+// check the cookie name against the other settings at startup.
 //
 // # A request
 //
-// A request's cookie is verified before anything touches Redis: a forged,
-// tampered, malformed or oversized cookie is simply no session. A valid one
-// costs exactly one Redis round trip: a Lua script reads the session hash,
-// checks the timeouts and slides the expiry. The expiry slides at most once
-// per min(IdleTimeout/60, 1s), so a read that comes sooner than that after
-// the last activity write this Store saw is a plain HGETALL, with the
-// timeouts checked in Go; anything the script would have to act on (a
-// slide due, an expired session to delete) goes to the script instead. A
-// ClusterClient that reads from replicas always uses the script. RequireAuth then checks the
-// user and the browser fingerprint in memory. Save writes only the fields
-// that changed, atomically and only if the session still exists, so two
-// concurrent requests that set different keys both survive and a save never
-// recreates a session another request destroyed.
+// A request's cookie is verified before anything touches Redis: a missing,
+// forged, tampered, malformed or oversized cookie is simply no session, at
+// no Redis command. A valid one costs one Redis round trip: a Lua script
+// reads the session hash, checks the timeouts and slides the expiry. The
+// expiry slides at most once per min(IdleTimeout/60, 1s), so a read that
+// comes sooner than that after the last activity write this Store saw is a
+// plain HGETALL instead, with the timeouts checked in Go. A read costs two
+// round trips when that plain read finds something the script must act on (a
+// slide due, an expired or malformed session to delete) and the script runs
+// after it, or when Redis answers NOSCRIPT (its script cache was emptied: a
+// restart, SCRIPT FLUSH) and the script's source is sent again. A
+// ClusterClient that reads from replicas always uses the script. RequireAuth
+// then checks the user and the browser fingerprint in memory; destroying a
+// session it refuses (fingerprint mismatch) costs the destroy's round trips
+// on top: the DEL and then, for a logged-in session, the removal of its
+// index entry. TestGuardedReadRoundTrips measures each case. Save writes
+// only the fields that changed, atomically and only if the session still
+// exists, so two concurrent requests that set different keys both survive
+// and a save never recreates a session another request destroyed.
 //
 // # At rest
 //
@@ -59,7 +68,7 @@
 // a sorted set at <KeyPrefix>u:<userID>. No operation needs KEYS or a
 // multi-key command across Cluster slots.
 //
-// A user may have Config.MaxSessionsPerUser sessions (10 by default): a
+// A user may have Config.MaxSessionsPerUser live sessions (10 by default): a
 // login beyond that ends the user's oldest sessions, so logging one account
 // in again and again cannot fill Redis.
 //

@@ -1,27 +1,31 @@
 package ginsession
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // The errors callers branch on, with errors.Is. Every error this package
 // returns starts with "ginsession:" and wraps one of these; errors that come
 // from Redis also wrap the Redis error. No error ever contains a session ID,
 // a cookie value or a raw request header.
 var (
+	// ErrConfig is wrapped by every configuration error: ErrNoClient,
+	// ErrNoSecret, ErrShortSecret, ErrWeakSecret, the other errors of
+	// NewStore and those of the cookie-name checks.
+	ErrConfig = errors.New("ginsession: invalid configuration")
 	// ErrNoClient is returned by NewStore when the Redis client is nil.
-	ErrNoClient = errors.New("ginsession: a Redis client is required")
+	ErrNoClient = fmt.Errorf("%w: a Redis client is required", ErrConfig)
 	// ErrNoSecret is returned by NewStore when Config.Secrets is empty or
 	// holds an empty secret.
-	ErrNoSecret = errors.New("ginsession: Config.Secrets is required: set at least one secret of 32 bytes or more, newest first")
+	ErrNoSecret = fmt.Errorf("%w: Config.Secrets is required: set at least one secret of 32 bytes or more, newest first", ErrConfig)
 	// ErrShortSecret is returned by NewStore and CheckSecret when a secret
 	// is shorter than 32 bytes.
-	ErrShortSecret = errors.New("ginsession: each secret in Config.Secrets must be at least 32 bytes")
+	ErrShortSecret = fmt.Errorf("%w: each secret in Config.Secrets must be at least 32 bytes", ErrConfig)
 	// ErrWeakSecret is returned by NewStore and CheckSecret when a secret is
 	// obviously not random: whitespace only, too few distinct bytes, or a
 	// short block repeated.
-	ErrWeakSecret = errors.New("ginsession: a secret in Config.Secrets is obviously not random")
-	// ErrConfig is wrapped by every other configuration error from NewStore
-	// and from the cookie-name checks.
-	ErrConfig = errors.New("ginsession: invalid configuration")
+	ErrWeakSecret = fmt.Errorf("%w: a secret in Config.Secrets is obviously not random", ErrConfig)
 	// ErrStoreUnavailable wraps every failure to talk to Redis. A request
 	// whose session could not be loaded is never treated as logged in, and
 	// its session is never saved.
@@ -43,9 +47,10 @@ var (
 	// ErrNotLoaded is returned by Save for a session this store did not load
 	// in the same request.
 	ErrNotLoaded = errors.New("ginsession: session was not loaded by this store in this request")
-	// ErrNoSessionMiddleware is returned by Login and Logout (and is the panic
-	// message of RequireAuth) when the route is not behind
-	// sessions.Sessions(name, store) with a *ginsession.Store.
+	// ErrNoSessionMiddleware is returned by Login and Logout, and is what
+	// RequireAuth and RequireFreshAuth panic with, when the route is not
+	// behind sessions.Sessions(name, store) with a *ginsession.Store (or,
+	// behind sessions.SessionsMany, no session was named with UseSession).
 	ErrNoSessionMiddleware = errors.New("ginsession: the route needs r.Use(sessions.Sessions(name, store)) with a *ginsession.Store before it")
 	// ErrInvalidUserID is returned by Login for an empty or oversized user ID.
 	ErrInvalidUserID = errors.New("ginsession: user ID must be 1 to 256 bytes")

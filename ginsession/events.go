@@ -25,7 +25,7 @@ const (
 	// was kept.
 	EventFingerprintSoft EventType = "fingerprint_soft_mismatch"
 	// EventExpired: a session was found past its idle or absolute timeout
-	// and deleted.
+	// and deleted; Reason is "idle" or "absolute".
 	EventExpired EventType = "expired"
 	// EventRevoked: RevokeSession or RevokeUser ended a session (Reason
 	// "revoked"), or Login ended one of the user's oldest sessions to keep
@@ -42,9 +42,13 @@ const (
 	EventInvalidCookie EventType = "invalid_cookie"
 )
 
-// Event is one security event. It never holds a session ID, a cookie value,
-// a password or a raw request header: Session is the session's opaque
-// reference (the same one UserSessions and Session.ID show).
+// Event is one security event. Its fields other than Request never hold a
+// session ID, a cookie value, a password or a raw request header: Session
+// is the session's opaque reference (the same one UserSessions and
+// Session.ID show). Request is the whole request, headers (Cookie
+// included) and all: the Logger never logs it, and an OnEvent hook should
+// read only what it needs from it (the client's address, its User-Agent)
+// and never log or keep it.
 type Event struct {
 	Type    EventType
 	UserID  string   // the user, when known
@@ -53,8 +57,9 @@ type Event struct {
 	Reason  string   // why a session ended (logout, idle, absolute, fingerprint, revoked, session-limit, save)
 	Err     error    // the store error, for EventStoreError
 	// Request is the request behind an invalid cookie or a fingerprint
-	// mismatch, for OnEvent hooks that count per client. It is never
-	// logged: its headers are what the fingerprint binds.
+	// mismatch (hard or soft), for OnEvent hooks that count per client;
+	// nil for the other events. It is never logged: its headers hold the
+	// session cookie and what the fingerprint binds.
 	Request *http.Request
 }
 

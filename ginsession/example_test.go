@@ -65,7 +65,7 @@ func ExampleNewStore() {
 	fmt.Println(err)
 	fmt.Println(errors.Is(err, ginsession.ErrConfig))
 	// Output:
-	// ginsession: each secret in Config.Secrets must be at least 32 bytes: secret 0 is 9 bytes; generate one with: openssl rand -base64 48
+	// ginsession: invalid configuration: each secret in Config.Secrets must be at least 32 bytes: secret 0 is 9 bytes; generate one with: openssl rand -base64 48
 	// true
 	// true
 	// ginsession: invalid configuration: SameSite=None is refused: it sends the session cookie on cross-site requests; use Strict or Lax
@@ -225,7 +225,8 @@ func ExampleLogout() {
 }
 
 // UserSessions lists a user's live sessions for a "your sessions" page.
-// Given the request's context, it marks the caller's own session Current.
+// Given the caller's session reference, sessions.Default(c).ID(), it marks
+// the caller's own session Current.
 func ExampleStore_UserSessions() {
 	mr, err := miniredis.Run() // an in-process Redis; use your server's address
 	if err != nil {
@@ -256,7 +257,7 @@ func ExampleStore_UserSessions() {
 		c.JSON(http.StatusOK, gin.H{"message": "Logged in"})
 	})
 	app.GET("/api/sessions", ginsession.RequireAuth(), func(c *gin.Context) {
-		list, err := store.UserSessions(c.Request.Context(), ginsession.UserID(c))
+		list, err := store.UserSessions(c.Request.Context(), ginsession.UserID(c), sessions.Default(c).ID())
 		if err != nil {
 			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "try again later"})
 			return
@@ -323,7 +324,7 @@ func ExampleStore_RevokeSession() {
 	onFirefox := c.Name + "=" + c.Value
 
 	ctx := context.Background() // in a handler: c.Request.Context()
-	list, err := store.UserSessions(ctx, "alice")
+	list, err := store.UserSessions(ctx, "alice", "")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -458,8 +459,62 @@ func ExampleRequireFreshAuth() {
 	// after logging in again: 200 {"message":"Password changed"}
 }
 
+// Authenticate lets a public page know who is logged in: the same checks
+// as RequireAuth, but the page is served either way. A cookie replayed
+// from another browser ends the session and the page is served
+// anonymously.
+func ExampleAuthenticate() {
+	mr, err := miniredis.Run() // an in-process Redis; use your server's address
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer mr.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	store, err := ginsession.NewStore(rdb, ginsession.Config{
+		Secrets: [][]byte{[]byte("a secret of at least thirty-two bytes, from a vault")},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	gin.SetMode(gin.TestMode)
+	app := gin.New()
+	app.Use(sessions.Sessions("__Host-id", store))
+	app.POST("/login", func(c *gin.Context) {
+		if err := ginsession.Login(c, "alice"); err != nil {
+			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "try again later"})
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"message": "Logged in"})
+	})
+	app.GET("/", ginsession.Authenticate(), func(c *gin.Context) {
+		if user := ginsession.UserID(c); user != "" {
+			c.String(http.StatusOK, "Welcome back, %s", user)
+			return
+		}
+		c.String(http.StatusOK, "Welcome, guest")
+	})
+
+	w := send(app, "GET", "/", firefox, "")
+	fmt.Println(w.Code, w.Body.String())
+	c, _ := http.ParseSetCookie(send(app, "POST", "/login", firefox, "").Header().Get("Set-Cookie"))
+	cookie := c.Name + "=" + c.Value
+	w = send(app, "GET", "/", firefox, cookie)
+	fmt.Println(w.Code, w.Body.String())
+	w = send(app, "GET", "/", chrome, cookie) // the cookie, replayed from another browser
+	fmt.Println(w.Code, w.Body.String(), w.Header().Get("Set-Cookie") != "")
+	w = send(app, "GET", "/", firefox, cookie)
+	fmt.Println(w.Code, w.Body.String())
+	// Output:
+	// 200 Welcome, guest
+	// 200 Welcome back, alice
+	// 200 Welcome, guest true
+	// 200 Welcome, guest
+}
+
 // Behind sessions.SessionsMany, UseSession names the session that Login,
-// Logout, RequireAuth and RequireFreshAuth work on. Here the shop and its
+// Logout, RequireAuth, RequireFreshAuth and Authenticate work on. Here the shop and its
 // back office have separate logins, each with its own cookie: logging in
 // to one does not log in to the other.
 func ExampleUseSession() {

@@ -2,6 +2,7 @@ package ginsession
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -30,7 +31,7 @@ func TestLoginDropsAnotherUsersValues(t *testing.T) {
 }
 
 func TestIPBindingIgnoresForwardingHeadersByDefault(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.Fingerprint.ClientIP = fingerprint.Destroy })
+	h := newHarness(t, func(c *Config) { c.Fingerprint.IPPrefix = fingerprint.ActionDestroy })
 	r := gin.New() // Gin's defaults: every proxy trusted, X-Forwarded-For believed
 	r.Use(sessions.Sessions(cookieName, h.store))
 	r.POST("/login", func(c *gin.Context) { require.NoError(t, Login(c, "una")) })
@@ -51,7 +52,7 @@ func TestIPBindingIgnoresForwardingHeadersByDefault(t *testing.T) {
 func TestConfigClientIPBehindAProxy(t *testing.T) {
 	var asked int
 	h := newHarness(t, func(c *Config) {
-		c.Fingerprint.ClientIP = fingerprint.Destroy
+		c.Fingerprint.IPPrefix = fingerprint.ActionDestroy
 		c.ClientIP = func(c *gin.Context) string { asked++; return c.ClientIP() }
 	})
 	require.NoError(t, h.engine.SetTrustedProxies([]string{"127.0.0.1"})) // the proxy
@@ -67,6 +68,9 @@ func TestConfigClientIPBehindAProxy(t *testing.T) {
 // TestMiddlewareReplacingTheRequest covers middlewares (tracing, request
 // IDs, timeouts) that do c.Request = c.Request.WithContext(...) after
 // sessions.Sessions: gin-contrib's session keeps the original request.
+// UserSessions, given the session's reference, still marks the caller's
+// own session Current (it looked in c.Request's context, which such a
+// middleware replaced before the session was loaded).
 func TestMiddlewareReplacingTheRequest(t *testing.T) {
 	h := newHarness(t, nil)
 	type traceKey struct{}
@@ -79,14 +83,32 @@ func TestMiddlewareReplacingTheRequest(t *testing.T) {
 	r.POST("/login", loginAs("wes"))
 	r.GET("/p", RequireAuth(), func(c *gin.Context) { c.String(http.StatusOK, UserID(c)) })
 	r.POST("/logout", logoutRoute)
+	r.GET("/sessions", RequireAuth(), func(c *gin.Context) {
+		list, err := h.store.UserSessions(c.Request.Context(), UserID(c), sessions.Default(c).ID())
+		if err != nil {
+			c.Status(http.StatusServiceUnavailable)
+			return
+		}
+		c.JSON(http.StatusOK, list)
+	})
 	h.srv = httptest.NewServer(r)
 	t.Cleanup(h.srv.Close)
 
+	other := h.client(firefoxLinx)
+	require.Equal(t, http.StatusOK, other.do("POST", "/login").status)
 	c := h.client(chromeWin)
 	require.Equal(t, http.StatusOK, c.do("POST", "/login").status)
 	res := c.do("GET", "/p")
 	assert.Equal(t, http.StatusOK, res.status)
 	assert.Equal(t, "wes", res.body)
+	res = c.do("GET", "/sessions")
+	require.Equal(t, http.StatusOK, res.status)
+	var list []SessionInfo
+	require.NoError(t, json.Unmarshal([]byte(res.body), &list))
+	require.Len(t, list, 2)
+	for _, s := range list {
+		assert.Equal(t, s.Ref == h.refOf(c.cookie), s.Current, "%s is current only for its own browser", s.Device)
+	}
 	saved := c.cookie
 	require.Equal(t, http.StatusOK, c.do("POST", "/logout").status)
 	c.cookie = saved
@@ -104,7 +126,7 @@ func TestHelpersBehindSessionsMany(t *testing.T) {
 		assert.Contains(t, err.Error(), "UseSession")
 		c.Status(http.StatusNoContent)
 	})
-	api := r.Group("/api", RequireAuth(WithSessionName(cookieName)))
+	api := r.Group("/api", UseSession(cookieName), RequireAuth())
 	api.GET("/fresh", RequireFreshAuth(h.store.cfg.AbsoluteTimeout), func(c *gin.Context) { c.Status(http.StatusOK) })
 	api.POST("/logout", logoutRoute)
 	h.srv = httptest.NewServer(r)

@@ -111,8 +111,8 @@ func newHarnessOn(t testing.TB, rdb redis.UniversalClient, count *redistest.Coun
 	// Load the scripts, as a running server has them after its first
 	// request, so that round-trip counts do not depend on test order (a
 	// first EVALSHA on a fresh server costs one more round trip, once).
-	for _, s := range []*redis.Script{loadScript, createScript, updateScript, indexScript} {
-		require.NoError(t, s.Load(context.Background(), h.raw).Err()) // on a ClusterClient: every master
+	for _, s := range []*luaScript{loadScript, createScript, updateScript, indexScript} {
+		require.NoError(t, h.raw.ScriptLoad(context.Background(), s.src).Err()) // on a ClusterClient: every master
 	}
 	h.engine = h.router(cookieName, st)
 	h.srv = httptest.NewServer(h.engine)
@@ -163,7 +163,7 @@ func (h *harness) router(name string, st *Store) *gin.Engine {
 	api.GET("/profile", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"userId": UserID(c)}) })
 	api.GET("/fresh", RequireFreshAuth(time.Minute), func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"ok": true}) })
 	api.GET("/sessions", func(c *gin.Context) {
-		list, err := st.UserSessions(c.Request.Context(), UserID(c))
+		list, err := st.UserSessions(c.Request.Context(), UserID(c), sessions.Default(c).ID())
 		if err != nil {
 			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "unavailable"})
 			return
@@ -244,7 +244,7 @@ func (c *client) do(method, path string) reply {
 
 // keyOf returns the Redis key of the session behind a cookie value.
 func (h *harness) keyOf(cookieValue string) string {
-	return h.prefix + idHash(cookieValue[:idLen])
+	return h.prefix + atRestName(cookieValue[:idLen])
 }
 
 // sessionKeys returns every session key under the test's prefix (SCAN).

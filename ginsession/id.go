@@ -24,23 +24,24 @@ func newID() string {
 	return b64.EncodeToString(b[:])
 }
 
-// idHash returns the at-rest name of a session: base64url(SHA-256(id)).
-// Only this hash is ever written to Redis, so a dump, MONITOR output or a
+// atRestName returns the at-rest name of a session: base64url(SHA-256(id)).
+// Only this digest is ever written to Redis, so a dump, MONITOR output or a
 // replica never shows a usable ID.
-func idHash(id string) string {
+func atRestName(id string) string {
 	sum := sha256.Sum256([]byte(id))
 	return b64.EncodeToString(sum[:])
 }
 
 // indexMember returns how a session is named in its user's index: the 32
-// raw bytes of its hash, 11 bytes smaller than the base64url form, which
-// keeps a login's index inside a smaller Redis allocation.
-func indexMember(hash string) string {
-	raw, _ := b64.DecodeString(hash)
+// raw bytes of the SHA-256 digest behind its at-rest name, 11 bytes smaller
+// than the base64url form, which keeps a login's index inside a smaller
+// Redis allocation.
+func indexMember(atRest string) string {
+	raw, _ := b64.DecodeString(atRest)
 	return string(raw)
 }
 
-// memberHash reverses indexMember.
-func memberHash(member string) string {
+// memberAtRest reverses indexMember.
+func memberAtRest(member string) string {
 	return b64.EncodeToString([]byte(member))
 }

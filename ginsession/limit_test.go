@@ -55,7 +55,7 @@ func (h *harness) status(c *client) int {
 
 // TestSessionLimitAtItsBoundary checks that logins up to the cap leave
 // every session live, that the next one ends the oldest (its key gone,
-// its entry gone, its cookie refused, an event), in three round trips
+// its entry gone, its cookie refused, an event), in four round trips
 // instead of one, and that logging in again from a session of the same
 // user replaces it without ending another.
 func TestSessionLimitAtItsBoundary(t *testing.T) {
@@ -74,7 +74,7 @@ func TestSessionLimitAtItsBoundary(t *testing.T) {
 
 	h.count.Reset()
 	fourth := h.login(chromeWin, "lea")
-	assert.Equal(t, int64(3), h.count.RoundTrips(), "beyond the cap: Login, the DEL, the index entry's removal: %v", h.count.Names())
+	assert.Equal(t, int64(4), h.count.RoundTrips(), "beyond the cap: Login, the EXISTS, the DEL, the index entry's removal: %v", h.count.Names())
 	assert.Equal(t, http.StatusUnauthorized, h.status(clients[0]), "the oldest session is ended")
 	assert.False(t, h.exists(h.keyOf(clients[0].cookie)))
 	for i, c := range append(clients[1:], fourth) {
@@ -98,12 +98,53 @@ func TestSessionLimitAtItsBoundary(t *testing.T) {
 	assert.Len(t, h.limitEvents(), 1)
 }
 
-func prefixed(prefix string, hashes []string) []string {
-	out := make([]string, len(hashes))
-	for i, h := range hashes {
+func prefixed(prefix string, atRestNames []string) []string {
+	out := make([]string, len(atRestNames))
+	for i, h := range atRestNames {
 		out[i] = prefix + h
 	}
 	return out
+}
+
+// TestSessionLimitCountsOnlyLiveSessions checks that entries of sessions
+// that idled out (their keys gone, as Redis's TTL removes them, without a
+// logout) do not count against the cap: with a cap of 3, one active
+// session and two idled-out ones, two more logins prune the two dead
+// entries and end nothing, so the active first session survives. Counting
+// entries, the first of those logins ended it.
+func TestSessionLimitCountsOnlyLiveSessions(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.MaxSessionsPerUser = 3 })
+	clients := h.loginsOneSecondApart("ida", 3)
+	active, idle := clients[0], clients[1:]
+	for range 2 { // the first session stays active; the others idle out
+		h.clock.Advance(DefaultIdleTimeout * 2 / 3)
+		require.Equal(t, http.StatusOK, h.status(active))
+	}
+	for _, c := range idle {
+		require.NoError(t, h.raw.Del(context.Background(), h.keyOf(c.cookie)).Err(), "the TTL's work")
+	}
+	require.Len(t, h.indexMembers("ida"), 3, "their entries stay until their absolute deadline")
+
+	h.count.Reset()
+	fourth := h.login(chromeWin, "ida")
+	assert.Equal(t, int64(3), h.count.RoundTrips(), "Login, the EXISTS, the pruning: %v", h.count.Names())
+	fifth := h.login(chromeWin, "ida")
+	for i, c := range []*client{active, fourth, fifth} {
+		assert.Equal(t, http.StatusOK, h.status(c), "live session %d", i)
+	}
+	want := []string{h.keyOf(active.cookie), h.keyOf(fourth.cookie), h.keyOf(fifth.cookie)}
+	assert.ElementsMatch(t, want, prefixed(h.prefix, h.indexMembers("ida")), "the dead entries are pruned")
+	assert.ElementsMatch(t, want, h.sessionKeys())
+	assert.Empty(t, h.limitEvents(), "no live session was ended")
+
+	// One more login is beyond the cap of live sessions: the oldest live
+	// one ends.
+	sixth := h.login(chromeWin, "ida")
+	assert.Equal(t, http.StatusUnauthorized, h.status(active))
+	assert.Equal(t, []string{h.refOf(active.cookie)}, h.limitEvents())
+	for i, c := range []*client{fourth, fifth, sixth} {
+		assert.Equal(t, http.StatusOK, h.status(c), "live session %d", i)
+	}
 }
 
 // TestSessionLimitNeverEndsTheNewSession logs one user in 20 times within
@@ -289,13 +330,13 @@ func TestEntryOfALoginInFlightStaysListed(t *testing.T) {
 	ctx := context.Background()
 	idx := h.prefix + "u:ivy"
 	inFlight := func() string {
-		hash := idHash(newID())
-		require.NoError(t, h.raw.ZAdd(ctx, idx, redis.Z{Score: float64(deadlineSeconds(h.clock.Now().UnixMilli() + h.store.absMS)), Member: indexMember(hash)}).Err())
-		return hash
+		atRest := atRestName(newID())
+		require.NoError(t, h.raw.ZAdd(ctx, idx, redis.Z{Score: float64(deadlineSeconds(h.clock.Now().UnixMilli() + h.store.absMS)), Member: indexMember(atRest)}).Err())
+		return atRest
 	}
 
 	pending := inFlight()
-	list, err := h.store.UserSessions(ctx, "ivy")
+	list, err := h.store.UserSessions(ctx, "ivy", "")
 	require.NoError(t, err)
 	assert.Empty(t, list)
 	n, err := h.store.RevokeUser(ctx, "ivy")
@@ -306,7 +347,7 @@ func TestEntryOfALoginInFlightStaysListed(t *testing.T) {
 	c := h.login(chromeWin, "ivy") // the cap ends the pending one: its DEL finds nothing
 	assert.ElementsMatch(t, []string{pending, h.keyOf(c.cookie)[len(h.prefix):]}, h.indexMembers("ivy"), "kept by the cap")
 	require.NoError(t, h.raw.HSet(ctx, h.prefix+pending, "_c", h.clock.Now().UnixMilli(), "_a", 0, "_u", "ivy").Err())
-	list, err = h.store.UserSessions(ctx, "ivy")
+	list, err = h.store.UserSessions(ctx, "ivy", "")
 	require.NoError(t, err)
 	assert.Len(t, list, 2, "the session written late is listed")
 	n, err = h.store.RevokeUser(ctx, "ivy")

@@ -32,23 +32,23 @@ const (
 // memoHash mixes the first 8 characters of an at-rest name (base64url of a
 // SHA-256: 48 random bits) into a word whose top bits pick the slot and
 // whose next bits are the tag.
-func memoHash(hash string) uint64 {
+func memoHash(atRest string) uint64 {
 	var x uint64
 	for i := range 8 {
-		x = x<<8 | uint64(hash[i])
+		x = x<<8 | uint64(atRest[i])
 	}
 	return x * 0x9E3779B97F4A7C15
 }
 
-func memoSlotTag(hash string) (slot int, tag uint64) {
-	h := memoHash(hash)
+func memoSlotTag(atRest string) (slot int, tag uint64) {
+	h := memoHash(atRest)
 	return int(h >> (64 - memoSlotBits)), (h >> (64 - memoSlotBits - memoTagBits)) & (1<<memoTagBits - 1)
 }
 
-// fresh reports whether the session named hash had its activity written
+// fresh reports whether the session named atRest had its activity written
 // at a time t with now-every < t <= now.
-func (m *refreshMemo) fresh(hash string, now, every int64) bool {
-	slot, tag := memoSlotTag(hash)
+func (m *refreshMemo) fresh(atRest string, now, every int64) bool {
+	slot, tag := memoSlotTag(atRest)
 	e := m.slots[slot].Load()
 	if e == 0 || e>>memoTimeBits != tag {
 		return false
@@ -57,13 +57,13 @@ func (m *refreshMemo) fresh(hash string, now, every int64) bool {
 	return t <= now && now-t < every
 }
 
-// record notes that the session named hash had its activity written at
+// record notes that the session named atRest had its activity written at
 // the Unix ms at.
-func (m *refreshMemo) record(hash string, at int64) {
+func (m *refreshMemo) record(atRest string, at int64) {
 	rel := at - m.base
 	if rel < 0 || rel > memoTimeMask {
 		return
 	}
-	slot, tag := memoSlotTag(hash)
+	slot, tag := memoSlotTag(atRest)
 	m.slots[slot].Store(tag<<memoTimeBits | uint64(rel))
 }

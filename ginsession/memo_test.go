@@ -90,6 +90,7 @@ func TestPlainReadStillChecksTheDeadline(t *testing.T) {
 	assert.Equal(t, []string{"hgetall", "evalsha"}, h.count.Names(), "the plain read found it expired; the script deleted it")
 	assert.False(t, h.exists(key))
 	require.Len(t, h.eventsOf(EventExpired), 1)
+	assert.Equal(t, "absolute", h.eventsOf(EventExpired)[0].Reason)
 }
 
 // TestPlainReadDefersToTheScript: whatever the plain read finds that the

@@ -7,8 +7,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sessionshield/sessionshield/internal/redistest"
 )
 
 // TestRandomSecretsAreAccepted checks CheckSecret against secrets as they
@@ -54,10 +57,39 @@ func TestCheckSecret(t *testing.T) {
 				return
 			}
 			require.ErrorIs(t, err, tc.want)
+			assert.ErrorIs(t, err, ErrConfig, "every configuration error wraps ErrConfig")
 			assert.Contains(t, err.Error(), tc.msg)
 			if tc.secret != "" {
 				assert.NotContains(t, err.Error(), tc.secret, "the error never shows the secret")
 			}
+		})
+	}
+}
+
+// TestConfigErrorsWrapErrConfig checks that each configuration sentinel,
+// and what NewStore returns for it, wraps ErrConfig, so that one
+// errors.Is finds any configuration error.
+func TestConfigErrorsWrapErrConfig(t *testing.T) {
+	for _, sentinel := range []error{ErrNoClient, ErrNoSecret, ErrShortSecret, ErrWeakSecret} {
+		assert.ErrorIs(t, sentinel, ErrConfig, "%v", sentinel)
+	}
+	rdb := redistest.Client(t)
+	for _, tc := range []struct {
+		name string
+		rdb  redis.UniversalClient
+		cfg  Config
+		want error
+	}{
+		{"no client", nil, Config{Secrets: [][]byte{[]byte(testSecret)}}, ErrNoClient},
+		{"no secret", rdb, Config{}, ErrNoSecret},
+		{"short secret", rdb, Config{Secrets: [][]byte{[]byte("short")}}, ErrShortSecret},
+		{"weak secret", rdb, Config{Secrets: [][]byte{[]byte(strings.Repeat("ab", 16))}}, ErrWeakSecret},
+		{"bad timeout", rdb, Config{Secrets: [][]byte{[]byte(testSecret)}, IdleTimeout: -1}, ErrConfig},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := NewStore(tc.rdb, tc.cfg)
+			require.ErrorIs(t, err, tc.want)
+			assert.ErrorIs(t, err, ErrConfig)
 		})
 	}
 }

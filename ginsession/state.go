@@ -16,7 +16,7 @@ type state struct {
 	opts      gsessions.Options // the session's cookie attributes, as loaded (Session.Options points here)
 	name      string
 	id        string            // the raw session ID; empty until the session exists
-	hash      string            // base64url(SHA-256(id)), the at-rest name
+	atRest    string            // base64url(SHA-256(id)), the at-rest name
 	key       string            // the Redis key
 	fields    map[string]string // user fields as stored, for the diff on Save
 	opaque    int               // stored fields that could not be decoded (kept as they are)
@@ -30,17 +30,22 @@ type state struct {
 	hadCookie bool  // the request carried a cookie of this name
 	resign    bool  // an older secret verified the cookie: re-sign it on the next write or guarded read
 	loadErr   error // Redis failed: fail closed
+	decodeErr error // a stored value did not decode: every Get of the request returns it
 }
 
 // lastSeen returns the session's last activity before this request, Unix ms.
 func (st *state) lastSeen() int64 { return st.created + st.seenAfter }
 
-func (st *state) setMeta(f, v string) {
+// setMeta is the one parser of the store's metadata fields (see the meta*
+// consts): it sets the state's field f from its stored value v, and
+// reports false for a time that does not parse as an integer.
+func (st *state) setMeta(f, v string) bool {
+	var err error
 	switch f {
 	case metaCreated:
-		st.created, _ = strconv.ParseInt(v, 10, 64)
+		st.created, err = strconv.ParseInt(v, 10, 64)
 	case metaLastSeen:
-		st.seenAfter, _ = strconv.ParseInt(v, 10, 64)
+		st.seenAfter, err = strconv.ParseInt(v, 10, 64)
 	case metaUser:
 		st.user = v
 	case metaFP:
@@ -48,6 +53,7 @@ func (st *state) setMeta(f, v string) {
 	case metaDevice:
 		st.device = v
 	}
+	return err == nil
 }
 
 // requestStates holds the states of the sessions loaded in one request. It
@@ -131,21 +137,6 @@ func lookup(ctx context.Context, sess *gsessions.Session) *state {
 	}
 	for _, e := range rs.entries {
 		if e.sess == sess {
-			return e.st
-		}
-	}
-	return nil
-}
-
-// currentFor returns the live, logged-in state of userID among the sessions
-// loaded in the request behind ctx, or nil.
-func currentFor(ctx context.Context, userID string) *state {
-	rs, ok := ctx.Value(statesKey{}).(*requestStates)
-	if !ok {
-		return nil
-	}
-	for _, e := range rs.entries {
-		if e.st.exists && e.st.user == userID {
 			return e.st
 		}
 	}

@@ -529,5 +529,29 @@ func TestSessionIDIsAReferenceNotTheSecret(t *testing.T) {
 	id, _ := jsonField(t, c.do("GET", "/get?k=a").body, "id").(string)
 	require.NotEmpty(t, id)
 	assert.NotContains(t, c.cookie, id)
-	assert.Equal(t, h.store.ref(idHash(c.cookie[:idLen])), id)
+	assert.Equal(t, h.store.ref(atRestName(c.cookie[:idLen])), id)
+}
+
+// TestDecodeErrorFromEveryGet stores a value that does not decode (an
+// unknown type tag) next to one that does: every Get of the request
+// returns ErrDecode, not only the first (which loaded the session), and
+// the other value is loaded.
+func TestDecodeErrorFromEveryGet(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.client(chromeWin)
+	require.Equal(t, http.StatusOK, c.do("POST", "/set?k=good&v=1").status)
+	require.NoError(t, h.raw.HSet(context.Background(), h.keyOf(c.cookie), "bad", "\x00junk").Err())
+	h.handler = func(gc *gin.Context) {
+		var errs []error
+		for range 3 {
+			sess, err := h.store.Get(gc.Request, cookieName)
+			assert.Equal(t, "1", sess.Values["good"])
+			errs = append(errs, err)
+		}
+		for i, err := range errs {
+			assert.ErrorIs(t, err, ErrDecode, "Get %d", i)
+		}
+		gc.Status(http.StatusNoContent)
+	}
+	assert.Equal(t, http.StatusNoContent, c.do("GET", "/hook").status)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
 
 	"github.com/sessionshield/sessionshield/ginsession"
@@ -11,7 +12,7 @@ import (
 
 // sessions lists the caller's live sessions, the current one marked.
 func (a *App) sessions(c *gin.Context) {
-	list, err := a.store.UserSessions(c.Request.Context(), ginsession.UserID(c))
+	list, err := a.store.UserSessions(c.Request.Context(), ginsession.UserID(c), sessions.Default(c).ID())
 	if err != nil {
 		a.unavailable(c, err)
 		return
@@ -28,7 +29,7 @@ func (a *App) sessions(c *gin.Context) {
 // session is a logout, so its cookie is expired too.
 func (a *App) revokeSession(c *gin.Context) {
 	ctx, uid, ref := c.Request.Context(), ginsession.UserID(c), c.Param("ref")
-	list, err := a.store.UserSessions(ctx, uid)
+	list, err := a.store.UserSessions(ctx, uid, sessions.Default(c).ID())
 	if err != nil {
 		a.unavailable(c, err)
 		return

@@ -1,0 +1,307 @@
+package ginsession
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-contrib/sessions"
+	"github.com/gin-gonic/gin"
+	gsessions "github.com/gorilla/sessions"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionshield/sessionshield/fingerprint"
+)
+
+// userIDKey is the gin.Context key under which RequireAuth, Authenticate and
+// Login put the user ID.
+const userIDKey = "github.com/sessionshield/sessionshield/ginsession.userID"
+
+// The JSON bodies of RequireAuth's refusals. They are the same bytes
+// whatever check failed within a kind, and never name a field.
+var (
+	bodyNotLoggedIn  = gin.H{"error": "not logged in"}
+	bodyInvalid      = gin.H{"error": "session invalid"}
+	bodyExpired      = gin.H{"error": "session expired"}
+	bodyUnavailable  = gin.H{"error": "session store unavailable"}
+	bodyReauthNeeded = gin.H{"error": "reauthentication required"}
+)
+
+// sessionNameKey is the gin.Context key under which UseSession records
+// which session of sessions.SessionsMany the helpers use.
+const sessionNameKey = "github.com/sessionshield/sessionshield/ginsession.name"
+
+// UseSession returns a middleware that makes RequireAuth,
+// RequireFreshAuth, Authenticate, Login and Logout use the session called
+// name, for routes behind sessions.SessionsMany: put it before them, on
+// the group or the route. Behind sessions.Sessions it is not needed.
+func UseSession(name string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Set(sessionNameKey, name)
+		c.Next()
+	}
+}
+
+// current finds the session that sessions.Sessions registered for c (for
+// sessions.SessionsMany, the one UseSession named), loading it if nothing
+// has yet.
+func current(c *gin.Context) (*Store, *gsessions.Session, *state, error) {
+	v, ok := c.Get(sessions.DefaultKey)
+	if !ok {
+		return nil, nil, nil, ErrNoSessionMiddleware
+	}
+	var gs sessions.Session
+	switch x := v.(type) {
+	case sessions.Session:
+		gs = x
+	case map[string]sessions.Session:
+		gs = x[c.GetString(sessionNameKey)]
+		if gs == nil {
+			return nil, nil, nil, fmt.Errorf("%w: behind sessions.SessionsMany, name the session with ginsession.UseSession", ErrNoSessionMiddleware)
+		}
+	}
+	inner, ok := gs.(interface{ Session() *gsessions.Session })
+	if !ok {
+		return nil, nil, nil, ErrNoSessionMiddleware
+	}
+	sess := inner.Session()
+	if sess == nil {
+		return nil, nil, nil, ErrNoSessionMiddleware
+	}
+	s, ok := sess.Store().(*Store)
+	if !ok {
+		return nil, nil, nil, ErrNoSessionMiddleware
+	}
+	st := s.stateOf(c.Request.Context(), sess)
+	if st == nil {
+		return nil, nil, nil, ErrNotLoaded
+	}
+	return s, sess, st, nil
+}
+
+// clientIP returns the client address the fingerprint binds, or "" when it
+// binds none (resolving it costs allocations on every request): by default
+// the peer's address (c.RemoteIP), never a forwarding header, because Gin
+// believes X-Forwarded-For from every peer until the application calls
+// engine.SetTrustedProxies. Config.ClientIP replaces it behind proxies.
+func (s *Store) clientIP(c *gin.Context) string {
+	if s.cfg.Fingerprint.IPPrefix == fingerprint.ActionDefault || s.cfg.Fingerprint.IPPrefix == fingerprint.ActionOff {
+		return ""
+	}
+	if s.cfg.ClientIP != nil {
+		return s.cfg.ClientIP(c)
+	}
+	return c.RemoteIP()
+}
+
+// RequireAuth returns a middleware for route groups that lets a request
+// through only with a live, logged-in session whose fingerprint matches.
+// It costs no Redis command for a missing or forged cookie, and one round
+// trip for a live session, sliding expiry included, or two in the rare
+// cases the package documentation lists (see "A request"); destroying a
+// session it refuses costs more. It answers, with Cache-Control: no-store and Vary: Cookie on every response:
+//
+//   - 401 {"error":"not logged in"}: no session, or one without a user;
+//   - 401 {"error":"session invalid"}: a hard fingerprint field differs; the
+//     session is destroyed (key deleted, index updated, cookie expired);
+//   - 401 {"error":"session expired"}: the idle or absolute timeout passed;
+//     the session is destroyed;
+//   - 503 {"error":"session store unavailable"}: Redis failed or timed out;
+//     no cookie is set and nothing is treated as logged in.
+//
+// Otherwise UserID(c) returns the user and the next handler runs. Key
+// rotation finishes on guarded requests: when an older secret of
+// Config.Secrets verified the cookie, the response re-sends it signed with
+// the newest one, with the same attributes, and when an older secret keyed
+// the session's fingerprint (and the request matched it exactly, soft
+// fields included), the fingerprint is stored again with the newest key. The route
+// must be behind sessions.Sessions(name, store) with a *Store; without it,
+// or with a cookie name the store's settings make unusable (a __Host- name
+// with Insecure, say), RequireAuth panics at the first request with a
+// message that says so; set Config.CookieName, or call
+// Store.CheckCookieName, to have such a name refused at startup instead.
+func RequireAuth() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		private(c.Writer.Header())
+		switch authenticate(c) {
+		case verdictOK:
+			c.Next()
+		case verdictNone:
+			c.AbortWithStatusJSON(http.StatusUnauthorized, bodyNotLoggedIn)
+		case verdictExpired:
+			c.AbortWithStatusJSON(http.StatusUnauthorized, bodyExpired)
+		case verdictInvalid:
+			c.AbortWithStatusJSON(http.StatusUnauthorized, bodyInvalid)
+		case verdictUnavailable:
+			c.AbortWithStatusJSON(http.StatusServiceUnavailable, bodyUnavailable)
+		}
+	}
+}
+
+// Authenticate returns a middleware for routes outside RequireAuth, such
+// as public pages, that want to know who is logged in: it runs the same
+// checks as RequireAuth, with the same effects, and then always lets the
+// request through. With a live, logged-in session whose fingerprint
+// matches, UserID(c) returns the user; otherwise UserID(c) is "" and the
+// request goes on anonymously: a hard fingerprint mismatch destroys the
+// session (key deleted, index updated, cookie expired) and reports it, an
+// expired session has its cookie expired, and a Redis failure is reported
+// as a store error and never counts as logged in. It never answers 401 or
+// 503 itself, so a handler that needs a user must check UserID(c) (or sit
+// behind RequireAuth). It sets Cache-Control: no-store and Vary: Cookie,
+// since the response depends on the session, re-signs a cookie an older
+// secret verified, as RequireAuth does, and panics in the same cases.
+func Authenticate() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		private(c.Writer.Header())
+		authenticate(c)
+		c.Next()
+	}
+}
+
+// verdict is what authenticate found.
+type verdict uint8
+
+const (
+	verdictOK          verdict = iota // a live, logged-in session whose fingerprint matches
+	verdictNone                       // no session, or one without a user
+	verdictExpired                    // the idle or absolute timeout passed; the cookie is expired
+	verdictInvalid                    // a hard fingerprint field differed; the session is destroyed
+	verdictUnavailable                // Redis failed: nothing is logged in
+)
+
+// authenticate makes the checks RequireAuth and Authenticate share, with
+// their effects: it destroys a session that is past its timeouts or whose
+// hard fingerprint fields differ, expires the cookie of one the load found
+// expired, reports soft mismatches, stores the fingerprint again with the
+// newest key and re-signs a cookie an older secret verified, and, when
+// the session passes, sets the user for UserID. It panics when the route
+// is not behind sessions.Sessions with a *Store, or when the cookie name
+// is unusable with the store's settings.
+func authenticate(c *gin.Context) verdict {
+	s, sess, st, err := current(c)
+	if err != nil {
+		panic(err)
+	}
+	ctx := c.Request.Context()
+	switch {
+	case errors.Is(st.loadErr, ErrConfig):
+		panic(st.loadErr)
+	case st.loadErr != nil:
+		return verdictUnavailable
+	case st.expired:
+		setCookie(c.Writer, expiredCookie(st.name, s.sessionOptions(sess.Options)))
+		return verdictExpired
+	case !st.exists || st.user == "":
+		return verdictNone
+	}
+	if now := s.now(); now-st.lastSeen() >= s.idleMS || now-st.created >= s.absMS {
+		e, _ := s.destroy(ctx, c.Writer, sess, st, Event{Type: EventExpired, Reason: s.expiryReason(st, now)})
+		s.emit(ctx, e) // even when the destroy failed (a store error too): the session is refused anyway
+		return verdictExpired
+	}
+	res := s.fp.Check(st.fp, c.Request, s.clientIP(c))
+	if !res.OK() {
+		e, _ := s.destroy(ctx, c.Writer, sess, st, Event{Type: EventFingerprintMismatch, Reason: "fingerprint", Fields: res.Fields(), Request: c.Request})
+		s.emit(ctx, e)
+		return verdictInvalid
+	}
+	if len(res.Soft) > 0 {
+		s.emit(ctx, Event{Type: EventFingerprintSoft, UserID: st.user, Session: s.ref(st.atRest), Fields: res.Fields(), Request: c.Request})
+	}
+	if res.OldKey && len(res.Soft) == 0 {
+		s.rekeyFingerprint(ctx, c, st)
+	}
+	if st.resign {
+		s.resignCookie(c.Writer, sess, st)
+	}
+	c.Set(userIDKey, st.user)
+	return verdictOK
+}
+
+// rekeyFingerprint replaces a session's stored fingerprint, which an older
+// secret's key checked and which matched the request exactly, with one
+// computed with the newest key, so that the session still checks once the
+// old secret is dropped: one more round trip, once per session and
+// rotation. It only updates a session that still exists. A Redis failure
+// is reported as a store error and changes nothing: the request was
+// already authenticated, and the next guarded request tries again.
+func (s *Store) rekeyFingerprint(ctx context.Context, c *gin.Context, st *state) {
+	fp := s.fp.Compute(c.Request, s.clientIP(c))
+	now := s.now()
+	// The activity is written with the TTL, as Save does, so the two agree.
+	err := runScript(ctx, s.rdb, updateScript, redis.NewIntCmd, []string{st.key}, s.ttl(st.created, now), 0, metaFP, fp, metaLastSeen, now-st.created).Err()
+	if err != nil {
+		s.emit(ctx, Event{Type: EventStoreError, Err: fmt.Errorf("%w: re-keying a fingerprint: %w", ErrStoreUnavailable, err)})
+		return
+	}
+	st.fp = fp
+}
+
+// resignCookie sets the cookie of a session that an older secret verified
+// again, signed with the newest secret and with the same attributes, so
+// that key rotation finishes for users who only read.
+func (s *Store) resignCookie(w http.ResponseWriter, sess *gsessions.Session, st *state) {
+	o := s.sessionOptions(sess.Options)
+	setCookie(w, cookie(st.name, s.sign(st.name, st.id), o, s.maxAge(o, st.created, s.now())))
+	st.resign = false
+}
+
+// expiryReason says which timeout ended a session at now: "absolute" once
+// its absolute deadline has passed (or its creation time is missing),
+// "idle" otherwise.
+func (s *Store) expiryReason(st *state, now int64) string {
+	if now-st.created >= s.absMS {
+		return "absolute"
+	}
+	return "idle"
+}
+
+// RequireFreshAuth returns a middleware for sensitive routes, to be used
+// after RequireAuth: it answers 401 {"error":"reauthentication required"}
+// when the last login is older than d, and 401 {"error":"not
+// logged in"} when RequireAuth has not let the request through.
+func RequireFreshAuth(d time.Duration) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		private(c.Writer.Header())
+		s, _, st, err := current(c)
+		if err != nil {
+			panic(err)
+		}
+		if !st.exists || st.user == "" || UserID(c) != st.user {
+			c.AbortWithStatusJSON(http.StatusUnauthorized, bodyNotLoggedIn)
+			return
+		}
+		if s.now()-st.created > d.Milliseconds() {
+			c.AbortWithStatusJSON(http.StatusUnauthorized, bodyReauthNeeded)
+			return
+		}
+		c.Next()
+	}
+}
+
+// private marks a response as private to the session: Cache-Control:
+// no-store, and Vary: Cookie unless a Vary header already names Cookie
+// (RequireFreshAuth after RequireAuth sends it once).
+func private(h http.Header) {
+	h.Set("Cache-Control", "no-store")
+	for _, v := range h.Values("Vary") {
+		for v != "" {
+			var tok string
+			tok, v, _ = strings.Cut(v, ",")
+			if strings.EqualFold(strings.TrimSpace(tok), "Cookie") {
+				return
+			}
+		}
+	}
+	h.Add("Vary", "Cookie")
+}
+
+// UserID returns the user of the request's session, as set by RequireAuth,
+// Authenticate or Login, or "" when the request is not authenticated.
+func UserID(c *gin.Context) string {
+	return c.GetString(userIDKey)
+}
