@@ -347,13 +347,29 @@ func (e *env) open(ctx context.Context, url string) {
 }
 
 // waitFor polls a JavaScript condition until it holds, for at most
-// actionTimeout.
+// actionTimeout. A poll that a navigation interrupts (the page it ran in
+// went away, as after a click on a link) starts again in the new page.
 func (e *env) waitFor(ctx context.Context, cond string) {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, actionTimeout)
 	defer cancel()
-	_, err := chromedp.Run(ctx, chromedp.Poll[bool](cond, chromedp.WithPollingInterval(50*time.Millisecond)))
+	var err error
+	for {
+		_, err = chromedp.Run(ctx, chromedp.Poll[bool](cond, chromedp.WithPollingInterval(50*time.Millisecond)))
+		if err == nil || ctx.Err() != nil || !navigatedAway(err) {
+			break
+		}
+	}
 	require.NoError(e.t, err, "waiting for %s (message on the page: %q)", cond, e.messageNow(ctx))
+}
+
+// navigatedAway reports whether err says the page a script ran in was
+// replaced by a navigation, rather than that the script failed.
+func navigatedAway(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "navigated or closed") ||
+		strings.Contains(msg, "Execution context was destroyed") ||
+		strings.Contains(msg, "Cannot find context")
 }
 
 // waitState waits until the page shows want: "user" or "anon".
