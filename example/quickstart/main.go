@@ -18,13 +18,15 @@ func main() {
 	// Any redis.UniversalClient: NewClient, NewFailoverClient (Sentinel), NewClusterClient.
 	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379"})
 	store, err := ginsession.NewStore(rdb, ginsession.Config{
-		Secrets: [][]byte{[]byte(os.Getenv("SESSION_SECRET"))}, // 32+ bytes, newest first
+		Secrets:    [][]byte{[]byte(os.Getenv("SESSION_SECRET"))}, // 32+ random bytes, newest first
+		CookieName: "__Host-id",                                   // checked against the settings now, not at the first request
 	})
 	if err != nil {
-		log.Fatal(err) // says what is wrong: no secret, a short one, SameSite=None, ...
+		log.Fatal(err) // says what is wrong: no secret, a weak one, SameSite=None, ...
 	}
 
 	r := gin.New()
+	_ = r.SetTrustedProxies(nil) // no proxy in front: believe no X-Forwarded-For (list yours here)
 	// gin.Recovery() would write the request's Cookie header to the log on a
 	// broken pipe (and on every panic in debug mode): recover without it.
 	r.Use(gin.Logger(), gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, err any) {
