@@ -235,7 +235,7 @@ func (s *Store) rekeyFingerprint(ctx context.Context, c *gin.Context, st *state)
 	// The activity is written with the TTL, as Save does, so the two agree.
 	err := runScript(ctx, s.rdb, updateScript, redis.NewIntCmd, []string{st.key}, s.ttl(st.created, now), 0, metaFP, fp, metaLastSeen, now-st.created).Err()
 	if err != nil {
-		s.emit(ctx, Event{Type: EventStoreError, Err: fmt.Errorf("%w: re-keying a fingerprint: %w", ErrStoreUnavailable, err)})
+		s.emit(ctx, Event{Type: EventStoreError, Err: s.unavailable("re-keying a fingerprint", err)})
 		return
 	}
 	st.fp = fp
