@@ -101,8 +101,10 @@ func (s *Store) clientIP(c *gin.Context) string {
 // through only with a live, logged-in session whose fingerprint matches.
 // It costs no Redis command for a missing or forged cookie, and one round
 // trip for a live session, sliding expiry included, or two in the rare
-// cases the package documentation lists (see "A request"); destroying a
-// session it refuses costs more. It answers, with Cache-Control: no-store and Vary: Cookie on every response:
+// cases the package documentation lists (see "A request"), a fingerprint
+// re-key during a key rotation among them; destroying a session it
+// refuses costs more. It answers, with Cache-Control: no-store and Vary:
+// Cookie on every response:
 //
 //   - 401 {"error":"not logged in"}: no session, or one without a user;
 //   - 401 {"error":"session invalid"}: a hard fingerprint field differs; the
