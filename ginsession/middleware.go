@@ -228,7 +228,10 @@ func authenticate(c *gin.Context) verdict {
 // secret's key checked and which matched the request exactly, with one
 // computed with the newest key, so that the session still checks once the
 // old secret is dropped: one more round trip, once per session and
-// rotation. It only updates a session that still exists. A Redis failure
+// rotation. The new fingerprint is computed from the request as Login
+// computes one, with every field the current configuration binds: a field
+// turned on since the login, which the old fingerprint did not bind, is
+// bound from now on. It only updates a session that still exists. A Redis failure
 // is reported as a store error and changes nothing: the request was
 // already authenticated, and the next guarded request tries again.
 func (s *Store) rekeyFingerprint(ctx context.Context, c *gin.Context, st *state) {
