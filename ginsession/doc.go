@@ -55,7 +55,10 @@
 // then checks the user and the browser fingerprint in memory; destroying a
 // session it refuses (fingerprint mismatch) costs the destroy's round trips
 // on top: the DEL and then, for a logged-in session, the removal of its
-// index entry. TestGuardedReadRoundTrips measures each case. Save writes
+// index entry. During a key rotation, the first guarded read of a session
+// whose fingerprint an older secret keyed costs one more, once, to store
+// it again with the newest key. TestGuardedReadRoundTrips measures each
+// case, TestRotationFinishesForReadOnlyUsers the re-key. Save writes
 // only the fields that changed, atomically and only if the session still
 // exists, so two concurrent requests that set different keys both survive
 // and a save never recreates a session another request destroyed.

@@ -48,7 +48,7 @@ var (
 	// in the same request.
 	ErrNotLoaded = errors.New("ginsession: session was not loaded by this store in this request")
 	// ErrNoSessionMiddleware is returned by Login and Logout, and is what
-	// RequireAuth and RequireFreshAuth panic with, when the route is not
+	// RequireAuth, RequireFreshAuth and Authenticate panic with, when the route is not
 	// behind sessions.Sessions(name, store) with a *ginsession.Store (or,
 	// behind sessions.SessionsMany, no session was named with UseSession).
 	ErrNoSessionMiddleware = errors.New("ginsession: the route needs r.Use(sessions.Sessions(name, store)) with a *ginsession.Store before it")

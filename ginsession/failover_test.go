@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -65,4 +67,36 @@ func TestClusterReloadAfterConnectionErrors(t *testing.T) {
 	require.NoError(t, err)
 	plain.reloadAfter(down) // a plain client has no slot map: nothing to do, no panic
 	assert.Nil(t, plain.cluster)
+}
+
+// TestRekeyFailureAsksForAReload checks that a fingerprint re-key that
+// fails without a reply from Redis is handled like every other store
+// failure: a store error wrapping ErrStoreUnavailable, and a slot-map
+// reload asked of a ClusterClient, so that a guarded read during a key
+// rotation and a failover does not keep dialling a dead master.
+func TestRekeyFailureAsksForAReload(t *testing.T) {
+	cc := redis.NewClusterClient(&redis.ClusterOptions{
+		MaxRetries:    -1,
+		DialerRetries: 1,
+		ClusterSlots: func(context.Context) ([]redis.ClusterSlot, error) {
+			return []redis.ClusterSlot{{Start: 0, End: 16383, Nodes: []redis.ClusterNode{{Addr: "127.0.0.1:1"}}}}, nil
+		},
+	})
+	t.Cleanup(func() { _ = cc.Close() })
+	var events []Event
+	s, err := NewStore(cc, Config{Secrets: [][]byte{[]byte(testSecret)}, Logger: discardLogger,
+		OnEvent: func(e Event) { events = append(events, e) }})
+	require.NoError(t, err)
+
+	c, _ := gin.CreateTestContext(httptest.NewRecorder())
+	c.Request = httptest.NewRequest("GET", "/", nil)
+	c.Request.Header.Set("User-Agent", chromeWin)
+	st := &state{key: DefaultKeyPrefix + "x", created: s.now(), fp: []byte("old")}
+	s.rekeyFingerprint(context.Background(), c, st)
+
+	assert.Equal(t, []byte("old"), st.fp, "nothing changes on failure")
+	require.Len(t, events, 1)
+	assert.Equal(t, EventStoreError, events[0].Type)
+	assert.ErrorIs(t, events[0].Err, ErrStoreUnavailable)
+	assert.NotZero(t, s.nextReload.Load(), "a connection error asks for a slot-map reload")
 }

@@ -101,8 +101,10 @@ func (s *Store) clientIP(c *gin.Context) string {
 // through only with a live, logged-in session whose fingerprint matches.
 // It costs no Redis command for a missing or forged cookie, and one round
 // trip for a live session, sliding expiry included, or two in the rare
-// cases the package documentation lists (see "A request"); destroying a
-// session it refuses costs more. It answers, with Cache-Control: no-store and Vary: Cookie on every response:
+// cases the package documentation lists (see "A request"), a fingerprint
+// re-key during a key rotation among them; destroying a session it
+// refuses costs more. It answers, with Cache-Control: no-store and Vary:
+// Cookie on every response:
 //
 //   - 401 {"error":"not logged in"}: no session, or one without a user;
 //   - 401 {"error":"session invalid"}: a hard fingerprint field differs; the
@@ -226,7 +228,10 @@ func authenticate(c *gin.Context) verdict {
 // secret's key checked and which matched the request exactly, with one
 // computed with the newest key, so that the session still checks once the
 // old secret is dropped: one more round trip, once per session and
-// rotation. It only updates a session that still exists. A Redis failure
+// rotation. The new fingerprint is computed from the request as Login
+// computes one, with every field the current configuration binds: a field
+// turned on since the login, which the old fingerprint did not bind, is
+// bound from now on. It only updates a session that still exists. A Redis failure
 // is reported as a store error and changes nothing: the request was
 // already authenticated, and the next guarded request tries again.
 func (s *Store) rekeyFingerprint(ctx context.Context, c *gin.Context, st *state) {
@@ -235,7 +240,7 @@ func (s *Store) rekeyFingerprint(ctx context.Context, c *gin.Context, st *state)
 	// The activity is written with the TTL, as Save does, so the two agree.
 	err := runScript(ctx, s.rdb, updateScript, redis.NewIntCmd, []string{st.key}, s.ttl(st.created, now), 0, metaFP, fp, metaLastSeen, now-st.created).Err()
 	if err != nil {
-		s.emit(ctx, Event{Type: EventStoreError, Err: fmt.Errorf("%w: re-keying a fingerprint: %w", ErrStoreUnavailable, err)})
+		s.emit(ctx, Event{Type: EventStoreError, Err: s.unavailable("re-keying a fingerprint", err)})
 		return
 	}
 	st.fp = fp

@@ -40,8 +40,10 @@ func TestRotationFinishesForReadOnlyUsers(t *testing.T) {
 
 	both, during := serve(secretB, []byte(testSecret))
 	during.cookie = signedWithA
+	h.count.Reset()
 	r := during.do("GET", "/api/profile")
 	require.Equal(t, http.StatusOK, r.status, r.body)
+	assert.Equal(t, []string{"evalsha", "evalsha"}, h.count.Names(), "the load, then the re-key: one more round trip, once")
 	require.Len(t, r.setCookies, 1, "a guarded read re-signs a cookie that an old secret verified")
 	ck := r.cookie(t)
 	require.NotNil(t, ck)
@@ -60,7 +62,9 @@ func TestRotationFinishesForReadOnlyUsers(t *testing.T) {
 	same.Header.Set("User-Agent", chromeWin)
 	assert.Equal(t, string(both.fp.Compute(same, "")), fpWithB)
 	during.cookie = ck.Value
+	h.count.Reset()
 	assert.Empty(t, during.do("GET", "/api/profile").setCookies, "a B cookie is not re-signed again")
+	assert.Equal(t, int64(1), h.count.RoundTrips(), "re-keyed: back to one round trip, %v", h.count.Names())
 	assert.Equal(t, fpWithB, storedFP())
 
 	_, after := serve(secretB)
