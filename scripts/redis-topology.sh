@@ -91,7 +91,7 @@ cluster_ok() {
 }
 
 sentinel_ok() {
-  redis-cli -h 127.0.0.1 -p "$1" sentinel ckquorum mymaster 2>/dev/null | grep -q '^OK'
+  redis-cli -h 127.0.0.1 -p "$1" sentinel ckquorum mymaster 2>/dev/null | grep -q '^OK 3 usable'
 }
 
 replica_ok() {
@@ -161,7 +161,7 @@ EOF
     wait_for "the Sentinel on port $p" 10 answers "$p"
   done
   for p in "${ports[@]:2}"; do
-    wait_for "Sentinel $p to see a quorum" 30 sentinel_ok "$p"
+    wait_for "Sentinel $p to see the other two" 30 sentinel_ok "$p"
   done
   trap - ERR
   echo "Redis Sentinel: master 127.0.0.1:$master, replica 127.0.0.1:$replica, Sentinels on ${ports[2]}, ${ports[3]}, ${ports[4]} (quorum 2, down-after 5000 ms)"
