@@ -115,7 +115,39 @@ func (b *Binder) Compute(r *http.Request, clientIP string) []byte {
 	s := b.pool.Get().(*scratch)
 	defer b.pool.Put(s)
 
-	present := b.canonicalize(s, r, clientIP, allFields)
+	return b.encode(s, b.canonicalize(s, r, clientIP, allFields))
+}
+
+// Rekey returns stored made again with the newest key, binding the same
+// fields stored binds (less those now ActionOff) and no other, for a
+// request that Check found to match stored exactly: key rotation then
+// never binds a field the login did not, so a field turned on after login
+// stays unchecked for that session, as Config promises. It returns nil when
+// stored is malformed or when a field it binds has no value in r, so it
+// cannot be made again as it was.
+func (b *Binder) Rekey(stored []byte, r *http.Request, clientIP string) []byte {
+	if b == nil || len(b.keys) == 0 || !wellFormed(stored) {
+		return nil
+	}
+	s := b.pool.Get().(*scratch)
+	defer b.pool.Put(s)
+
+	want := stored[2]
+	for f := UserAgent; f <= IPPrefix; f++ {
+		if b.actions[f] == ActionOff {
+			want &^= f.bit()
+		}
+	}
+	present := b.canonicalize(s, r, clientIP, want)
+	if present != want {
+		return nil
+	}
+	return b.encode(s, present)
+}
+
+// encode returns the stored form of the fields in present, whose MAC inputs
+// canonicalize has built in s, with the newest key.
+func (b *Binder) encode(s *scratch, present uint8) []byte {
 	out := make([]byte, headerLen, headerLen+macLen*bits.OnesCount8(present))
 	out[0] = formatVersion
 	out[1] = b.ids[0]

@@ -315,6 +315,41 @@ func TestKeyRotation(t *testing.T) {
 	})
 }
 
+// TestRekeyBindsTheSameFields: re-keying a fingerprint during a rotation
+// binds exactly the fields the login bound, so a field turned on since the
+// login (here the IP prefix) stays unchecked for that session, as Config
+// promises; Compute would have bound it.
+func TestRekeyBindsTheSameFields(t *testing.T) {
+	ua := uaByName(t, userAgents(t), "firefox133-linux")
+	stored := newBinder(t, Config{}, secret1).Compute(newRequest(ua, "en"), "198.51.100.7")
+	rotated := newBinder(t, Config{IPPrefix: ActionDestroy}, secret2, secret1)
+	dropped := newBinder(t, Config{IPPrefix: ActionDestroy}, secret2)
+	require.Equal(t, Result{OldKey: true}, rotated.Check(stored, newRequest(ua, "en"), "198.51.100.7"))
+
+	again := rotated.Rekey(stored, newRequest(ua, "en"), "198.51.100.7")
+	require.NotNil(t, again)
+	assert.Equal(t, rotated.ids[0], again[1], "made with the newest key")
+	assert.Equal(t, stored[2], again[2], "the same fields, no IP prefix")
+	assert.Equal(t, Result{}, dropped.Check(again, newRequest(ua, "en"), "203.0.113.9"), "another IP: the prefix was never bound")
+	assert.Equal(t, []Field{UserAgent}, dropped.Check(again, newRequest("curl/8.5.0", "en"), "203.0.113.9").Hard)
+
+	computed := rotated.Compute(newRequest(ua, "en"), "198.51.100.7")
+	assert.Equal(t, []Field{IPPrefix}, dropped.Check(computed, newRequest(ua, "en"), "203.0.113.9").Hard, "Compute binds the prefix: what Rekey must not do")
+
+	t.Run("a bound field without a value", func(t *testing.T) {
+		assert.Nil(t, rotated.Rekey(stored, newRequest(ua, ""), ""), "Accept-Language was bound and is missing now")
+	})
+	t.Run("a field turned off", func(t *testing.T) {
+		off := newBinder(t, Config{AcceptLanguage: ActionOff}, secret2, secret1)
+		again := off.Rekey(stored, newRequest(ua, ""), "")
+		require.NotNil(t, again)
+		assert.Equal(t, UserAgent.bit(), again[2], "only the User-Agent is left")
+	})
+	t.Run("malformed", func(t *testing.T) {
+		assert.Nil(t, rotated.Rekey([]byte{1, 2}, newRequest(ua, "en"), ""))
+	})
+}
+
 func TestKeyIDCollision(t *testing.T) {
 	// Two keys that share an ID byte: Check must try both.
 	ua := uaByName(t, userAgents(t), "chrome131-windows")

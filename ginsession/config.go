@@ -35,9 +35,8 @@ type Config struct {
 	// Secrets sign session cookies and key the fingerprints, newest
 	// first: the first signs, every one verifies. Key rotation: put the new
 	// secret first. RequireAuth re-signs a cookie an old secret signed and
-	// stores the session's fingerprint again with the new key, computed
-	// from that request as Login would (so a field turned on in
-	// Fingerprint since the login is bound from then on), and Save
+	// stores the session's fingerprint again with the new key, binding
+	// the same fields as before (never one turned on since the login), and Save
 	// re-signs the cookie too, so once IdleTimeout has passed every live
 	// session whose requests go through RequireAuth is on the new secret,
 	// and the old one can be dropped; AbsoluteTimeout after the rotation no

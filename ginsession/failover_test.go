@@ -91,10 +91,11 @@ func TestRekeyFailureAsksForAReload(t *testing.T) {
 	c, _ := gin.CreateTestContext(httptest.NewRecorder())
 	c.Request = httptest.NewRequest("GET", "/", nil)
 	c.Request.Header.Set("User-Agent", chromeWin)
-	st := &state{key: DefaultKeyPrefix + "x", created: s.now(), fp: []byte("old")}
+	old := s.fp.Compute(c.Request, "")
+	st := &state{key: DefaultKeyPrefix + "x", created: s.now(), fp: old}
 	s.rekeyFingerprint(context.Background(), c, st)
 
-	assert.Equal(t, []byte("old"), st.fp, "nothing changes on failure")
+	assert.Equal(t, old, st.fp, "nothing changes on failure")
 	require.Len(t, events, 1)
 	assert.Equal(t, EventStoreError, events[0].Type)
 	assert.ErrorIs(t, events[0].Err, ErrStoreUnavailable)

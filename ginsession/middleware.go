@@ -228,14 +228,16 @@ func authenticate(c *gin.Context) verdict {
 // secret's key checked and which matched the request exactly, with one
 // computed with the newest key, so that the session still checks once the
 // old secret is dropped: one more round trip, once per session and
-// rotation. The new fingerprint is computed from the request as Login
-// computes one, with every field the current configuration binds: a field
-// turned on since the login, which the old fingerprint did not bind, is
-// bound from now on. It only updates a session that still exists. A Redis failure
-// is reported as a store error and changes nothing: the request was
-// already authenticated, and the next guarded request tries again.
+// rotation. The new fingerprint binds the same fields as the old one
+// (fingerprint.Binder.Rekey), never one turned on since the login. It only
+// updates a session that still exists. A Redis failure is reported as a
+// store error and changes nothing: the request was already authenticated,
+// and the next guarded request tries again.
 func (s *Store) rekeyFingerprint(ctx context.Context, c *gin.Context, st *state) {
-	fp := s.fp.Compute(c.Request, s.clientIP(c))
+	fp := s.fp.Rekey(st.fp, c.Request, s.clientIP(c))
+	if fp == nil {
+		return // cannot be made again as it was: the session keeps the old key until it ends
+	}
 	now := s.now()
 	// The activity is written with the TTL, as Save does, so the two agree.
 	err := runScript(ctx, s.rdb, updateScript, redis.NewIntCmd, []string{st.key}, s.ttl(st.created, now), 0, metaFP, fp, metaLastSeen, now-st.created).Err()
