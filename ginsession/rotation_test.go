@@ -6,8 +6,11 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/gin-gonic/gin"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sessionshield/sessionshield/fingerprint"
 )
 
 // TestRotationFinishesForReadOnlyUsers rotates from secret A to secret B
@@ -76,4 +79,37 @@ func TestRotationFinishesForReadOnlyUsers(t *testing.T) {
 	r = after.do("GET", "/api/profile")
 	assert.Equal(t, http.StatusUnauthorized, r.status, "the A cookie is refused once A is dropped")
 	assert.JSONEq(t, `{"error":"not logged in"}`, r.body)
+}
+
+// TestRotationDoesNotBindNewFields: a session from before the IP prefix
+// was turned on keeps not being checked for it after a key rotation
+// re-keys its fingerprint, as fingerprint.Config promises; before the
+// re-key bound the fields of the current configuration, the same user
+// moving to another network got 401 once the rotation had re-keyed them.
+func TestRotationDoesNotBindNewFields(t *testing.T) {
+	h := newHarness(t, nil) // the IP prefix is off at login
+	c := h.login(chromeWin, "ivan")
+
+	secretB := []byte("secret B, which replaces secret A, 32+ bytes")
+	st, err := NewStore(h.rdb, Config{
+		Secrets: [][]byte{secretB, []byte(testSecret)}, KeyPrefix: h.prefix, Insecure: true, Now: h.clock.Now, Logger: discardLogger,
+		Fingerprint: fingerprint.Config{IPPrefix: fingerprint.ActionDestroy},
+		ClientIP:    func(c *gin.Context) string { return c.GetHeader("X-Test-IP") },
+	})
+	require.NoError(t, err)
+	srv := httptest.NewServer(h.router(cookieName, st))
+	t.Cleanup(srv.Close)
+	cl := &client{h: &harness{t: t, srv: srv}, ua: chromeWin, headers: map[string]string{"X-Test-IP": "198.51.100.7"}, http: srv.Client()}
+	cl.cookie = c.cookie
+
+	r := cl.do("GET", "/api/profile")
+	require.Equal(t, http.StatusOK, r.status, r.body)
+	ck := r.cookie(t)
+	require.NotNil(t, ck, "re-signed with B, fingerprint re-keyed")
+	cl.cookie = ck.Value
+
+	cl.headers["X-Test-IP"] = "203.0.113.9"
+	r = cl.do("GET", "/api/profile")
+	assert.Equal(t, http.StatusOK, r.status, "another network: the IP prefix was never bound for this session")
+	assert.True(t, h.exists(h.keyOf(c.cookie)))
 }
