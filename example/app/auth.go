@@ -115,14 +115,27 @@ func (a *App) startSession(c *gin.Context, userID string) bool {
 
 // logout ends the caller's session and expires its cookie.
 func (a *App) logout(c *gin.Context) {
-	if err := ginsession.Logout(c); err != nil {
-		if errors.Is(err, ginsession.ErrStoreUnavailable) {
-			a.unavailable(c, err)
-			return
-		}
-		panic(err)
+	if !a.endCurrent(c) {
+		return
 	}
 	c.JSON(http.StatusOK, gin.H{"message": "Logged out"})
+}
+
+// endCurrent logs the request's session out (ginsession.Logout) and
+// reports whether it did. When Redis failed it has answered 503; any other
+// error is a wiring mistake (no sessions middleware) and panics, so the
+// recovery middleware answers 500 rather than a logout that did not happen.
+func (a *App) endCurrent(c *gin.Context) bool {
+	err := ginsession.Logout(c)
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, ginsession.ErrStoreUnavailable):
+		a.unavailable(c, err)
+		return false
+	default:
+		panic(err)
+	}
 }
 
 // profile answers the logged-in user's ID and email.

@@ -50,8 +50,7 @@ func (a *App) logoutAll(c *gin.Context) {
 		a.unavailable(c, err)
 		return
 	}
-	if err := ginsession.Logout(c); err != nil && errors.Is(err, ginsession.ErrStoreUnavailable) {
-		a.unavailable(c, err)
+	if !a.endCurrent(c) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"message": "Logged out everywhere", "revoked": n})
