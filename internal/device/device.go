@@ -87,7 +87,7 @@ const (
 // description. Codes are stable across versions: stored sessions depend on
 // them.
 func Code(userAgent string) string {
-	ua := trimSpace(userAgent)
+	ua := strings.Trim(userAgent, asciiSpace)
 	if len(ua) > deviceScanLimit {
 		ua = ua[:deviceScanLimit]
 	}
@@ -173,17 +173,6 @@ func capDevice(s string) string {
 	return s
 }
 
-func isSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
-}
-
-// trimSpace trims ASCII white space, as the fingerprint's canonical forms do.
-func trimSpace(s string) string {
-	for len(s) > 0 && isSpace(s[0]) {
-		s = s[1:]
-	}
-	for len(s) > 0 && isSpace(s[len(s)-1]) {
-		s = s[:len(s)-1]
-	}
-	return s
-}
+// asciiSpace is the white space the fingerprint's canonical forms trim:
+// ASCII only, never Unicode spaces.
+const asciiSpace = " \t\n\v\f\r"
