@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/logging"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -61,8 +62,14 @@ func recommendedFailoverOptions() *redis.FailoverOptions {
 // production) and no log output.
 func faultHarness(t *testing.T, rdb, raw redis.UniversalClient) *harness {
 	t.Helper()
-	log.SetOutput(io.Discard) // gin-contrib/sessions logs every failed load
-	t.Cleanup(func() { log.SetOutput(os.Stderr) })
+	// gin-contrib/sessions logs every failed load and go-redis every failed
+	// dial: thousands of lines that would bury a failure's message.
+	log.SetOutput(io.Discard)
+	logging.Disable()
+	t.Cleanup(func() {
+		log.SetOutput(os.Stderr)
+		logging.Enable()
+	})
 	return newHarnessOn(t, rdb, &redistest.Counter{}, raw, func(c *Config) {
 		c.Now = time.Now
 		c.Logger = discardLogger
@@ -237,6 +244,8 @@ func TestFaultClusterKill(t *testing.T) {
 		}
 	}
 
+	redistest.WaitReplicated(t, victim.Addr) // a write not yet replicated dies with the master
+
 	const killAt = 2 * time.Second
 	var promoted time.Duration
 	l := runLoad(h, clients, users, 16*time.Second, func(began time.Time) {
@@ -293,6 +302,7 @@ func TestFaultClusterRevocation(t *testing.T) {
 		keys[h.keyOf(c.cookie)] = true
 	}
 
+	redistest.WaitReplicated(t, victim.Addr) // a write not yet replicated dies with the master
 	killed := time.Now()
 	victim.Stop()
 	r := loggingOut.do("POST", "/logout")
@@ -360,6 +370,7 @@ func TestFaultSentinelKill(t *testing.T) {
 	rdb := ss.Client(t, recommendedFailoverOptions())
 	h := faultHarness(t, rdb, rdb)
 	clients, users := loginClients(h, 20)
+	redistest.WaitReplicated(t, ss.Master.Addr) // a write not yet replicated dies with the master
 
 	const killAt = 2 * time.Second
 	var promoted time.Duration

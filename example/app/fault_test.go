@@ -13,13 +13,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"math"
 	"net/http"
+	"os"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9/logging"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -31,11 +34,13 @@ const faultClients = 20
 
 // outcome is one request of the load: when it started and ended, its
 // status (0 for a transport error, which includes a client-side timeout),
-// and whether its body showed another client's user.
+// whether its body showed another client's user, and for an answer other
+// than 200 the error it gave.
 type outcome struct {
 	start, end time.Time
 	status     int
 	wrongUser  bool
+	reason     string
 }
 
 func (o outcome) took() time.Duration { return o.end.Sub(o.start) }
@@ -46,11 +51,24 @@ type loggedIn struct {
 	cookie *http.Cookie
 }
 
+// quietLogs silences, for the rest of the test, what go-redis and
+// gin-contrib/sessions print on every failed dial and load during a fault:
+// thousands of lines that would bury a failure's message.
+func quietLogs(t *testing.T) {
+	logging.Disable()
+	log.SetOutput(io.Discard)
+	t.Cleanup(func() {
+		logging.Enable()
+		log.SetOutput(os.Stderr)
+	})
+}
+
 // faultEnv starts the application with Open on a Redis of the test's own,
 // with the example's default client options, and logs faultClients users
 // in.
 func faultEnv(t *testing.T, addr string) (*testEnv, []loggedIn) {
 	t.Helper()
+	quietLogs(t)
 	e := openEnv(t, Config{RedisURL: "redis://" + addr, SignupLimit: 10 * faultClients, IPLimit: 10 * faultClients})
 	clients := make([]loggedIn, faultClients)
 	for i := range clients {
@@ -96,6 +114,10 @@ func load(e *testEnv, clients []loggedIn, stop <-chan struct{}) []outcome {
 					if o.status == http.StatusOK {
 						var p struct{ UserID string }
 						o.wrongUser = json.Unmarshal(body, &p) != nil || p.UserID != c.id
+					} else {
+						var p struct{ Error string }
+						_ = json.Unmarshal(body, &p)
+						o.reason = p.Error
 					}
 				}
 				o.end = time.Now()
@@ -109,6 +131,18 @@ func load(e *testEnv, clients []loggedIn, stop <-chan struct{}) []outcome {
 	}
 	wg.Wait()
 	return all
+}
+
+// reasons counts the answers other than 200 by status and error, for a
+// failure message.
+func reasons(os []outcome) map[string]int {
+	n := map[string]int{}
+	for _, o := range os {
+		if o.status != http.StatusOK {
+			n[fmt.Sprintf("%d %s", o.status, o.reason)]++
+		}
+	}
+	return n
 }
 
 // statusCounts counts outcomes by status.

@@ -462,6 +462,57 @@ func (s *Sentinels) WaitFailover(t testing.TB, timeout time.Duration) time.Durat
 	return time.Since(start)
 }
 
+// WaitReplicated waits until every replica of the master at addr has
+// acknowledged all the writes the master took before the call, and fails t
+// after 10 s. Redis replicates asynchronously: a master killed before its
+// replica acknowledged a write loses that write in the failover. A test
+// that kills a master to measure the store, not replication lag, calls this
+// first.
+func WaitReplicated(t testing.TB, addr string) {
+	t.Helper()
+	rc := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	defer rc.Close()
+	ctx := context.Background()
+	info, err := rc.Info(ctx, "replication").Result()
+	if err != nil {
+		t.Fatalf("redistest: INFO replication of %s: %v", addr, err)
+	}
+	want, err := strconv.ParseInt(infoField(info, "master_repl_offset"), 10, 64)
+	if err != nil {
+		t.Fatalf("redistest: %s reports no master_repl_offset: %v", addr, err)
+	}
+	waitFor(t, 10*time.Second, fmt.Sprintf("the replicas of %s to acknowledge offset %d", addr, want), func() bool {
+		info, err := rc.Info(ctx, "replication").Result()
+		n, _ := strconv.Atoi(infoField(info, "connected_slaves"))
+		if err != nil || n == 0 {
+			return false
+		}
+		for i := range n {
+			// slave0:ip=127.0.0.1,port=7001,state=online,offset=1234,lag=0
+			replica := map[string]string{}
+			for kv := range strings.SplitSeq(infoField(info, "slave"+strconv.Itoa(i)), ",") {
+				k, v, _ := strings.Cut(kv, "=")
+				replica[k] = v
+			}
+			got, err := strconv.ParseInt(replica["offset"], 10, 64)
+			if err != nil || replica["state"] != "online" || got < want {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// infoField returns the value of the field name in an INFO reply, or "".
+func infoField(info, name string) string {
+	for line := range strings.Lines(info) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":"); ok {
+			return v
+		}
+	}
+	return ""
+}
+
 // waitFor polls ok every 50 ms until it is true, failing t after timeout.
 func waitFor(t testing.TB, timeout time.Duration, what string, ok func() bool) {
 	t.Helper()
