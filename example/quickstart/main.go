@@ -1,5 +1,4 @@
-// Command quickstart is the README's quick start, compiled with the rest of
-// the module (a test checks that the README shows exactly this file).
+// Command quickstart is the README's quick start (a test keeps the two identical).
 package main
 
 import (
@@ -27,8 +26,7 @@ func main() {
 
 	r := gin.New()
 	_ = r.SetTrustedProxies(nil) // no proxy in front: believe no X-Forwarded-For (list yours here)
-	// gin.Recovery() would write the request's Cookie header to the log on a
-	// broken pipe (and on every panic in debug mode): recover without it.
+	// Not gin.Recovery(): it can write the request's Cookie header to the log.
 	r.Use(gin.Logger(), gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, err any) {
 		log.Printf("panic: %v", err)
 		c.AbortWithStatus(http.StatusInternalServerError)
@@ -63,8 +61,7 @@ func main() {
 	log.Fatal(r.Run(":8080")) // serve it behind TLS: the cookie is Secure
 }
 
-// checkCredentials stands for the application's own credential check (see
-// example/app for one with argon2id and a brute-force throttle).
+// checkCredentials stands for your credential check (example/app has one with argon2id).
 func checkCredentials(c *gin.Context) (userID string, ok bool) {
 	return "", false
 }
