@@ -267,6 +267,46 @@ func TestFaultClusterKill(t *testing.T) {
 	}
 }
 
+// TestFaultClusterManualFailover runs CLUSTER FAILOVER on the replica of a
+// master that holds some of the sessions under load, as an operator does
+// before maintenance: the replica takes over in step with its master, so
+// no write is lost, and the clients follow the MOVED redirections. Every
+// session survives and the requests answer 200 again within 10 s.
+func TestFaultClusterManualFailover(t *testing.T) {
+	cl := redistest.StartReplicatedCluster(t)
+	rdb := cl.Client(t, recommendedClusterOptions())
+	h := faultHarness(t, rdb, cl.Client(t, &redis.ClusterOptions{}))
+	clients, users := loginClients(h, 20)
+	master := cl.MasterOf(t, h.keyOf(clients[0].cookie))
+	replica := cl.ReplicaOf(t, master)
+	onMaster := 0
+	for _, c := range clients {
+		if cl.MasterOf(t, h.keyOf(c.cookie)) == master {
+			onMaster++
+		}
+	}
+
+	const failoverAt = 2 * time.Second
+	var promoted time.Duration
+	l := runLoad(h, clients, users, 10*time.Second, func(began time.Time) {
+		time.Sleep(time.Until(began.Add(failoverAt)))
+		rc := redis.NewClient(&redis.Options{Addr: replica.Addr})
+		defer rc.Close()
+		require.NoError(t, rc.ClusterFailover(context.Background()).Err())
+		promoted = cl.WaitPromoted(t, h.keyOf(clients[0].cookie), master, 10*time.Second)
+	})
+
+	assert.Equal(t, replica, cl.MasterOf(t, h.keyOf(clients[0].cookie)), "the replica serves the slot now")
+	recovery := max(0, l.lastNot(http.StatusOK)-failoverAt)
+	t.Log(l.line("cluster-manual-failover", fmt.Sprintf("sessions-on-the-master=%d promoted-after=%.1fs recovery=%.1fs",
+		onMaster, promoted.Seconds(), recovery.Seconds())))
+	l.assertNoFailures(t)
+	assert.LessOrEqual(t, recovery, 10*time.Second, "every request succeeds again within 10 s of the failover")
+	for i, c := range clients {
+		assert.Equal(t, http.StatusOK, c.do("GET", "/api/profile").status, "the session of client %d survived the failover", i)
+	}
+}
+
 // TestFaultClusterRevocation ends sessions with Logout, RevokeSession and
 // RevokeUser while the master that holds them is dead and the one that
 // holds the user's index is alive: each call fails, and each retry after

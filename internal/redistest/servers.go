@@ -258,6 +258,31 @@ func (c *Cluster) MasterOf(t testing.TB, key string) *Server {
 	return nil
 }
 
+// ReplicaOf returns the node that replicates master, failing t when master
+// reports no replica of this cluster.
+func (c *Cluster) ReplicaOf(t testing.TB, master *Server) *Server {
+	t.Helper()
+	rc := redis.NewClient(&redis.Options{Addr: master.Addr, MaxRetries: -1})
+	defer rc.Close()
+	info, err := rc.Info(context.Background(), "replication").Result()
+	if err != nil {
+		t.Fatalf("redistest: INFO replication of %s: %v", master.Addr, err)
+	}
+	// slave0:ip=127.0.0.1,port=7001,state=online,offset=1234,lag=0
+	replica := map[string]string{}
+	for kv := range strings.SplitSeq(infoField(info, "slave0"), ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		replica[k] = v
+	}
+	for _, n := range c.Nodes {
+		if n.Addr == replica["ip"]+":"+replica["port"] {
+			return n
+		}
+	}
+	t.Fatalf("redistest: %s has no replica in this cluster:\n%s", master.Addr, info)
+	return nil
+}
+
 // masterAddr asks the live nodes, in turn, which master serves key's slot.
 func (c *Cluster) masterAddr(key string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
