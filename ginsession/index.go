@@ -260,8 +260,9 @@ func (s *Store) RevokeSession(ctx context.Context, userID, ref string) error {
 // started. When it returns an error (wrapping ErrStoreUnavailable: a
 // Cluster node down, say), the count is of the sessions it did end, and
 // every session it did not end is still listed: call it again, after the
-// failover, to end them. A login that runs at the same moment may survive;
-// call it again after changing the password.
+// failover, to end them. A login that runs at the same moment may survive,
+// listed, so that the next call ends it: call it again after changing the
+// password.
 //
 // Redis replicates asynchronously, so a DEL that a master acknowledged
 // and then lost in a crash before sending it to its replica (a window of

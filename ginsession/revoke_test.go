@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sessionshield/sessionshield/internal/redistest"
 )
 
 // failDel is a go-redis hook that, while on, fails every DEL without
@@ -131,4 +134,77 @@ func TestLoginKeepsOldSessionListedWhenItsDeleteFails(t *testing.T) {
 	d := h.login(chromeWin, "bob")
 	require.Equal(t, http.StatusOK, d.do("POST", "/login?user=bob").status, "a re-login over a live session")
 	assert.Equal(t, []string{h.keyOf(d.cookie)[len(h.prefix):]}, h.indexMembers("bob"), "the old entry left once its DEL succeeded")
+}
+
+// TestRevokeUserRacingLogins runs RevokeUser again and again while the
+// same user logs in from 20 browsers at once, on one node and on a
+// Cluster (where a session and its index entry live on different nodes).
+// A login that races a RevokeUser may survive it, as RevokeUser's doc
+// says, but never unlisted: every session still in Redis afterwards is in
+// the user's index, and the next RevokeUser ends every one of them.
+func TestRevokeUserRacingLogins(t *testing.T) {
+	t.Run("single node", func(t *testing.T) {
+		revokeUserRacingLogins(t, newHarness(t, func(c *Config) { c.MaxSessionsPerUser = NoSessionLimit }))
+	})
+	t.Run("cluster", func(t *testing.T) {
+		cluster := redistest.StartCluster(t)
+		count := &redistest.Counter{}
+		cluster.AddHook(count)
+		revokeUserRacingLogins(t, newHarnessOn(t, cluster, count, cluster, func(c *Config) { c.MaxSessionsPerUser = NoSessionLimit }))
+	})
+}
+
+func revokeUserRacingLogins(t *testing.T, h *harness) {
+	ctx := context.Background()
+	const logins = 20
+	clients := make([]*client, logins)
+	start := make(chan struct{})
+	var done atomic.Int32 // logins answered
+	var wg sync.WaitGroup
+	for i := range logins {
+		wg.Go(func() {
+			c := h.client(chromeWin)
+			<-start
+			r := c.do("POST", "/login?user=ray")
+			assert.Equal(t, http.StatusOK, r.status, r.body)
+			clients[i] = c
+			done.Add(1)
+		})
+	}
+	// RevokeUser back to back until half the logins have answered: the
+	// other half race it or come after it.
+	var revokes, revokeErrs int
+	wg.Go(func() {
+		<-start
+		for ; revokes < 10000 && done.Load() < logins/2; revokes++ {
+			if _, err := h.store.RevokeUser(ctx, "ray"); err != nil {
+				revokeErrs++
+			}
+		}
+	})
+	close(start)
+	wg.Wait()
+	require.False(t, t.Failed())
+	assert.Zero(t, revokeErrs, "RevokeUser errors")
+	assert.Positive(t, revokes, "RevokeUser ran while the logins did")
+
+	listed := map[string]bool{}
+	for _, k := range prefixed(h.prefix, h.indexMembers("ray")) {
+		listed[k] = true
+	}
+	survivors := 0
+	for i, c := range clients {
+		if key := h.keyOf(c.cookie); h.exists(key) {
+			survivors++
+			assert.True(t, listed[key], "login %d survived the race unlisted", i)
+		}
+	}
+	n, err := h.store.RevokeUser(ctx, "ray")
+	require.NoError(t, err)
+	t.Logf("%d logins raced %d RevokeUser calls: %d survived, all listed; the next RevokeUser ended %d", logins, revokes, survivors, n)
+	assert.Equal(t, survivors, n, "the next RevokeUser ends every survivor")
+	for i, c := range clients {
+		assert.False(t, h.exists(h.keyOf(c.cookie)), "session %d after the second RevokeUser", i)
+		assert.Equal(t, http.StatusUnauthorized, h.status(c), "session %d after the second RevokeUser", i)
+	}
 }
