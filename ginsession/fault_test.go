@@ -41,6 +41,9 @@ const (
 	recPoolTimeout  = time.Second
 	recMaxRetries   = 1
 	recDialRetries  = 1 // one dial attempt: a dead node refuses at once, and MaxRetries retries the command
+	// A ClusterClient retries by itself, MaxRedirects times, through node
+	// clients that retry nothing by default: MaxRetries stays unset there.
+	recMaxRedirects = 2
 )
 
 func recommendedOptions(addr string) *redis.Options {
@@ -50,7 +53,7 @@ func recommendedOptions(addr string) *redis.Options {
 
 func recommendedClusterOptions() *redis.ClusterOptions {
 	return &redis.ClusterOptions{DialTimeout: recDialTimeout, DialerRetries: recDialRetries, ReadTimeout: recReadTimeout,
-		WriteTimeout: recWriteTimeout, PoolTimeout: recPoolTimeout, MaxRetries: recMaxRetries, ContextTimeoutEnabled: true}
+		WriteTimeout: recWriteTimeout, PoolTimeout: recPoolTimeout, MaxRedirects: recMaxRedirects, ContextTimeoutEnabled: true}
 }
 
 func recommendedFailoverOptions() *redis.FailoverOptions {
@@ -265,6 +268,68 @@ func TestFaultClusterKill(t *testing.T) {
 		r := clients[i].do("GET", "/api/profile")
 		assert.Equal(t, http.StatusOK, r.status, "the session of client %d survived on the replica", i)
 	}
+}
+
+// TestFaultClusterFrozenMaster freezes (SIGSTOP) the master that holds
+// some of the sessions under load: unlike a killed one, it refuses
+// nothing, so the requests for its slots time out instead of failing at
+// once, as with a hung host or a network partition. They must answer 503
+// within the client timeouts (never hang, never 500), and 200 again within
+// 10 s once the replica is promoted, with the sessions kept. When the old
+// master is thawed it rejoins as a replica and nothing changes for the
+// clients.
+func TestFaultClusterFrozenMaster(t *testing.T) {
+	cl := redistest.StartReplicatedCluster(t)
+	rdb := cl.Client(t, recommendedClusterOptions())
+	h := faultHarness(t, rdb, cl.Client(t, &redis.ClusterOptions{}))
+	clients, users := loginClients(h, 20)
+	victim := cl.MasterOf(t, h.keyOf(clients[0].cookie))
+	onVictim := 0
+	for _, c := range clients {
+		if cl.MasterOf(t, h.keyOf(c.cookie)) == victim {
+			onVictim++
+		}
+	}
+	redistest.WaitReplicated(t, victim.Addr) // a write not yet replicated is lost in the failover
+
+	const freezeAt, thawAt = 2 * time.Second, 12 * time.Second
+	var promoted time.Duration
+	l := runLoad(h, clients, users, 16*time.Second, func(began time.Time) {
+		time.Sleep(time.Until(began.Add(freezeAt)))
+		victim.Freeze(t)
+		promoted = cl.WaitPromoted(t, h.keyOf(clients[0].cookie), victim, 9*time.Second)
+		time.Sleep(time.Until(began.Add(thawAt)))
+		victim.Thaw(t)
+	})
+
+	recovery := max(0, l.lastNot(http.StatusOK)-freezeAt)
+	failed := func(s sample) bool { return s.status != http.StatusOK }
+	t.Log(l.line("cluster-frozen-master", fmt.Sprintf("sessions-on-frozen-master=%d promoted-after=%.1fs recovery=%.1fs thawed-at=%v",
+		onVictim, promoted.Seconds(), recovery.Seconds(), thawAt)))
+	l.assertNoFailures(t)
+	assert.Positive(t, l.counts()[http.StatusServiceUnavailable], "the freeze was felt")
+	assert.LessOrEqual(t, l.percentile(0.99, failed), 1500*time.Millisecond, "p99 of the failed requests: they time out, they do not hang")
+	assert.LessOrEqual(t, recovery, 10*time.Second, "every request succeeds again within 10 s of the freeze")
+	for i, c := range clients {
+		assert.Equal(t, http.StatusOK, c.do("GET", "/api/profile").status, "the session of client %d after the thaw", i)
+	}
+	waitRole(t, victim.Addr, "slave", 10*time.Second)
+}
+
+// waitRole waits until the server at addr reports role (master or slave)
+// in INFO replication, failing t after timeout.
+func waitRole(t *testing.T, addr, role string, timeout time.Duration) {
+	t.Helper()
+	rc := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	defer rc.Close()
+	var info string
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		info, _ = rc.Info(context.Background(), "replication").Result()
+		if strings.Contains(info, "role:"+role+"\r\n") {
+			return
+		}
+	}
+	t.Fatalf("%s is not a %s after %v:\n%s", addr, role, timeout, info)
 }
 
 // TestFaultClusterManualFailover runs CLUSTER FAILOVER on the replica of a

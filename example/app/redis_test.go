@@ -30,7 +30,7 @@ func TestParseRedisTarget(t *testing.T) {
 		db         int
 		tls        bool
 		dial, read time.Duration
-		retries    int
+		retries    int // MaxRetries; MaxRedirects for a Cluster
 		ctxTimeout bool
 	}
 	for _, tc := range []struct {
@@ -44,9 +44,9 @@ func TestParseRedisTarget(t *testing.T) {
 		{"standalone blank option asks for go-redis's default", RedisStandalone, "redis://h:1?read_timeout=",
 			want{addrs: []string{"h:1"}, dial: wantDial, read: 0, retries: 1, ctxTimeout: true}},
 		{"cluster seeds", RedisCluster, "redis://u:hunter2@10.0.0.1:7000?addr=10.0.0.2:7000&addr=10.0.0.3:7000",
-			want{addrs: []string{"10.0.0.1:7000", "10.0.0.2:7000", "10.0.0.3:7000"}, dial: wantDial, read: wantRead, retries: 1, ctxTimeout: true}},
-		{"cluster URL options win", RedisCluster, "redis://10.0.0.1:7000?max_retries=-1&read_timeout=100ms&dialer_retries=3",
-			want{addrs: []string{"10.0.0.1:7000"}, dial: wantDial, read: 100 * time.Millisecond, retries: -1, ctxTimeout: true}},
+			want{addrs: []string{"10.0.0.1:7000", "10.0.0.2:7000", "10.0.0.3:7000"}, dial: wantDial, read: wantRead, retries: 2, ctxTimeout: true}},
+		{"cluster URL options win", RedisCluster, "redis://10.0.0.1:7000?max_redirects=5&read_timeout=100ms&dialer_retries=3",
+			want{addrs: []string{"10.0.0.1:7000"}, dial: wantDial, read: 100 * time.Millisecond, retries: 5, ctxTimeout: true}},
 		{"sentinel", RedisSentinel, "redis://10.0.0.1:26379/1?master_name=mymaster&addr=10.0.0.2:26379",
 			want{addrs: []string{"10.0.0.1:26379", "10.0.0.2:26379"}, master: "mymaster", db: 1, dial: wantDial, read: wantRead, retries: 1, ctxTimeout: true}},
 		{"sentinel context timeouts off by the URL", RedisSentinel, "rediss://s:hunter2@10.0.0.1:26379?master_name=m&password=hunter3&context_timeout_enabled=false",
@@ -70,8 +70,9 @@ func TestParseRedisTarget(t *testing.T) {
 			case RedisCluster:
 				o := target.cluster
 				require.NotNil(t, o)
-				got = want{o.Addrs, "", 0, o.TLSConfig != nil, o.DialTimeout, o.ReadTimeout, o.MaxRetries, o.ContextTimeoutEnabled}
+				got = want{o.Addrs, "", 0, o.TLSConfig != nil, o.DialTimeout, o.ReadTimeout, o.MaxRedirects, o.ContextTimeoutEnabled}
 				write, pool, dialerRetries = o.WriteTimeout, o.PoolTimeout, o.DialerRetries
+				assert.Zero(t, o.MaxRetries, "a ClusterClient's own default: it retries through its redirects, not per node")
 				assert.Equal(t, 2*time.Second, o.ClusterStateReloadInterval)
 				assert.IsType(t, &redis.ClusterClient{}, target.newClient())
 			case RedisSentinel:

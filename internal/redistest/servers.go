@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,9 +23,10 @@ type Server struct {
 	Addr string
 	bin  string
 	args []string
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done bool
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	done   bool
+	frozen bool
 }
 
 // Stop kills the server with SIGKILL (kill -9: no shutdown, nothing
@@ -38,6 +40,39 @@ func (s *Server) Stop() {
 	s.done = true
 	_ = s.cmd.Process.Kill()
 	_ = s.cmd.Wait()
+}
+
+// Freeze stops the server's process with SIGSTOP: it keeps its port and
+// its connections but answers nothing, neither clients nor the cluster
+// bus, as a host that hangs or a network partition looks from outside.
+// The kernel still completes new TCP handshakes until the listen backlog
+// is full; after that, dials time out. Thaw resumes it.
+func (s *Server) Freeze(t testing.TB) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatalf("redistest: freezing %s: %v", s.Addr, err)
+	}
+	s.frozen = true
+}
+
+// Thaw resumes a server that Freeze stopped (SIGCONT).
+func (s *Server) Thaw(t testing.TB) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatalf("redistest: thawing %s: %v", s.Addr, err)
+	}
+	s.frozen = false
+}
+
+// answers reports whether the server runs and is not frozen.
+func (s *Server) answers() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.done && !s.frozen
 }
 
 // Restart starts the server again, empty, on the same port with the same
@@ -283,16 +318,13 @@ func (c *Cluster) ReplicaOf(t testing.TB, master *Server) *Server {
 	return nil
 }
 
-// masterAddr asks the live nodes, in turn, which master serves key's slot.
+// masterAddr asks the nodes that answer, in turn, which master serves key's slot.
 func (c *Cluster) masterAddr(key string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	var lastErr error
 	for _, n := range c.Nodes {
-		n.mu.Lock()
-		dead := n.done
-		n.mu.Unlock()
-		if dead {
+		if !n.answers() {
 			continue
 		}
 		rc := redis.NewClient(&redis.Options{Addr: n.Addr, MaxRetries: -1})
@@ -316,7 +348,7 @@ func (c *Cluster) masterAddr(key string) (string, error) {
 	return "", fmt.Errorf("no node says who serves %q: %v", key, lastErr)
 }
 
-// WaitPromoted waits until the live nodes say that key's slot is served by
+// WaitPromoted waits until the nodes that answer say that key's slot is served by
 // a master other than dead and the cluster is ok again, and returns how
 // long it waited. It fails t after timeout.
 func (c *Cluster) WaitPromoted(t testing.TB, key string, dead *Server, timeout time.Duration) time.Duration {
@@ -334,15 +366,12 @@ func (c *Cluster) WaitPromoted(t testing.TB, key string, dead *Server, timeout t
 	}
 }
 
-// allOK reports whether every live node says cluster_state:ok.
+// allOK reports whether every node that answers says cluster_state:ok.
 func (c *Cluster) allOK() bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	for _, n := range c.Nodes {
-		n.mu.Lock()
-		dead := n.done
-		n.mu.Unlock()
-		if dead {
+		if !n.answers() {
 			continue
 		}
 		rc := redis.NewClient(&redis.Options{Addr: n.Addr, MaxRetries: -1})
