@@ -262,7 +262,9 @@ func (s *Store) RevokeSession(ctx context.Context, userID, ref string) error {
 // every session it did not end is still listed: call it again, after the
 // failover, to end them. A login that runs at the same moment may survive,
 // listed, so that the next call ends it: call it again after changing the
-// password.
+// password. It sets no cookie: in a "log out everywhere" handler, whose own
+// session it ends too, call Logout(c) after it so that the caller's cookie
+// is expired as well (the example's /logout-all does).
 //
 // Redis replicates asynchronously, so a DEL that a master acknowledged
 // and then lost in a crash before sending it to its replica (a window of
