@@ -214,6 +214,30 @@ func TestLogoutDestroysAndReplayIsRefused(t *testing.T) {
 	require.Len(t, h.eventsOf(EventLogout), 1)
 }
 
+// TestClearIsNotALogout is the mistake of logging out with
+// sessions.Default(c).Clear(): the values go, the login stays, as the
+// README and Save's documentation say. Logout is the logout.
+func TestClearIsNotALogout(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.login(chromeWin, "gina")
+	require.Equal(t, http.StatusOK, c.do("POST", "/set?k=cart&v=3").status)
+	key := h.keyOf(c.cookie)
+	h.handler = func(c *gin.Context) {
+		s := sessions.Default(c)
+		s.Clear()
+		saveOr500(c, s)
+	}
+	r := c.do("POST", "/hook")
+	require.Equal(t, http.StatusOK, r.status, r.body)
+	for _, sc := range r.setCookies {
+		assert.NotContains(t, sc, "Max-Age=0", "the cookie is not expired")
+	}
+	assert.True(t, h.exists(key), "the session is not deleted")
+	assert.Equal(t, `{"userId":"gina"}`, c.do("GET", "/api/profile").body, "still logged in")
+	assert.Nil(t, jsonField(t, c.do("GET", "/get?k=cart").body, "value"), "the values are gone")
+	assert.Empty(t, h.eventsOf(EventLogout))
+}
+
 // TestLogoutThenLoginInOneResponse is a handler that logs a user out and
 // another in within one response (switching accounts). With
 // Clear-Site-Data: "cookies" on that response, Chromium would drop the new

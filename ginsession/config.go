@@ -172,7 +172,7 @@ func (cfg Config) withDefaults() Config {
 // ErrNoSecret, ErrShortSecret or ErrWeakSecret for a secret.
 func (cfg *Config) validate() error {
 	if len(cfg.Secrets) == 0 {
-		return ErrNoSecret
+		return fmt.Errorf("%w; %s", ErrNoSecret, secretHelp)
 	}
 	for i, sec := range cfg.Secrets {
 		if err := secretError(sec, "secret "+strconv.Itoa(i)); err != nil {

@@ -211,10 +211,10 @@ func testCookieNameInConfig(t *testing.T) {
 		cfg  Config
 		msg  string
 	}{
-		{"__Host- with Insecure", Config{CookieName: "__Host-id", Insecure: true}, `cookie name "__Host-id" needs Secure, Path=/ and no Domain`},
+		{"__Host- with Insecure", Config{CookieName: "__Host-id", Insecure: true}, `cookie name "__Host-id" needs Secure, Path=/ and no Domain (Insecure is true, Path "/", Domain ""); for plain-http development, use a name without the prefix, such as "id", in sessions.Sessions (and Config.CookieName)`},
 		{"__Host- with a Domain", Config{CookieName: "__Host-id", Domain: "example.test"}, `Domain "example.test"`},
 		{"__host- in any case", Config{CookieName: "__host-id", Insecure: true}, "needs Secure"},
-		{"__Secure- with Insecure", Config{CookieName: "__Secure-id", Insecure: true}, `cookie name "__Secure-id" needs Secure`},
+		{"__Secure- with Insecure", Config{CookieName: "__Secure-sid", Insecure: true}, `cookie name "__Secure-sid" needs Secure; Insecure is set; for plain-http development, use a name without the prefix, such as "sid"`},
 	} {
 		tc.cfg.Secrets = [][]byte{[]byte(testSecret)}
 		s, err := NewStore(rdb, tc.cfg)
@@ -222,6 +222,11 @@ func testCookieNameInConfig(t *testing.T) {
 		require.ErrorIs(t, err, ErrConfig, tc.name)
 		assert.Contains(t, err.Error(), tc.msg, tc.name)
 	}
+	// The plain-http hint is for Insecure only: a Domain is not fixed by
+	// dropping the prefix's Secure requirement.
+	_, err := NewStore(rdb, Config{Secrets: [][]byte{[]byte(testSecret)}, CookieName: "__Host-id", Domain: "example.test"})
+	require.ErrorIs(t, err, ErrConfig)
+	assert.NotContains(t, err.Error(), "plain-http")
 	for _, cfg := range []Config{
 		{CookieName: "__Host-id"},
 		{CookieName: "__Secure-id", Domain: "example.test"},

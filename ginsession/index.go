@@ -135,9 +135,10 @@ type SessionInfo struct {
 // the caller's own, sessions.Default(c).ID() (the session's public
 // reference, never its ID), or "" to mark none. The comparison is by
 // reference alone, so it holds whatever a middleware did to c.Request.
-// Entries of sessions that have ended are pruned from the index as they
-// are found, except those of logins of the last few seconds (see
-// inFlight).
+// Entries of sessions that have ended are left out of the list and pruned
+// from the index as they are found, except that the entry of a login of
+// the last 10 seconds is kept (not listed) when its session is not found:
+// on a Cluster its session write may still be on its way.
 func (s *Store) UserSessions(ctx context.Context, userID, currentRef string) ([]SessionInfo, error) {
 	atRestNames, scores, err := s.indexed(ctx, userID)
 	if err != nil || len(atRestNames) == 0 {
@@ -262,7 +263,9 @@ func (s *Store) RevokeSession(ctx context.Context, userID, ref string) error {
 // every session it did not end is still listed: call it again, after the
 // failover, to end them. A login that runs at the same moment may survive,
 // listed, so that the next call ends it: call it again after changing the
-// password.
+// password. It sets no cookie: in a "log out everywhere" handler, whose own
+// session it ends too, call Logout(c) after it so that the caller's cookie
+// is expired as well (the example's /logout-all does).
 //
 // Redis replicates asynchronously, so a DEL that a master acknowledged
 // and then lost in a crash before sending it to its replica (a window of

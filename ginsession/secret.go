@@ -40,7 +40,7 @@ func CheckSecret(secret []byte) error {
 func secretError(secret []byte, what string) error {
 	switch {
 	case len(secret) == 0:
-		return ErrNoSecret
+		return fmt.Errorf("%w: %s is empty; %s", ErrNoSecret, what, secretHelp)
 	case len(secret) < MinSecretLen:
 		return fmt.Errorf("%w: %s is %d bytes; %s", ErrShortSecret, what, len(secret), secretHelp)
 	}

@@ -38,7 +38,7 @@ func TestCheckSecret(t *testing.T) {
 		want   error
 		msg    string
 	}{
-		{"empty", "", ErrNoSecret, "Secrets is required"},
+		{"empty", "", ErrNoSecret, "Secrets is required: set at least one secret of 32 bytes or more, newest first: it is empty; generate one with: openssl rand -base64 48"},
 		{"short", "too short", ErrShortSecret, "it is 9 bytes; generate one with: openssl rand -base64 48"},
 		{"32 spaces", strings.Repeat(" ", 32), ErrWeakSecret, "it is whitespace only"},
 		{"32 a", strings.Repeat("a", 32), ErrWeakSecret, "it is one byte repeated"},

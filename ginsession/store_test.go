@@ -30,8 +30,9 @@ func TestNewStoreRejectsUnsafeConfig(t *testing.T) {
 		msg  string
 	}{
 		{"nil client", nil, Config{Secrets: [][]byte{secret}}, ErrNoClient, "Redis client"},
-		{"no secrets", rdb, Config{}, ErrNoSecret, "Secrets is required"},
-		{"empty secret", rdb, Config{Secrets: [][]byte{{}}}, ErrNoSecret, "Secrets is required"},
+		{"no secrets", rdb, Config{}, ErrNoSecret, "Secrets is required: set at least one secret of 32 bytes or more, newest first; generate one with: openssl rand -base64 48"},
+		{"empty secret", rdb, Config{Secrets: [][]byte{{}}}, ErrNoSecret, "secret 0 is empty; generate one with: openssl rand -base64 48"},
+		{"empty old secret", rdb, Config{Secrets: [][]byte{secret, {}}}, ErrNoSecret, "secret 1 is empty"},
 		{"short secret", rdb, Config{Secrets: [][]byte{secret[:31]}}, ErrShortSecret, "secret 0 is 31 bytes"},
 		{"short old secret", rdb, Config{Secrets: [][]byte{secret, []byte("short")}}, ErrShortSecret, "secret 1 is 5 bytes"},
 		{"spaces", rdb, Config{Secrets: [][]byte{[]byte(strings.Repeat(" ", 32))}}, ErrWeakSecret, "secret 0 is whitespace only; generate one with: openssl rand -base64 48"},

@@ -41,6 +41,7 @@ func main() {
 		}
 		// A new session ID (the pre-login one is destroyed), bound to this browser.
 		if err := ginsession.Login(c, userID); err != nil {
+			log.Printf("login: %v", err) // Redis down, or no sessions.Sessions before this route
 			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "try again later"})
 			return
 		}
