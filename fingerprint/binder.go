@@ -310,8 +310,10 @@ type Result struct {
 	Malformed bool
 	// OldKey reports that an older secret's key, not the newest, checked
 	// the stored fingerprint: that secret is being rotated out. When the
-	// fingerprint matched, store a fresh one from Compute (which uses the
-	// newest key) so that it still checks once the old secret is dropped.
+	// fingerprint matched, store a fresh one from Rekey (which uses the
+	// newest key and binds the same fields) so that it still checks once
+	// the old secret is dropped; Compute would also bind a field turned on
+	// since the login.
 	OldKey bool
 }
 

@@ -54,8 +54,9 @@ var (
 	ErrNoSessionMiddleware = errors.New("ginsession: the route needs r.Use(sessions.Sessions(name, store)) with a *ginsession.Store before it")
 	// ErrInvalidUserID is returned by Login for an empty or oversized user ID.
 	ErrInvalidUserID = errors.New("ginsession: user ID must be 1 to 256 bytes")
-	// ErrUnknownSession is returned by RevokeSession when the reference does
-	// not name a live session of that user.
+	// ErrUnknownSession is returned by RevokeSession when the user's index
+	// does not list the reference: it names no session of that user that
+	// is still listed (see RevokeSession).
 	ErrUnknownSession = errors.New("ginsession: no such session for this user")
 	// ErrEvictionPolicy is returned by CheckRedis when Redis may evict
 	// session keys under memory pressure (maxmemory-policy is not noeviction).

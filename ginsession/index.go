@@ -231,21 +231,29 @@ func (s *Store) indexed(ctx context.Context, userID string) ([]string, []float64
 
 // RevokeSession ends the session of userID whose reference is ref (from
 // UserSessions): its key is deleted and then it leaves the index, so its
-// next request gets 401. It returns an error wrapping ErrUnknownSession
-// when no live session of userID has that reference. On an error wrapping
+// next request gets 401, and it is reported as EventRevoked. It returns an
+// error wrapping ErrUnknownSession when the user's index does not list
+// that reference (another user's session, or one that has left the
+// index). A listed session that had already ended (it idled out) is only
+// pruned from the index, as RevokeUser does: RevokeSession returns nil and
+// reports no event. An entry of a login of the last few seconds whose
+// session is not found stays listed (see inFlight). On an error wrapping
 // ErrStoreUnavailable the session is either ended or still listed, so
 // calling it again (after a Cluster or Sentinel failover, say) ends it.
 func (s *Store) RevokeSession(ctx context.Context, userID, ref string) error {
-	atRestNames, _, err := s.indexed(ctx, userID)
+	atRestNames, scores, err := s.indexed(ctx, userID)
 	if err != nil {
 		return err
 	}
-	for _, h := range atRestNames {
+	for i, h := range atRestNames {
 		if s.ref(h) == ref {
-			if _, err := s.endKeys(ctx, userID, []string{h}, nil); err != nil {
+			found, err := s.endKeys(ctx, userID, []string{h}, scores[i:i+1])
+			if err != nil {
 				return err
 			}
-			s.emit(ctx, Event{Type: EventRevoked, UserID: userID, Session: ref, Reason: "revoked"})
+			if found[0] {
+				s.emit(ctx, Event{Type: EventRevoked, UserID: userID, Session: ref, Reason: "revoked"})
+			}
 			return nil
 		}
 	}

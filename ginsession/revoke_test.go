@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
@@ -207,4 +208,38 @@ func revokeUserRacingLogins(t *testing.T, h *harness) {
 		assert.False(t, h.exists(h.keyOf(c.cookie)), "session %d after the second RevokeUser", i)
 		assert.Equal(t, http.StatusUnauthorized, h.status(c), "session %d after the second RevokeUser", i)
 	}
+}
+
+// TestRevokeSessionOfAnEndedSession checks that RevokeSession reports only
+// a session it ended: a listed session whose key is gone (its TTL ran out)
+// is pruned without an EventRevoked, and the entry of a login of the last
+// 10 seconds whose session is not found stays listed, as on every other
+// path that ends sessions.
+func TestRevokeSessionOfAnEndedSession(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx := context.Background()
+	live := h.login(chromeWin, "cy")
+	gone := h.login(firefoxLinx, "cy")
+	goneRef := h.keyOf(gone.cookie)[len(h.prefix):][:refLen]
+	require.NoError(t, h.raw.Del(ctx, h.keyOf(gone.cookie)).Err()) // its TTL ran out, or its write is still on its way
+	require.Len(t, h.indexMembers("cy"), 2)
+
+	require.NoError(t, h.store.RevokeSession(ctx, "cy", goneRef))
+	assert.Len(t, h.indexMembers("cy"), 2, "a login of the last 10 s stays listed when its session is not found")
+	assert.Empty(t, h.eventsOf(EventRevoked), "nothing was ended")
+
+	h.clock.Advance(11 * time.Second)
+	require.NoError(t, h.store.RevokeSession(ctx, "cy", goneRef))
+	assert.Len(t, h.indexMembers("cy"), 1, "the ended session's entry is pruned")
+	assert.Empty(t, h.eventsOf(EventRevoked), "an ended session is not reported as revoked")
+	assert.ErrorIs(t, h.store.RevokeSession(ctx, "cy", goneRef), ErrUnknownSession, "no longer listed")
+
+	liveRef := h.keyOf(live.cookie)[len(h.prefix):][:refLen]
+	require.NoError(t, h.store.RevokeSession(ctx, "cy", liveRef))
+	ev := h.eventsOf(EventRevoked)
+	require.Len(t, ev, 1, "a live session is reported once")
+	assert.Equal(t, liveRef, ev[0].Session)
+	assert.Equal(t, "revoked", ev[0].Reason)
+	assert.Empty(t, h.indexMembers("cy"))
+	assert.Equal(t, http.StatusUnauthorized, live.do("GET", "/api/profile").status)
 }
