@@ -236,8 +236,9 @@ func (s *Store) indexed(ctx context.Context, userID string) ([]string, []float64
 // that reference (another user's session, or one that has left the
 // index). A listed session that had already ended (it idled out) is only
 // pruned from the index, as RevokeUser does: RevokeSession returns nil and
-// reports no event. An entry of a login of the last few seconds whose
-// session is not found stays listed (see inFlight). On an error wrapping
+// reports no event. An entry of a login of the last 10 seconds whose
+// session is not found stays listed: on a Cluster its session's write may
+// still be on its way. On an error wrapping
 // ErrStoreUnavailable the session is either ended or still listed, so
 // calling it again (after a Cluster or Sentinel failover, say) ends it.
 func (s *Store) RevokeSession(ctx context.Context, userID, ref string) error {
