@@ -20,9 +20,9 @@ import (
 
 // Server is a throwaway redis-server process on a loopback port.
 type Server struct {
-	Addr string
-	bin  string
-	args []string
+	Addr   string
+	bin    string
+	args   []string
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	done   bool
