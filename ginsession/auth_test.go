@@ -222,11 +222,7 @@ func TestClearIsNotALogout(t *testing.T) {
 	c := h.login(chromeWin, "gina")
 	require.Equal(t, http.StatusOK, c.do("POST", "/set?k=cart&v=3").status)
 	key := h.keyOf(c.cookie)
-	h.handler = func(c *gin.Context) {
-		s := sessions.Default(c)
-		s.Clear()
-		saveOr500(c, s)
-	}
+	h.handler = clearAndSave
 	r := c.do("POST", "/hook")
 	require.Equal(t, http.StatusOK, r.status, r.body)
 	for _, sc := range r.setCookies {

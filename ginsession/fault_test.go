@@ -229,43 +229,63 @@ func loginClients(h *harness, n int) ([]*client, []string) {
 	return clients, users
 }
 
+// clusterLoad is a Cluster of three masters with a replica each, 20
+// clients logged in through a store with the recommended options, and the
+// master of the first client's session, whose replica has acknowledged
+// the logins (a write not yet replicated is lost in a failover).
+type clusterLoad struct {
+	cl       *redistest.Cluster
+	h        *harness
+	clients  []*client
+	users    []string
+	master   *redistest.Server
+	onMaster []int // the clients whose sessions master holds
+}
+
+func newClusterLoad(t *testing.T) *clusterLoad {
+	t.Helper()
+	cl := redistest.StartReplicatedCluster(t)
+	h := faultHarness(t, cl.Client(t, recommendedClusterOptions()), cl.Client(t, &redis.ClusterOptions{}))
+	x := &clusterLoad{cl: cl, h: h}
+	x.clients, x.users = loginClients(h, 20)
+	x.master = cl.MasterOf(t, x.key())
+	for i, c := range x.clients {
+		if cl.MasterOf(t, h.keyOf(c.cookie)) == x.master {
+			x.onMaster = append(x.onMaster, i)
+		}
+	}
+	redistest.WaitReplicated(t, x.master.Addr)
+	return x
+}
+
+// key is the Redis key of the first client's session, on master.
+func (x *clusterLoad) key() string { return x.h.keyOf(x.clients[0].cookie) }
+
 // TestFaultClusterKill kills -9 the master that holds some of the sessions
 // under load and checks that the requests for its slots succeed again
 // within 10 s of the kill (cluster-node-timeout 2 s), with the sessions it
 // held kept by its replica. Without the store's reload on connection
 // errors, go-redis kept sending those slots to the dead node for up to 60 s.
 func TestFaultClusterKill(t *testing.T) {
-	cl := redistest.StartReplicatedCluster(t)
-	rdb := cl.Client(t, recommendedClusterOptions())
-	h := faultHarness(t, rdb, cl.Client(t, &redis.ClusterOptions{}))
-	clients, users := loginClients(h, 20)
-	victim := cl.MasterOf(t, h.keyOf(clients[0].cookie))
-	var onVictim []int
-	for i, c := range clients {
-		if cl.MasterOf(t, h.keyOf(c.cookie)) == victim {
-			onVictim = append(onVictim, i)
-		}
-	}
-
-	redistest.WaitReplicated(t, victim.Addr) // a write not yet replicated dies with the master
+	x := newClusterLoad(t)
 
 	const killAt = 2 * time.Second
 	var promoted time.Duration
-	l := runLoad(h, clients, users, 16*time.Second, func(began time.Time) {
+	l := runLoad(x.h, x.clients, x.users, 16*time.Second, func(began time.Time) {
 		time.Sleep(time.Until(began.Add(killAt)))
-		victim.Stop()
-		promoted = cl.WaitPromoted(t, h.keyOf(clients[0].cookie), victim, 12*time.Second)
+		x.master.Stop()
+		promoted = x.cl.WaitPromoted(t, x.key(), x.master, 12*time.Second)
 	})
 
 	last := l.lastNot(http.StatusOK)
 	recovery := max(0, last-killAt)
 	t.Log(l.line("cluster-kill", fmt.Sprintf("sessions-on-killed-master=%d promoted-after=%.1fs recovery=%.1fs",
-		len(onVictim), promoted.Seconds(), recovery.Seconds())))
+		len(x.onMaster), promoted.Seconds(), recovery.Seconds())))
 	l.assertNoFailures(t)
 	assert.Positive(t, l.counts()[http.StatusServiceUnavailable], "the kill was felt")
 	assert.LessOrEqual(t, recovery, 10*time.Second, "every request succeeds again within 10 s of the kill")
-	for _, i := range onVictim {
-		r := clients[i].do("GET", "/api/profile")
+	for _, i := range x.onMaster {
+		r := x.clients[i].do("GET", "/api/profile")
 		assert.Equal(t, http.StatusOK, r.status, "the session of client %d survived on the replica", i)
 	}
 }
@@ -279,41 +299,30 @@ func TestFaultClusterKill(t *testing.T) {
 // master is thawed it rejoins as a replica and nothing changes for the
 // clients.
 func TestFaultClusterFrozenMaster(t *testing.T) {
-	cl := redistest.StartReplicatedCluster(t)
-	rdb := cl.Client(t, recommendedClusterOptions())
-	h := faultHarness(t, rdb, cl.Client(t, &redis.ClusterOptions{}))
-	clients, users := loginClients(h, 20)
-	victim := cl.MasterOf(t, h.keyOf(clients[0].cookie))
-	onVictim := 0
-	for _, c := range clients {
-		if cl.MasterOf(t, h.keyOf(c.cookie)) == victim {
-			onVictim++
-		}
-	}
-	redistest.WaitReplicated(t, victim.Addr) // a write not yet replicated is lost in the failover
+	x := newClusterLoad(t)
 
 	const freezeAt, thawAt = 2 * time.Second, 12 * time.Second
 	var promoted time.Duration
-	l := runLoad(h, clients, users, 16*time.Second, func(began time.Time) {
+	l := runLoad(x.h, x.clients, x.users, 16*time.Second, func(began time.Time) {
 		time.Sleep(time.Until(began.Add(freezeAt)))
-		victim.Freeze(t)
-		promoted = cl.WaitPromoted(t, h.keyOf(clients[0].cookie), victim, 9*time.Second)
+		x.master.Freeze(t)
+		promoted = x.cl.WaitPromoted(t, x.key(), x.master, 9*time.Second)
 		time.Sleep(time.Until(began.Add(thawAt)))
-		victim.Thaw(t)
+		x.master.Thaw(t)
 	})
 
 	recovery := max(0, l.lastNot(http.StatusOK)-freezeAt)
 	failed := func(s sample) bool { return s.status != http.StatusOK }
 	t.Log(l.line("cluster-frozen-master", fmt.Sprintf("sessions-on-frozen-master=%d promoted-after=%.1fs recovery=%.1fs thawed-at=%v",
-		onVictim, promoted.Seconds(), recovery.Seconds(), thawAt)))
+		len(x.onMaster), promoted.Seconds(), recovery.Seconds(), thawAt)))
 	l.assertNoFailures(t)
 	assert.Positive(t, l.counts()[http.StatusServiceUnavailable], "the freeze was felt")
 	assert.LessOrEqual(t, l.percentile(0.99, failed), 1500*time.Millisecond, "p99 of the failed requests: they time out, they do not hang")
 	assert.LessOrEqual(t, recovery, 10*time.Second, "every request succeeds again within 10 s of the freeze")
-	for i, c := range clients {
+	for i, c := range x.clients {
 		assert.Equal(t, http.StatusOK, c.do("GET", "/api/profile").status, "the session of client %d after the thaw", i)
 	}
-	waitRole(t, victim.Addr, "slave", 10*time.Second)
+	waitRole(t, x.master.Addr, "slave", 10*time.Second)
 }
 
 // waitRole waits until the server at addr reports role (master or slave)
@@ -338,36 +347,26 @@ func waitRole(t *testing.T, addr, role string, timeout time.Duration) {
 // no write is lost, and the clients follow the MOVED redirections. Every
 // session survives and the requests answer 200 again within 10 s.
 func TestFaultClusterManualFailover(t *testing.T) {
-	cl := redistest.StartReplicatedCluster(t)
-	rdb := cl.Client(t, recommendedClusterOptions())
-	h := faultHarness(t, rdb, cl.Client(t, &redis.ClusterOptions{}))
-	clients, users := loginClients(h, 20)
-	master := cl.MasterOf(t, h.keyOf(clients[0].cookie))
-	replica := cl.ReplicaOf(t, master)
-	onMaster := 0
-	for _, c := range clients {
-		if cl.MasterOf(t, h.keyOf(c.cookie)) == master {
-			onMaster++
-		}
-	}
+	x := newClusterLoad(t)
+	replica := x.cl.ReplicaOf(t, x.master)
 
 	const failoverAt = 2 * time.Second
 	var promoted time.Duration
-	l := runLoad(h, clients, users, 10*time.Second, func(began time.Time) {
+	l := runLoad(x.h, x.clients, x.users, 10*time.Second, func(began time.Time) {
 		time.Sleep(time.Until(began.Add(failoverAt)))
 		rc := redis.NewClient(&redis.Options{Addr: replica.Addr})
 		defer rc.Close()
 		require.NoError(t, rc.ClusterFailover(context.Background()).Err())
-		promoted = cl.WaitPromoted(t, h.keyOf(clients[0].cookie), master, 10*time.Second)
+		promoted = x.cl.WaitPromoted(t, x.key(), x.master, 10*time.Second)
 	})
 
-	assert.Equal(t, replica, cl.MasterOf(t, h.keyOf(clients[0].cookie)), "the replica serves the slot now")
+	assert.Equal(t, replica, x.cl.MasterOf(t, x.key()), "the replica serves the slot now")
 	recovery := max(0, l.lastNot(http.StatusOK)-failoverAt)
 	t.Log(l.line("cluster-manual-failover", fmt.Sprintf("sessions-on-the-master=%d promoted-after=%.1fs recovery=%.1fs",
-		onMaster, promoted.Seconds(), recovery.Seconds())))
+		len(x.onMaster), promoted.Seconds(), recovery.Seconds())))
 	l.assertNoFailures(t)
 	assert.LessOrEqual(t, recovery, 10*time.Second, "every request succeeds again within 10 s of the failover")
-	for i, c := range clients {
+	for i, c := range x.clients {
 		assert.Equal(t, http.StatusOK, c.do("GET", "/api/profile").status, "the session of client %d survived the failover", i)
 	}
 }

@@ -181,6 +181,14 @@ func saveOr500(c *gin.Context, s sessions.Session) {
 	c.JSON(http.StatusOK, gin.H{"ok": true})
 }
 
+// clearAndSave is a handler that empties the request's session with
+// session.Clear and saves it, answering 500 with the error.
+func clearAndSave(c *gin.Context) {
+	s := sessions.Default(c)
+	s.Clear()
+	saveOr500(c, s)
+}
+
 // reply is one HTTP exchange as the tests see it.
 type reply struct {
 	status     int
