@@ -97,11 +97,17 @@ func (a *App) login(c *gin.Context) {
 }
 
 // startSession logs user in on this request under a new session ID
-// (ginsession.Login). When it returns false it has answered 503 (Redis
-// failed); any other error is a programming error (no session
-// middleware, a bad cookie name) and panics, which recovery turns into 500.
+// (ginsession.Login) and reports whether it did (see lifecycleOK).
 func (a *App) startSession(c *gin.Context, userID string) bool {
-	err := ginsession.Login(c, userID)
+	return a.lifecycleOK(c, ginsession.Login(c, userID))
+}
+
+// lifecycleOK reports whether a ginsession.Login or Logout returned nil.
+// When Redis failed it has answered 503; any other error is a wiring
+// mistake (no session middleware, a bad cookie name) and panics, so the
+// recovery middleware answers 500 rather than a login or logout that did
+// not happen.
+func (a *App) lifecycleOK(c *gin.Context, err error) bool {
 	switch {
 	case err == nil:
 		return true
@@ -122,20 +128,9 @@ func (a *App) logout(c *gin.Context) {
 }
 
 // endCurrent logs the request's session out (ginsession.Logout) and
-// reports whether it did. When Redis failed it has answered 503; any other
-// error is a wiring mistake (no sessions middleware) and panics, so the
-// recovery middleware answers 500 rather than a logout that did not happen.
+// reports whether it did (see lifecycleOK).
 func (a *App) endCurrent(c *gin.Context) bool {
-	err := ginsession.Logout(c)
-	switch {
-	case err == nil:
-		return true
-	case errors.Is(err, ginsession.ErrStoreUnavailable):
-		a.unavailable(c, err)
-		return false
-	default:
-		panic(err)
-	}
+	return a.lifecycleOK(c, ginsession.Logout(c))
 }
 
 // profile answers the logged-in user's ID and email.
