@@ -495,6 +495,42 @@ func TestFaultSentinelKill(t *testing.T) {
 	}
 }
 
+// TestFaultSentinelFrozenMaster freezes (SIGSTOP) the master behind three
+// Sentinels under load, as a hung host looks: the requests time out
+// instead of being refused, answer 503 within the client timeouts, and 200
+// again once the Sentinels have promoted the replica, sessions kept. The
+// thawed master is turned into a replica by the Sentinels.
+func TestFaultSentinelFrozenMaster(t *testing.T) {
+	ss := redistest.StartSentinels(t, time.Second)
+	rdb := ss.Client(t, recommendedFailoverOptions())
+	h := faultHarness(t, rdb, rdb)
+	clients, users := loginClients(h, 20)
+	redistest.WaitReplicated(t, ss.Master.Addr) // a write not yet replicated is lost in the failover
+
+	const freezeAt, thawAt = 2 * time.Second, 10 * time.Second
+	var promoted time.Duration
+	l := runLoad(h, clients, users, 14*time.Second, func(began time.Time) {
+		time.Sleep(time.Until(began.Add(freezeAt)))
+		ss.Master.Freeze(t)
+		promoted = ss.WaitFailover(t, 7*time.Second)
+		time.Sleep(time.Until(began.Add(thawAt)))
+		ss.Master.Thaw(t)
+	})
+
+	recovery := max(0, l.lastNot(http.StatusOK)-freezeAt)
+	failed := func(s sample) bool { return s.status != http.StatusOK }
+	t.Log(l.line("sentinel-frozen-master", fmt.Sprintf("promoted-after=%.1fs recovery=%.1fs thawed-at=%v",
+		promoted.Seconds(), recovery.Seconds(), thawAt)))
+	l.assertNoFailures(t)
+	assert.Positive(t, l.counts()[http.StatusServiceUnavailable], "the freeze was felt")
+	assert.LessOrEqual(t, l.percentile(0.99, failed), 1500*time.Millisecond, "p99 of the failed requests: they time out, they do not hang")
+	assert.LessOrEqual(t, recovery, 10*time.Second, "every request succeeds again within 10 s of the freeze")
+	for i, c := range clients {
+		assert.Equal(t, http.StatusOK, c.do("GET", "/api/profile").status, "the session of client %d after the thaw", i)
+	}
+	waitRole(t, ss.Master.Addr, "slave", 15*time.Second)
+}
+
 // with the recommended client timeouts, every guarded request answers
 // within 1.5 s (p99), with 503 while Redis hangs, never 500, and the
 // requests succeed again once it answers.
