@@ -1,7 +1,12 @@
 package sessionshield_test
 
 import (
+	"go/ast"
+	"go/doc"
+	"go/parser"
+	"go/token"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -28,5 +33,41 @@ func TestREADMEQuickStartIsCompiled(t *testing.T) {
 	}
 	if block != string(src) {
 		t.Fatalf("README's quick start differs from example/quickstart/main.go; copy the file into the README")
+	}
+}
+
+// TestExamplesArePlayable checks that every godoc example of the library's
+// packages can be copied and run alone: pkg.go.dev shows an example as a
+// whole program (its imports and the declarations it uses from its own
+// file, such as the examples' send helper) only when go/doc can build one.
+// Moving a helper the examples use into another file would silently turn
+// them into fragments that do not compile when pasted.
+func TestExamplesArePlayable(t *testing.T) {
+	for _, dir := range []string{"ginsession", "fingerprint"} {
+		paths, err := filepath.Glob(filepath.Join(dir, "*_test.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fset := token.NewFileSet()
+		var files []*ast.File
+		for _, p := range paths {
+			f, err := parser.ParseFile(fset, p, nil, parser.ParseComments)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasSuffix(f.Name.Name, "_test") { // the external test package holds the examples
+				files = append(files, f)
+			}
+		}
+		examples := doc.Examples(files...)
+		if len(examples) == 0 {
+			t.Errorf("%s: no examples found", dir)
+		}
+		for _, ex := range examples {
+			if ex.Play == nil {
+				t.Errorf("%s: Example%s is not a complete program on pkg.go.dev (a helper it uses is in another file?)", dir, ex.Name)
+			}
+		}
+		t.Logf("%s: %d examples, each a complete program", dir, len(examples))
 	}
 }
