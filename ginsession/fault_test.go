@@ -1,8 +1,8 @@
 //go:build faults
 
-// The fault tests kill, hang and restart real Redis servers under a
-// bounded load of concurrent logged-in clients. They take about two
-// minutes, so they run only with the faults build tag:
+// The fault tests kill, freeze, hang and restart real Redis servers under
+// a bounded load of concurrent logged-in clients. They take about two and
+// a half minutes, so they run only with the faults build tag:
 //
 //	go test -tags faults -count=1 -run Fault ./ginsession/
 //
