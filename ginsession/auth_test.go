@@ -35,11 +35,15 @@ func (h *harness) indexMembers(user string) []string {
 	h.t.Helper()
 	m, err := h.raw.ZRange(context.Background(), h.prefix+"u:"+user, 0, -1).Result()
 	require.NoError(h.t, err)
-	for i := range m {
-		require.Len(h.t, m[i], 32, "members are the raw SHA-256 of the ID")
-		m[i] = memberAtRest(m[i])
+	out := m[:0]
+	for _, v := range m {
+		if v == markMember {
+			continue // the revocation mark, not a session
+		}
+		require.Len(h.t, v, 32, "members are the raw SHA-256 of the ID")
+		out = append(out, memberAtRest(v))
 	}
-	return m
+	return out
 }
 
 func TestLoginRotatesIDAndKeepsValues(t *testing.T) {

@@ -58,6 +58,11 @@ var (
 	// does not list the reference: it names no session of that user that
 	// is still listed (see RevokeSession).
 	ErrUnknownSession = errors.New("ginsession: no such session for this user")
+	// ErrStaleLogin is returned by Login when the user's sessions were
+	// revoked (RevokeUser, RevokeOthers) at or after the credential check
+	// that Login was given with CheckedAt, or that check is more than 5
+	// minutes old: nothing is logged in. Check the credentials again.
+	ErrStaleLogin = errors.New("ginsession: the credentials were checked before the user's sessions were revoked: check them again")
 	// ErrEvictionPolicy is returned by CheckRedis when Redis may evict
 	// session keys under memory pressure (maxmemory-policy is not noeviction).
 	ErrEvictionPolicy = errors.New("ginsession: Redis maxmemory-policy is not noeviction: live sessions can be evicted")

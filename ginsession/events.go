@@ -31,6 +31,9 @@ const (
 	// "revoked"), or Login ended one of the user's oldest sessions to keep
 	// them within Config.MaxSessionsPerUser (Reason "session-limit").
 	EventRevoked EventType = "revoked"
+	// EventStaleLogin: Login refused credentials checked before a
+	// revocation of the user's sessions (see CheckedAt).
+	EventStaleLogin EventType = "stale_login"
 	// EventStoreError: Redis failed; the request failed closed.
 	EventStoreError EventType = "store_error"
 	// EventInvalidCookie: a request carried a session cookie that is forged,
@@ -68,7 +71,7 @@ func (s *Store) emit(ctx context.Context, e Event) {
 	switch e.Type {
 	case EventInvalidCookie:
 		level = slog.LevelDebug
-	case EventFingerprintMismatch, EventFingerprintSoft:
+	case EventFingerprintMismatch, EventFingerprintSoft, EventStaleLogin:
 		level = slog.LevelWarn
 	case EventStoreError:
 		level = slog.LevelError

@@ -111,7 +111,7 @@ func newHarnessOn(t testing.TB, rdb redis.UniversalClient, count *redistest.Coun
 	// Load the scripts, as a running server has them after its first
 	// request, so that round-trip counts do not depend on test order (a
 	// first EVALSHA on a fresh server costs one more round trip, once).
-	for _, s := range []*luaScript{loadScript, createScript, updateScript, indexScript} {
+	for _, s := range []*luaScript{loadScript, createScript, updateScript, indexScript, revokeScript, unindexScript, endScript} {
 		require.NoError(t, h.raw.ScriptLoad(context.Background(), s.src).Err()) // on a ClusterClient: every master
 	}
 	h.engine = h.router(cookieName, st)
@@ -269,15 +269,20 @@ func (h *harness) keyOf(cookieValue string) string {
 	return h.prefix + atRestName(cookieValue[:idLen])
 }
 
-// sessionKeys returns every session key under the test's prefix (SCAN).
+// sessionKeys returns every session key under the test's prefix (SCAN),
+// leaving out indexes and tombstones (see endScript).
 func (h *harness) sessionKeys() []string {
 	h.t.Helper()
 	var keys []string
 	iter := h.raw.Scan(context.Background(), 0, h.prefix+"*", 100).Iterator()
 	for iter.Next(context.Background()) {
-		if !strings.HasPrefix(iter.Val(), h.prefix+"u:") {
-			keys = append(keys, iter.Val())
+		if strings.HasPrefix(iter.Val(), h.prefix+"u:") {
+			continue
 		}
+		if tomb, err := h.raw.HExists(context.Background(), iter.Val(), "_t").Result(); err == nil && tomb {
+			continue
+		}
+		keys = append(keys, iter.Val())
 	}
 	require.NoError(h.t, iter.Err())
 	return keys
@@ -287,6 +292,13 @@ func (h *harness) exists(key string) bool {
 	n, err := h.raw.Exists(context.Background(), key).Result()
 	require.NoError(h.t, err)
 	return n == 1
+}
+
+// isSession reports whether key holds a session (not a tombstone).
+func (h *harness) isSession(key string) bool {
+	ok, err := h.raw.HExists(context.Background(), key, metaCreated).Result()
+	require.NoError(h.t, err)
+	return ok
 }
 
 func (h *harness) eventsOf(t EventType) []Event {

@@ -2,6 +2,7 @@ package ginsession
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strconv"
 	"time"
@@ -11,37 +12,45 @@ import (
 	"github.com/sessionshield/sessionshield/internal/device"
 )
 
-// indexScript adds a new session to its user's index (KEYS[1]) and, when
-// the index then holds more entries than the user's cap, returns every
-// other entry, oldest first, as member and score pairs, without removing
-// any: the index counts entries, and some of them may name sessions that
-// idled out, so Login checks which are live before it ends any (see
-// enforceLimit). Below the cap it returns an empty array. It first prunes
-// the entries whose absolute deadline has passed, and sets the index's TTL
-// to the new session's lifetime, the longest of any. ARGV: the current
+// markMember is the index member that holds the user's revocation mark:
+// its score is the time, in Unix µs, before which a Login's credential
+// check does not count (see RevokeUser and CheckedAt). Session entries are
+// 32 bytes long, so it never names a session.
+const markMember = "revoked"
+
+// indexScript adds a new session to its user's index (KEYS[1]) unless the
+// user's revocation mark is at or after the login's credential check, and,
+// when the index then holds more sessions than the user's cap, returns
+// every other entry, oldest first, as member and score pairs, without
+// removing any: the index counts entries, and some of them may name
+// sessions that idled out, so Login checks which are live before it ends
+// any (see enforceLimit). Below the cap it returns an empty array; a
+// refused login gets the one-element array {markMember}. It first prunes
+// the entries whose absolute deadline has passed, and extends the index's
+// TTL to the new session's lifetime when that is longer. ARGV: the current
 // time in seconds, the new entry's score (its absolute deadline in
-// seconds) and member, the TTL in ms, the cap (negative: none), and the
-// member of the pre-login session that this login replaces, or "". The new
-// and the replaced entries are never returned and the replaced one does
-// not count. Entries with equal scores are ordered by member, which is
-// random. It touches only the index key, so it runs on a Cluster too, and
-// calls only commands the README's least-privilege ACL allows. It reads
-// the whole index, which the cap keeps short.
+// seconds) and member, the TTL in ms, the cap (negative: none), the member
+// of the pre-login session that this login replaces, or "", and the time
+// of the credential check in Unix µs. The new and the replaced entries are
+// never returned and the replaced one does not count. Entries with equal
+// scores are ordered by member, which is random.
 var indexScript = newScript(`
+local mark = redis.call('ZSCORE', KEYS[1], 'revoked')
+if mark and tonumber(ARGV[7]) <= tonumber(mark) then return {'revoked'} end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
 local cap = tonumber(ARGV[5])
 if cap < 0 then return {} end
 local all = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
 local excess = #all / 2 - cap
 for i = 1, #all, 2 do
-  if all[i] == ARGV[6] then excess = excess - 1 end
+  if all[i] == ARGV[6] or all[i] == 'revoked' then excess = excess - 1 end
 end
 if excess <= 0 then return {} end
 local out = {}
 for i = 1, #all, 2 do
-  if all[i] ~= ARGV[3] and all[i] ~= ARGV[6] then
+  if all[i] ~= ARGV[3] and all[i] ~= ARGV[6] and all[i] ~= 'revoked' then
     out[#out + 1] = all[i]
     out[#out + 1] = all[i + 1]
   end
@@ -49,18 +58,46 @@ end
 return out
 `)
 
+// revokeScript raises the user's revocation mark (KEYS[1], the index) to
+// ARGV[2] (Unix µs), keeps the index at least ARGV[3] ms, prunes the
+// entries past their absolute deadline (ARGV[1], seconds) and returns the
+// index, with scores. Raising the mark and reading the index in one script
+// splits every Login in two: one whose index entry came first is in the
+// list, and one that comes after finds the mark.
+var revokeScript = newScript(`
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local cur = redis.call('ZSCORE', KEYS[1], 'revoked')
+if not cur or tonumber(cur) < tonumber(ARGV[2]) then redis.call('ZADD', KEYS[1], ARGV[2], 'revoked') end
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+`)
+
+// unindexScript removes members (ARGV[2] on) from a user's index (KEYS[1]);
+// when only the revocation mark is left, the index lives no longer than
+// the mark must (ARGV[1] ms), so that nothing of a user whose sessions all
+// ended stays in Redis for long.
+var unindexScript = newScript(`
+for i = 2, #ARGV, 1000 do
+  redis.call('ZREM', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+if redis.call('ZCARD', KEYS[1]) == 1 and redis.call('ZSCORE', KEYS[1], 'revoked') then
+  if redis.call('PTTL', KEYS[1]) > tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+end
+return 0
+`)
+
 // enforceLimit keeps userID within Config.MaxSessionsPerUser after a Login
 // whose index script found more entries than the cap; others are the
 // user's other entries (the new session's and the replaced one's
 // excluded), oldest first, as the script returned them. An entry may name
 // a session that ended without leaving the index (it idled out), so it
-// first checks which sessions still exist, in one pipelined EXISTS (the
+// first checks which sessions still exist, in one pipelined HEXISTS of its creation time (the
 // sessions live in other Cluster slots than the index, so the script
 // cannot). An entry whose session is gone is pruned, unless it is inFlight:
 // that one counts as live, since its session may still be on its way. Then
 // it ends the oldest live sessions beyond the cap, the new one counting,
 // with endIndexed, whose index removal prunes the dead entries too. It
-// costs one round trip (EXISTS) and then one (the prune) when no live
+// costs one round trip (HEXISTS) and then one (the prune) when no live
 // session is beyond the cap, or two (DELs, then the index removal) when
 // some are.
 func (s *Store) enforceLimit(ctx context.Context, userID string, others []string) error {
@@ -70,10 +107,10 @@ func (s *Store) enforceLimit(ctx context.Context, userID string, others []string
 		atRestNames[i] = memberAtRest(others[2*i])
 		scores[i], _ = strconv.ParseFloat(others[2*i+1], 64)
 	}
-	exists := make([]*redis.IntCmd, n)
+	exists := make([]*redis.BoolCmd, n)
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, h := range atRestNames {
-			exists[i] = p.Exists(ctx, s.atRestKey(h))
+			exists[i] = p.HExists(ctx, s.atRestKey(h), metaCreated) // a session, not a tombstone
 		}
 		return nil
 	})
@@ -83,7 +120,7 @@ func (s *Store) enforceLimit(ctx context.Context, userID string, others []string
 	var liveH, deadH []string
 	var liveS, deadS []float64
 	for i, h := range atRestNames {
-		if exists[i].Val() == 0 && !s.inFlight(scores[i]) {
+		if !exists[i].Val() && !s.inFlight(scores[i]) {
 			deadH, deadS = append(deadH, h), append(deadS, scores[i])
 			continue
 		}
@@ -105,11 +142,15 @@ func (s *Store) enforceLimit(ctx context.Context, userID string, others []string
 }
 
 // unindex removes the entries of sessions whose DEL has succeeded from
-// user's index. It is best effort: an entry it leaves behind names a key
-// that no longer exists, which UserSessions prunes when it finds it and
-// the entry's score drops at the session's absolute deadline.
+// user's index (unindexScript). It is best effort: an entry it leaves
+// behind names a key that no longer exists, which UserSessions prunes when
+// it finds it and the entry's score drops at the session's absolute
+// deadline.
 func (s *Store) unindex(ctx context.Context, user string, members ...any) {
-	if err := s.rdb.ZRem(ctx, s.userKey(user), members...).Err(); err != nil {
+	args := make([]any, 0, 1+len(members))
+	args = append(args, markTTL.Milliseconds())
+	args = append(args, members...)
+	if err := runScript(ctx, s.rdb, unindexScript, redis.NewCmd, []string{s.userKey(user)}, args...).Err(); err != nil {
 		s.reloadAfter(err)
 	}
 }
@@ -176,7 +217,7 @@ func (s *Store) UserSessions(ctx context.Context, userID, currentRef string) ([]
 		})
 	}
 	if len(gone) > 0 {
-		_ = s.rdb.ZRem(ctx, s.userKey(userID), gone...).Err() // pruning is best effort
+		s.unindex(ctx, userID, gone...)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].LastSeen.After(out[j].LastSeen) })
 	return out, nil
@@ -221,26 +262,23 @@ func (s *Store) indexed(ctx context.Context, userID string) ([]string, []float64
 	if err != nil {
 		return nil, nil, s.unavailable("reading the user's sessions", err)
 	}
-	zs := members.Val()
-	atRestNames, scores := make([]string, len(zs)), make([]float64, len(zs))
-	for i, z := range zs {
-		atRestNames[i], scores[i] = memberAtRest(str(z.Member)), z.Score
+	var atRestNames []string
+	var scores []float64
+	for _, z := range members.Val() {
+		if m := str(z.Member); m != markMember {
+			atRestNames, scores = append(atRestNames, memberAtRest(m)), append(scores, z.Score)
+		}
 	}
 	return atRestNames, scores, nil
 }
 
 // RevokeSession ends the session of userID whose reference is ref (from
-// UserSessions): its key is deleted and then it leaves the index, so its
-// next request gets 401, and it is reported as EventRevoked. It returns an
-// error wrapping ErrUnknownSession when the user's index does not list
-// that reference (another user's session, or one that has left the
-// index). A listed session that had already ended (it idled out) is only
-// pruned from the index, as RevokeUser does: RevokeSession returns nil and
-// reports no event. An entry of a login of the last 10 seconds whose
-// session is not found stays listed: on a Cluster its session's write may
-// still be on its way. On an error wrapping
-// ErrStoreUnavailable the session is either ended or still listed, so
-// calling it again (after a Cluster or Sentinel failover, say) ends it.
+// UserSessions), so that its next request gets 401, and reports it as
+// EventRevoked. It returns an error wrapping ErrUnknownSession when the
+// user's index does not list that reference, and nil without an event when
+// the listed session had already ended. On an error wrapping
+// ErrStoreUnavailable the session is either ended or still listed: call it
+// again.
 func (s *Store) RevokeSession(ctx context.Context, userID, ref string) error {
 	atRestNames, scores, err := s.indexed(ctx, userID)
 	if err != nil {
@@ -248,79 +286,118 @@ func (s *Store) RevokeSession(ctx context.Context, userID, ref string) error {
 	}
 	for i, h := range atRestNames {
 		if s.ref(h) == ref {
-			found, err := s.endKeys(ctx, userID, []string{h}, scores[i:i+1])
-			if err != nil {
-				return err
-			}
-			if found[0] {
-				s.emit(ctx, Event{Type: EventRevoked, UserID: userID, Session: ref, Reason: "revoked"})
-			}
-			return nil
+			_, err := s.endIndexed(ctx, userID, atRestNames[i:i+1], scores[i:i+1], "revoked")
+			return err
 		}
 	}
 	return ErrUnknownSession
 }
 
-// RevokeUser ends every session of userID ("log out everywhere", password
-// change, account disabled) and returns how many live sessions it ended.
-// Every client of that user gets 401 on its next request. It deletes the
-// sessions' keys in one pipelined round trip and then, in another, removes
-// from the user's index only the entries whose DEL succeeded. When it
-// returns nil it has ended every session of userID that existed when it
-// started. When it returns an error (wrapping ErrStoreUnavailable: a
-// Cluster node down, say), the count is of the sessions it did end, and
-// every session it did not end is still listed: call it again, after the
-// failover, to end them. A login that runs at the same moment may survive,
-// listed, so that the next call ends it: call it again after changing the
-// password. It sets no cookie: in a "log out everywhere" handler, whose own
-// session it ends too, call Logout(c) after it so that the caller's cookie
-// is expired as well (the example's /logout-all does).
-//
-// Redis replicates asynchronously, so a DEL that a master acknowledged
-// and then lost in a crash before sending it to its replica (a window of
-// the replication lag: about 0.1 ms on loopback) comes back with
-// the promoted replica, without its index entry if that removal reached
-// another master's replica. The store does not WAIT for replicas: WAIT
-// narrows the window but, as Redis documents, does not close it, and it
-// blocks for its whole timeout on a server without replicas.
+// RevokeUser ends every session of userID ("log out everywhere", a
+// password change, a disabled account) and returns how many live sessions
+// it ended. It also refuses every Login of userID whose credentials were
+// checked at or before this call (see CheckedAt), including logins in
+// flight at this moment, for the next 5 minutes. It costs three round
+// trips. When it returns nil, no session of userID authenticated before
+// the call is left; on an error wrapping ErrStoreUnavailable the count is
+// of the sessions it did end and the others are still listed: call it
+// again. It sets no cookie: call Logout(c) after it for the caller's own.
 func (s *Store) RevokeUser(ctx context.Context, userID string) (int, error) {
-	atRestNames, scores, err := s.indexed(ctx, userID)
-	if err != nil || len(atRestNames) == 0 {
-		return 0, err
+	return s.revoke(ctx, userID, "")
+}
+
+// RevokeOthers is RevokeUser for every session of userID except the one
+// whose reference is keepRef, the caller's own (sessions.Default(c).ID()):
+// "sign out other devices". Logins in flight are refused as by RevokeUser.
+func (s *Store) RevokeOthers(ctx context.Context, userID, keepRef string) (int, error) {
+	if keepRef == "" {
+		return 0, fmt.Errorf("%w: RevokeOthers needs the reference of the session to keep", ErrConfig)
+	}
+	return s.revoke(ctx, userID, keepRef)
+}
+
+// markTTL is how long a revocation mark lasts, and so how long before its
+// Login a credential check may have been made (see CheckedAt).
+const markTTL = 5 * time.Minute
+
+// revoke raises userID's revocation mark to now and reads the index in one
+// script (revokeScript), then ends every listed session but keepRef's.
+func (s *Store) revoke(ctx context.Context, userID, keepRef string) (int, error) {
+	now := s.cfg.Now()
+	res, err := runScript(ctx, s.rdb, revokeScript, redis.NewZSliceCmd, []string{s.userKey(userID)},
+		now.Unix(), now.UnixMicro(), markTTL.Milliseconds()).Result()
+	if err != nil {
+		return 0, s.unavailable("revoking the user's sessions", err)
+	}
+	var atRestNames []string
+	var scores []float64
+	for _, z := range res {
+		m := str(z.Member)
+		if m == markMember || (keepRef != "" && s.ref(memberAtRest(m)) == keepRef) {
+			continue
+		}
+		atRestNames, scores = append(atRestNames, memberAtRest(m)), append(scores, z.Score)
+	}
+	if len(atRestNames) == 0 {
+		return 0, nil
 	}
 	return s.endIndexed(ctx, userID, atRestNames, scores, "revoked")
 }
 
+// endScript ends one session (KEYS[1]): it deletes its key and returns 1,
+// or, when there was no session, leaves a tombstone there for ARGV[1] ms
+// and returns 0. A session whose index entry was written but whose own write
+// is still on its way (a Login on a Cluster, where the two go to different
+// nodes in parallel) then finds the tombstone and is not created
+// (createScript), so its entry can leave the index at once.
+var endScript = newScript(`
+if redis.call('HEXISTS', KEYS[1], '_t') == 1 then return 0 end
+if redis.call('DEL', KEYS[1]) == 1 then return 1 end
+redis.call('HSET', KEYS[1], '_t', '1')
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 0
+`)
+
+// tombstoneTTL is how long endScript's tombstone lasts; Login gives up on
+// a pipeline that took longer (see Login), so a session write on its way
+// always meets the tombstone.
+const tombstoneTTL = 60 * time.Second
+
 // endKeys is the one way sessions end in Redis (a logout, a revocation,
-// the cap, a destroy after a mismatch or a timeout): it deletes the keys
-// of the sessions whose at-rest names are atRestNames in one pipelined
-// round trip and then, when userID is set, removes from the user's index
-// in another only the entries whose DEL succeeded, except those whose DEL
-// found nothing and whose score (scores[i], when scores is not nil) is
-// inFlight. The two keys may live on different Cluster nodes, which fail
-// independently; in this order a failure can leave an index entry naming
-// a session that has ended (harmless: UserSessions prunes it, RevokeUser
-// counts it as already ended), never a live session that nothing lists.
-// It returns which sessions the DELs found, and, when a DEL failed, an
-// error wrapping ErrStoreUnavailable: the sessions it did not end are
-// still listed, so a retry, RevokeSession or RevokeUser finds them.
+// the cap, a destroy after a mismatch or a timeout): in one pipelined
+// round trip it deletes the keys of the sessions whose at-rest names are
+// atRestNames (those whose scores say a login of the last few seconds go
+// through endScript), and then, when userID is set, removes from the
+// user's index in another only the entries whose command succeeded. The
+// two keys may live on different Cluster nodes, which fail independently;
+// in this order a failure can leave an index entry naming a session that
+// has ended (harmless: UserSessions prunes it), never a live session that
+// nothing lists. It returns which sessions were live, and, when a command
+// failed, an error wrapping ErrStoreUnavailable: the sessions it did not
+// end are still listed, so a retry, RevokeSession or RevokeUser finds them.
 func (s *Store) endKeys(ctx context.Context, userID string, atRestNames []string, scores []float64) ([]bool, error) {
-	dels := make([]*redis.IntCmd, len(atRestNames))
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+	ends := make([]redis.Cmder, len(atRestNames))
+	err := s.pipelineScripts(ctx, func(p redis.Pipeliner, eval evalFunc) {
 		for i, h := range atRestNames {
-			dels[i] = p.Del(ctx, s.atRestKey(h))
+			if scores != nil && s.inFlight(scores[i]) {
+				ends[i] = eval(endScript, []string{s.atRestKey(h)}, tombstoneTTL.Milliseconds())
+			} else {
+				ends[i] = p.Del(ctx, s.atRestKey(h))
+			}
 		}
-		return nil
 	})
 	found := make([]bool, len(atRestNames))
 	ended := make([]any, 0, len(atRestNames))
 	for i, h := range atRestNames {
-		if dels[i].Err() != nil {
+		if ends[i].Err() != nil {
 			continue // still listed: a retry finds it
 		}
-		found[i] = dels[i].Val() == 1
-		if !found[i] && scores != nil && s.inFlight(scores[i]) {
-			continue // its write may still be on its way: it stays listed
+		switch c := ends[i].(type) {
+		case *redis.IntCmd:
+			found[i] = c.Val() == 1
+		case *redis.Cmd:
+			n, _ := c.Int64()
+			found[i] = n == 1
 		}
 		ended = append(ended, indexMember(h))
 	}

@@ -2,8 +2,10 @@ package ginsession
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	gsessions "github.com/gorilla/sessions"
@@ -15,41 +17,44 @@ import (
 // maxUserIDLen is the longest user ID Login accepts, in bytes.
 const maxUserIDLen = 256
 
-// Login starts an authenticated session for userID. It issues a new
-// session ID and destroys the pre-login session in Redis, so a session ID
-// planted before login (fixation) is worthless after it. The values of an
-// anonymous pre-login session (a cart, say), or of the same user's, carry
-// over; those of another user's session do not. It stores the user ID, the
-// authentication time and the browser's fingerprint, adds the session to
-// the user's index and sets the cookie, in one pipelined Redis round trip
-// of its own, which also deletes the pre-login session (a request that
-// carried a session cookie has paid one more to load it, as any handler
-// that reads the session does; a server whose script cache was emptied
-// costs one more, once). When the pre-login session was itself logged in,
-// its entry leaves its user's index in a second round trip, only once its
-// DEL has succeeded, so a failure never leaves it alive and unlisted (see
-// RevokeUser).
-//
-// When the user's index then holds more entries than
-// Config.MaxSessionsPerUser (the pre-login session it replaces does not
-// count), Login checks, in one more round trip, which of those sessions
-// are still live, prunes the entries of the ones that ended (idled out),
-// and ends the oldest live sessions beyond the cap, never the new one,
-// each reported as EventRevoked with Reason "session-limit": two more
-// round trips, the sessions' DELs and then the removal of their index
-// entries, only for those whose DEL succeeded (one, the pruning, when no
-// live session is beyond the cap). When that fails, Login still succeeds
-// (the new session exists), reports a store error, and the sessions it did
-// not end stay listed, so the user's next Login or a RevokeUser ends them.
-// Below the cap none of this runs.
-//
-// Call it after the application has checked the credentials. On error
-// nothing is logged in and no cookie is set: answer 503 when the error wraps
-// ErrStoreUnavailable. The pre-login session is then either deleted or
-// still listed in its user's index.
-func Login(c *gin.Context, userID string) error {
+// A LoginOption changes how Login starts a session.
+type LoginOption func(*loginOptions)
+
+type loginOptions struct {
+	checkedAt time.Time
+}
+
+// CheckedAt tells Login when the application began checking the
+// credentials: take time.Now() before reading the password hash. Login
+// then refuses, with ErrStaleLogin, credentials checked at or before a
+// RevokeUser or RevokeOthers of the user, or more than 5 minutes earlier,
+// so that a login in flight while the password changes never outlives the
+// change. Without it, Login counts the credentials as checked when Login
+// is called. The instances of an application must share a clock (NTP):
+// the check is a comparison of their times.
+func CheckedAt(t time.Time) LoginOption {
+	return func(o *loginOptions) { o.checkedAt = t }
+}
+
+// Login starts an authenticated session for userID, after the application
+// has checked the credentials. It issues a new session ID and destroys the
+// pre-login session, so an ID planted before login (fixation) is worthless
+// after it; the values of an anonymous pre-login session, or of the same
+// user's, carry over. It stores the user, the login time and the
+// browser's fingerprint, lists the session in the user's index and sets
+// the cookie, in one pipelined round trip; beyond Config.MaxSessionsPerUser
+// it then ends the user's oldest sessions (see docs/lifecycle.md for every
+// round trip). It returns ErrStaleLogin when a revocation came after the
+// credential check (see CheckedAt), and an error wrapping
+// ErrStoreUnavailable when Redis failed: then no one is logged in, no
+// cookie is set, and the pre-login session may be gone.
+func Login(c *gin.Context, userID string, opts ...LoginOption) error {
 	if userID == "" || len(userID) > maxUserIDLen {
 		return ErrInvalidUserID
+	}
+	var lo loginOptions
+	for _, opt := range opts {
+		opt(&lo)
 	}
 	s, sess, st, err := current(c)
 	if err != nil {
@@ -58,6 +63,14 @@ func Login(c *gin.Context, userID string) error {
 	o, err := s.writable(sess, st)
 	if err != nil {
 		return err
+	}
+	t := s.cfg.Now()
+	checked := t.UnixMicro()
+	if !lo.checkedAt.IsZero() {
+		if t.Sub(lo.checkedAt) > markTTL {
+			return ErrStaleLogin
+		}
+		checked = lo.checkedAt.UnixMicro()
 	}
 	if st.exists && st.user != "" && st.user != userID {
 		resetValues(sess, st) // another user's values never reach this one
@@ -71,7 +84,7 @@ func Login(c *gin.Context, userID string) error {
 		sess.Options.MaxAge = o.MaxAge
 	}
 	old := *st
-	now := s.now()
+	now := t.UnixMilli()
 	idx := s.userKey(userID)
 	st.user = userID
 	st.fp = s.fp.Compute(c.Request, s.clientIP(c))
@@ -81,25 +94,50 @@ func Login(c *gin.Context, userID string) error {
 	if old.exists && old.user == userID {
 		replaced = indexMember(old.atRest)
 	}
+	f := s.newFresh(st, fields, now)
+	member := indexMember(f.atRest)
+	var created, added *redis.Cmd
 	var delOld *redis.IntCmd
-	var added *redis.Cmd
-	err = s.create(ctx, c.Writer, sess, st, o, fields, now, func(p redis.Pipeliner, atRest string, eval evalFunc) {
+	began := time.Now()
+	err = s.pipelineScripts(ctx, func(p redis.Pipeliner, eval evalFunc) {
+		// On one node, Redis runs a connection's commands in order, so the
+		// session exists by the time its index entry can be seen.
+		created = eval(createScript, []string{f.key}, f.args...)
 		if old.exists {
 			delOld = p.Del(ctx, old.key)
 		}
-		added = eval(indexScript, []string{idx}, now/1000, deadlineSeconds(now+s.absMS), indexMember(atRest),
-			s.absMS, s.cfg.MaxSessionsPerUser, replaced)
+		added = eval(indexScript, []string{idx}, now/1000, deadlineSeconds(now+s.absMS), member,
+			s.absMS, s.cfg.MaxSessionsPerUser, replaced, checked)
 	})
+	if err == nil && time.Since(began) >= tombstoneTTL/2 {
+		// A write this late may have missed a tombstone (see endScript).
+		_, _ = s.endKeys(ctx, userID, []string{f.atRest}, nil)
+		err = errors.New("the login's round trip took longer than " + (tombstoneTTL / 2).String())
+	}
 	if err != nil {
 		*st = old
+		err = s.unavailable("logging in", err)
+		s.emit(ctx, Event{Type: EventStoreError, UserID: userID, Err: err})
 		return err
 	}
 	if old.exists && old.user != "" && delOld.Err() == nil {
 		s.unindex(ctx, old.user, indexMember(old.atRest)) // only now that its DEL has succeeded
 	}
+	others, _ := added.StringSlice()
+	if n, _ := created.Int64(); n != 1 || (len(others) == 1 && others[0] == markMember) {
+		// Revoked while in flight: the new session goes (its ID never left
+		// this process), and so did the pre-login one.
+		_, _ = s.endKeys(ctx, userID, []string{f.atRest}, nil)
+		*st = old
+		st.exists = st.exists && delOld.Err() != nil
+		_, _ = s.destroy(ctx, c.Writer, sess, st, Event{})
+		s.emit(ctx, Event{Type: EventStaleLogin, UserID: userID})
+		return ErrStaleLogin
+	}
+	s.adopt(c.Writer, sess, st, o, f, fields, now)
 	c.Set(userIDKey, userID)
 	s.emit(ctx, Event{Type: EventLogin, UserID: userID, Session: s.ref(st.atRest)})
-	if others, _ := added.StringSlice(); len(others) > 1 {
+	if len(others) > 1 {
 		if err := s.enforceLimit(ctx, userID, others); err != nil {
 			// The new session exists; the ones not ended are still listed,
 			// so the next Login or a RevokeUser ends them.

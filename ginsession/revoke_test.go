@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -16,11 +17,23 @@ import (
 	"github.com/sessionshield/sessionshield/internal/redistest"
 )
 
-// failDel is a go-redis hook that, while on, fails every DEL without
-// sending it and lets the other commands of a pipeline through: what a
-// Cluster does when the node of a session key is down and the node of the
-// user's index is not.
+// failDel is a go-redis hook that, while on, fails every command that ends
+// a session (DEL, endScript) without sending it and lets the other commands
+// of a pipeline through: what a Cluster does when the node of a session key
+// is down and the node of the user's index is not.
 type failDel struct{ on atomic.Bool }
+
+// endsSession reports whether cmd is a DEL or runs endScript.
+func endsSession(cmd redis.Cmder) bool {
+	switch cmd.Name() {
+	case "del":
+		return true
+	case "evalsha", "eval":
+		a := cmd.Args()
+		return len(a) > 1 && (a[1] == endScript.sha || a[1] == endScript.src)
+	}
+	return false
+}
 
 var errNodeDown = errors.New("dial tcp: connect: connection refused")
 
@@ -28,7 +41,7 @@ func (f *failDel) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 func (f *failDel) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		if f.on.Load() && cmd.Name() == "del" {
+		if f.on.Load() && endsSession(cmd) {
 			cmd.SetErr(errNodeDown)
 			return errNodeDown
 		}
@@ -43,7 +56,7 @@ func (f *failDel) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proc
 		}
 		var rest []redis.Cmder
 		for _, c := range cmds {
-			if c.Name() == "del" {
+			if endsSession(c) {
 				c.SetErr(errNodeDown)
 			} else {
 				rest = append(rest, c)
@@ -132,33 +145,61 @@ func TestLoginKeepsOldSessionListedWhenItsDeleteFails(t *testing.T) {
 	assert.GreaterOrEqual(t, n, 1)
 	assert.False(t, h.exists(oldKey))
 
+	h.clock.Advance(time.Millisecond) // logins checked after the revocation
 	d := h.login(chromeWin, "bob")
 	require.Equal(t, http.StatusOK, d.do("POST", "/login?user=bob").status, "a re-login over a live session")
 	assert.Equal(t, []string{h.keyOf(d.cookie)[len(h.prefix):]}, h.indexMembers("bob"), "the old entry left once its DEL succeeded")
 }
 
 // TestRevokeUserRacingLogins runs RevokeUser again and again while the
-// same user logs in from 20 browsers at once, on one node and on a
-// Cluster (where a session and its index entry live on different nodes).
-// A login that races a RevokeUser may survive it, as RevokeUser's doc
-// says, but never unlisted: every session still in Redis afterwards is in
-// the user's index, and the next RevokeUser ends every one of them.
+// same user logs in from 20 browsers at once, each login taking the time
+// before its (simulated) credential check and passing it to Login with
+// CheckedAt, on one node and on a Cluster (where a session and its index
+// entry live on different nodes). No login whose credentials were checked
+// before the last RevokeUser began survives it, whatever the interleaving;
+// the ones checked after it may, and are listed.
 func TestRevokeUserRacingLogins(t *testing.T) {
+	realClock := func(c *Config) { c.MaxSessionsPerUser, c.Now = NoSessionLimit, time.Now }
 	t.Run("single node", func(t *testing.T) {
-		revokeUserRacingLogins(t, newHarness(t, func(c *Config) { c.MaxSessionsPerUser = NoSessionLimit }))
+		revokeUserRacingLogins(t, newHarness(t, realClock))
 	})
 	t.Run("cluster", func(t *testing.T) {
 		cluster := redistest.StartCluster(t)
 		count := &redistest.Counter{}
 		cluster.AddHook(count)
-		revokeUserRacingLogins(t, newHarnessOn(t, cluster, count, cluster, func(c *Config) { c.MaxSessionsPerUser = NoSessionLimit }))
+		revokeUserRacingLogins(t, newHarnessOn(t, cluster, count, cluster, realClock))
 	})
+}
+
+// checkedLogin is a /hook handler that logs user in as an application
+// does: it takes the time, checks the credentials (check, which may
+// block), and calls Login with CheckedAt. It answers 200, 401 with
+// ErrStaleLogin, or 503, with the check's time in Unix µs.
+func checkedLogin(user string, check func()) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		checked := time.Now()
+		check()
+		status := http.StatusOK
+		switch err := Login(c, user, CheckedAt(checked)); {
+		case errors.Is(err, ErrStaleLogin):
+			status = http.StatusUnauthorized
+		case err != nil:
+			status = http.StatusServiceUnavailable
+		}
+		c.JSON(status, gin.H{"checked": checked.UnixMicro()})
+	}
 }
 
 func revokeUserRacingLogins(t *testing.T, h *harness) {
 	ctx := context.Background()
 	const logins = 20
-	clients := make([]*client, logins)
+	h.handler = checkedLogin("ray", func() { time.Sleep(2 * time.Millisecond) }) // a credential check takes time
+	type result struct {
+		c       *client
+		status  int
+		checked int64
+	}
+	results := make([]result, logins)
 	start := make(chan struct{})
 	var done atomic.Int32 // logins answered
 	var wg sync.WaitGroup
@@ -166,72 +207,230 @@ func revokeUserRacingLogins(t *testing.T, h *harness) {
 		wg.Go(func() {
 			c := h.client(chromeWin)
 			<-start
-			r := c.do("POST", "/login?user=ray")
-			assert.Equal(t, http.StatusOK, r.status, r.body)
-			clients[i] = c
+			time.Sleep(time.Duration(i) * time.Millisecond) // spread over the revocations
+			r := c.do("POST", "/hook")
+			results[i] = result{c, r.status, int64(jsonField(t, r.body, "checked").(float64))}
 			done.Add(1)
 		})
 	}
 	// RevokeUser back to back until half the logins have answered: the
 	// other half race it or come after it.
 	var revokes, revokeErrs int
+	var lastBegan int64
 	wg.Go(func() {
 		<-start
 		for ; revokes < 10000 && done.Load() < logins/2; revokes++ {
+			lastBegan = time.Now().UnixMicro()
 			if _, err := h.store.RevokeUser(ctx, "ray"); err != nil {
 				revokeErrs++
 			}
+			time.Sleep(time.Millisecond)
 		}
 	})
 	close(start)
 	wg.Wait()
-	require.False(t, t.Failed())
 	assert.Zero(t, revokeErrs, "RevokeUser errors")
-	assert.Positive(t, revokes, "RevokeUser ran while the logins did")
+	require.Positive(t, revokes, "RevokeUser ran while the logins did")
 
 	listed := map[string]bool{}
 	for _, k := range prefixed(h.prefix, h.indexMembers("ray")) {
 		listed[k] = true
 	}
-	survivors := 0
-	for i, c := range clients {
-		if key := h.keyOf(c.cookie); h.exists(key) {
+	var refused, before, survivors int
+	for i, r := range results {
+		require.Contains(t, []int{http.StatusOK, http.StatusUnauthorized}, r.status, "login %d", i)
+		if r.status == http.StatusUnauthorized {
+			refused++
+			assert.Empty(t, r.c.cookie, "a refused login sets no cookie")
+			continue
+		}
+		key := h.keyOf(r.c.cookie)
+		if r.checked < lastBegan {
+			before++
+			assert.False(t, h.isSession(key), "login %d, checked before the last RevokeUser, survived it", i)
+			assert.Equal(t, http.StatusUnauthorized, h.status(r.c), "login %d", i)
+		} else if h.isSession(key) {
 			survivors++
-			assert.True(t, listed[key], "login %d survived the race unlisted", i)
+			assert.True(t, listed[key], "login %d survived unlisted", i)
 		}
 	}
+	t.Logf("%d logins raced %d RevokeUser calls: %d refused by the mark or a tombstone, %d more checked before the last one and ended, %d checked after it live and listed",
+		logins, revokes, refused, before, survivors)
 	n, err := h.store.RevokeUser(ctx, "ray")
 	require.NoError(t, err)
-	t.Logf("%d logins raced %d RevokeUser calls: %d survived, all listed; the next RevokeUser ended %d", logins, revokes, survivors, n)
 	assert.Equal(t, survivors, n, "the next RevokeUser ends every survivor")
-	for i, c := range clients {
-		assert.False(t, h.exists(h.keyOf(c.cookie)), "session %d after the second RevokeUser", i)
-		assert.Equal(t, http.StatusUnauthorized, h.status(c), "session %d after the second RevokeUser", i)
+	assert.Empty(t, h.sessionKeys())
+}
+
+// TestPasswordChangeEndsALoginInFlight holds a login between its
+// credential check and its call to Login while the user's sessions are
+// revoked (a password change), on one node, through Sentinel and on a
+// Cluster: Login refuses it with ErrStaleLogin, sets no cookie and leaves
+// no session in Redis, while a login checked after the revocation works.
+func TestPasswordChangeEndsALoginInFlight(t *testing.T) {
+	t.Run("single node", func(t *testing.T) { passwordChangeDuringLogin(t, newHarness(t, nil)) })
+	t.Run("sentinel", func(t *testing.T) {
+		master := redistest.StartServer(t)
+		rdb := redistest.StartSentinel(t, master.Addr)
+		raw := redis.NewClient(&redis.Options{Addr: master.Addr})
+		t.Cleanup(func() { _ = raw.Close() })
+		passwordChangeDuringLogin(t, newHarnessOn(t, rdb, &redistest.Counter{}, raw, nil))
+	})
+	t.Run("cluster", func(t *testing.T) {
+		cluster := redistest.StartCluster(t)
+		passwordChangeDuringLogin(t, newHarnessOn(t, cluster, &redistest.Counter{}, cluster, nil))
+	})
+}
+
+func passwordChangeDuringLogin(t *testing.T, h *harness) {
+	ctx := context.Background()
+	owner := h.login(chromeWin, "eve")
+	checked, release := make(chan struct{}), make(chan struct{})
+	h.handler = func(c *gin.Context) {
+		at := h.clock.Now() // before the password hash is read
+		close(checked)
+		<-release // the argon2id check, while the owner changes the password
+		if err := Login(c, "eve", CheckedAt(at)); err != nil {
+			c.JSON(http.StatusUnauthorized, gin.H{"error": err.Error()})
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"message": "Logged in"})
+	}
+	attacker := h.client(firefoxLinx)
+	answered := make(chan reply)
+	go func() { answered <- attacker.do("POST", "/hook") }()
+	<-checked
+	n, err := h.store.RevokeUser(ctx, "eve") // the password change
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	close(release)
+	r := <-answered
+
+	assert.Equal(t, http.StatusUnauthorized, r.status, r.body)
+	assert.Contains(t, r.body, "checked before")
+	assert.Nil(t, r.cookie(t), "no cookie for a refused login")
+	assert.Empty(t, h.sessionKeys(), "no session in Redis")
+	assert.Empty(t, h.indexMembers("eve"))
+	assert.Equal(t, http.StatusUnauthorized, h.status(owner))
+	require.Len(t, h.eventsOf(EventStaleLogin), 1)
+	assert.Equal(t, "eve", h.eventsOf(EventStaleLogin)[0].UserID)
+
+	h.clock.Advance(time.Millisecond)
+	again := h.login(chromeWin, "eve") // with the new password
+	assert.Equal(t, http.StatusOK, h.status(again))
+}
+
+// TestRevocationMeetsALoginWriteOnItsWay forces, on a Cluster, the
+// interleaving one node cannot have: a login's index entry is written,
+// then RevokeUser runs to its end, and only then does the login's own
+// session write reach its node (held back by a hook on that node's
+// client). RevokeUser leaves a tombstone where the session is to be
+// written, the write is refused and Login answers ErrStaleLogin: the login
+// does not survive, listed or not.
+func TestRevocationMeetsALoginWriteOnItsWay(t *testing.T) {
+	cluster := redistest.StartCluster(t)
+	h := newHarnessOn(t, cluster, &redistest.Counter{}, cluster, nil)
+	ctx := context.Background()
+	hold := &holdCreate{held: make(chan struct{}, 1), release: make(chan struct{})}
+	require.NoError(t, cluster.ForEachShard(ctx, func(ctx context.Context, node *redis.Client) error {
+		node.AddHook(hold)
+		return nil
+	}))
+	h.handler = func(c *gin.Context) {
+		if err := Login(c, "kai", CheckedAt(h.clock.Now())); err != nil {
+			c.JSON(http.StatusUnauthorized, gin.H{"error": err.Error()})
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"message": "Logged in"})
+	}
+	for attempt := 0; ; attempt++ {
+		require.Less(t, attempt, 20, "the session and the index never fell on different nodes")
+		hold.armed.Store(true)
+		answered := make(chan reply, 1)
+		c := h.client(chromeWin)
+		go func() { answered <- c.do("POST", "/hook") }()
+		select {
+		case r := <-answered: // the session and the index on one node: nothing to hold
+			hold.armed.Store(false)
+			require.Equal(t, http.StatusOK, r.status, r.body)
+			continue
+		case <-hold.held:
+		}
+		waitFor(t, func() bool { return len(h.indexMembers("kai")) > attempt }) // the index entry is in
+		n, err := h.store.RevokeUser(ctx, "kai")
+		require.NoError(t, err)
+		assert.Equal(t, attempt, n, "the earlier, completed logins")
+		hold.release <- struct{}{}
+		r := <-answered
+		assert.Equal(t, http.StatusUnauthorized, r.status, r.body)
+		assert.Nil(t, r.cookie(t))
+		assert.Empty(t, h.sessionKeys(), "the held write met the tombstone")
+		assert.Empty(t, h.indexMembers("kai"))
+		return
+	}
+}
+
+// holdCreate is a hook for a Cluster's node clients that, while armed,
+// holds the first pipeline that writes a new session without touching an
+// index, signals held and waits for release.
+type holdCreate struct {
+	armed   atomic.Bool
+	held    chan struct{}
+	release chan struct{}
+}
+
+func (*holdCreate) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (*holdCreate) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (x *holdCreate) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		runs := func(sc *luaScript) bool {
+			for _, c := range cmds {
+				if a := c.Args(); len(a) > 1 && (a[1] == sc.sha || a[1] == sc.src) {
+					return true
+				}
+			}
+			return false
+		}
+		if runs(createScript) && !runs(indexScript) && x.armed.CompareAndSwap(true, false) {
+			x.held <- struct{}{}
+			<-x.release
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// waitFor polls ok for up to 5 s.
+func waitFor(t *testing.T, ok func() bool) {
+	t.Helper()
+	for end := time.Now().Add(5 * time.Second); !ok(); {
+		require.True(t, time.Now().Before(end), "timed out")
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
 // TestRevokeSessionOfAnEndedSession checks that RevokeSession reports only
-// a session it ended: a listed session whose key is gone (its TTL ran out)
-// is pruned without an EventRevoked, and the entry of a login of the last
-// 10 seconds whose session is not found stays listed, as on every other
-// path that ends sessions.
+// a session it ended: a listed session whose key is gone is pruned without
+// an EventRevoked (when it is a login of the last 10 seconds, a tombstone
+// keeps its write, which may still be on its way, from ever landing), and
+// a live one is ended and reported once.
 func TestRevokeSessionOfAnEndedSession(t *testing.T) {
 	h := newHarness(t, nil)
 	ctx := context.Background()
 	live := h.login(chromeWin, "cy")
 	gone := h.login(firefoxLinx, "cy")
-	goneRef := h.keyOf(gone.cookie)[len(h.prefix):][:refLen]
-	require.NoError(t, h.raw.Del(ctx, h.keyOf(gone.cookie)).Err()) // its TTL ran out, or its write is still on its way
+	goneKey := h.keyOf(gone.cookie)
+	goneRef := goneKey[len(h.prefix):][:refLen]
+	require.NoError(t, h.raw.Del(ctx, goneKey).Err()) // its TTL ran out, or its write is still on its way
 	require.Len(t, h.indexMembers("cy"), 2)
 
 	require.NoError(t, h.store.RevokeSession(ctx, "cy", goneRef))
-	assert.Len(t, h.indexMembers("cy"), 2, "a login of the last 10 s stays listed when its session is not found")
-	assert.Empty(t, h.eventsOf(EventRevoked), "nothing was ended")
-
-	h.clock.Advance(11 * time.Second)
-	require.NoError(t, h.store.RevokeSession(ctx, "cy", goneRef))
 	assert.Len(t, h.indexMembers("cy"), 1, "the ended session's entry is pruned")
-	assert.Empty(t, h.eventsOf(EventRevoked), "an ended session is not reported as revoked")
+	assert.Empty(t, h.eventsOf(EventRevoked), "nothing live was ended")
+	assert.Equal(t, "1", h.raw.HGet(ctx, goneKey, "_t").Val(), "a tombstone where a write may still land")
+	late, err := runScript(ctx, h.rdb, createScript, redis.NewIntCmd, []string{goneKey}, 1000, metaCreated, 1, metaLastSeen, 0).Result()
+	require.NoError(t, err)
+	assert.Zero(t, late, "the late write is refused")
+	assert.Equal(t, http.StatusUnauthorized, gone.do("GET", "/api/profile").status)
 	assert.ErrorIs(t, h.store.RevokeSession(ctx, "cy", goneRef), ErrUnknownSession, "no longer listed")
 
 	liveRef := h.keyOf(live.cookie)[len(h.prefix):][:refLen]

@@ -58,10 +58,13 @@ func TestGuardedReadRoundTrips(t *testing.T) {
 	require.NoError(t, raw.HSet(ctx, h.keyOf(c.cookie), metaLastSeen, -h.store.idleMS).Err())
 	read(c, http.StatusUnauthorized, "hgetall", "evalsha") // the plain read found it idle: the script deletes it
 
+	for _, sc := range []*luaScript{createScript, indexScript, unindexScript} {
+		require.NoError(t, raw.ScriptLoad(ctx, sc.src).Err())
+	}
 	d := h.login(chromeWin, "rita")
 	h.clock.Advance(2 * time.Second)
 	d.ua = firefoxLinx
-	read(d, http.StatusUnauthorized, "evalsha", "del", "zrem") // a mismatch: the load, then the destroy
+	read(d, http.StatusUnauthorized, "evalsha", "del", "evalsha") // a mismatch: the load, then the destroy (DEL, then the index)
 }
 
 // TestScriptsSurviveAnEmptiedScriptCache empties the script cache of a

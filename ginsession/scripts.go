@@ -41,10 +41,13 @@ v[#v + 1] = status
 return v
 `)
 
-// createScript writes a new session and its TTL atomically. Fields go to
-// HSET 500 pairs at a time: Lua's unpack cannot spread more than a few
-// thousand values.
+// createScript writes a new session and its TTL atomically, and returns 1,
+// unless its key holds a tombstone of endScript: then it writes nothing
+// and returns 0 (it may run twice, when a pipeline is sent again after
+// NOSCRIPT, so its own first write does not count). Fields go to HSET 500 pairs at a time: Lua's unpack cannot
+// spread more than a few thousand values.
 var createScript = newScript(`
+if redis.call('HEXISTS', KEYS[1], '_t') == 1 then return 0 end
 for i = 2, #ARGV, 1000 do
   redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
 end

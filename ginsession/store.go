@@ -294,7 +294,7 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *gsessions.Ses
 		if len(fields) == 0 {
 			return nil
 		}
-		return s.create(ctx, w, sess, st, o, fields, now, nil)
+		return s.create(ctx, w, sess, st, o, fields, now)
 	}
 	if st.user == "" && len(fields) == 0 && st.opaque == 0 {
 		_, err := s.destroy(ctx, w, sess, st, Event{}) // anonymous: nothing to report
@@ -373,23 +373,18 @@ func (s *Store) maxAge(o gsessions.Options, created, now int64) int {
 	return max(min(o.MaxAge, left), 1)
 }
 
-// create writes a new session under a new ID with fields plus the store's
-// metadata, and sets its cookie. pre, when set, adds commands to the same
-// pipeline, one round trip (Login uses it to delete the old session, index
-// the new one and learn which sessions exceed the cap), and runs its
-// scripts with eval. They are queued after the new session's write, so on
-// a single node (Redis runs one connection's commands in order) the
-// session exists by the time its index entry can be seen: a concurrent
-// Login that ends it as beyond the cap, or UserSessions, never finds it
-// missing and drops a live session's entry. On a Cluster each node's share
-// runs in parallel, so that order is not guaranteed there, and a partial
-// failure can leave an index entry without a session (pruned later) or a
-// session key with no cookie (it expires), never a usable session.
-func (s *Store) create(ctx context.Context, w http.ResponseWriter, sess *gsessions.Session, st *state,
-	o gsessions.Options, fields map[string]string, now int64, pre func(p redis.Pipeliner, atRest string, eval evalFunc)) error {
+// fresh is a session about to be written under a new ID: createScript's
+// key and arguments.
+type fresh struct {
+	id, key, atRest string
+	args            []any
+}
+
+// newFresh prepares the write of st's session under a new ID with fields
+// plus the store's metadata, created at now.
+func (s *Store) newFresh(st *state, fields map[string]string, now int64) fresh {
 	id := newID()
 	key := s.sessionKey(id)
-	atRest := key[len(s.cfg.KeyPrefix):]
 	args := make([]any, 0, 1+2*len(fields)+10)
 	args = append(args, s.ttl(now, now), metaCreated, now, metaLastSeen, 0)
 	if st.user != "" {
@@ -398,25 +393,33 @@ func (s *Store) create(ctx context.Context, w http.ResponseWriter, sess *gsessio
 	for f, v := range fields {
 		args = append(args, f, v)
 	}
-	var err error
-	if pre == nil {
-		err = runScript(ctx, s.rdb, createScript, redis.NewCmd, []string{key}, args...).Err()
-	} else {
-		err = s.pipelineScripts(ctx, func(p redis.Pipeliner, eval evalFunc) {
-			eval(createScript, []string{key}, args...)
-			pre(p, atRest, eval)
-		})
+	return fresh{id: id, key: key, atRest: key[len(s.cfg.KeyPrefix):], args: args}
+}
+
+// adopt makes f, now written, the request's session, and sets its cookie.
+func (s *Store) adopt(w http.ResponseWriter, sess *gsessions.Session, st *state, o gsessions.Options, f fresh, fields map[string]string, now int64) {
+	st.id, st.atRest, st.key, st.exists = f.id, f.atRest, f.key, true
+	st.created, st.seenAfter, st.fields, st.expired, st.resign = now, 0, fields, false, false
+	sess.ID = s.ref(f.atRest)
+	sess.IsNew = false
+	setCookie(w, cookie(st.name, s.sign(st.name, f.id), o, s.maxAge(o, now, now)))
+}
+
+// create writes a new session under a new ID with fields plus the store's
+// metadata, in one round trip, and sets its cookie.
+func (s *Store) create(ctx context.Context, w http.ResponseWriter, sess *gsessions.Session, st *state,
+	o gsessions.Options, fields map[string]string, now int64) error {
+	f := s.newFresh(st, fields, now)
+	n, err := runScript(ctx, s.rdb, createScript, redis.NewIntCmd, []string{f.key}, f.args...).Result()
+	if err == nil && n != 1 {
+		err = errors.New("the new session's key was taken") // only a tombstone can be there: never for a fresh ID
 	}
 	if err != nil {
 		err = s.unavailable("creating session", err)
 		s.emit(ctx, Event{Type: EventStoreError, Err: err})
 		return err
 	}
-	st.id, st.atRest, st.key, st.exists = id, atRest, key, true
-	st.created, st.seenAfter, st.fields, st.expired, st.resign = now, 0, fields, false, false
-	sess.ID = s.ref(atRest)
-	sess.IsNew = false
-	setCookie(w, cookie(st.name, s.sign(st.name, id), o, s.maxAge(o, now, now)))
+	s.adopt(w, sess, st, o, f, fields, now)
 	return nil
 }
 
