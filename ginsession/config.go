@@ -33,17 +33,26 @@ const (
 // hardened default: no other field has to be set to be safe.
 type Config struct {
 	// Secrets sign session cookies and key the fingerprints, newest
-	// first: the first signs, every one verifies. Key rotation: put the new
-	// secret first. RequireAuth re-signs a cookie an old secret signed and
-	// stores the session's fingerprint again with the new key, binding
-	// the same fields as before (never one turned on since the login), and Save
-	// re-signs the cookie too, so once IdleTimeout has passed every live
-	// session whose requests go through RequireAuth is on the new secret,
-	// and the old one can be dropped; AbsoluteTimeout after the rotation no
-	// session from before it is left at all. Each
-	// must be at least 32 random bytes (openssl rand -base64 48), from a
-	// secret store, never generated at startup; NewStore refuses one that
-	// is obviously not random (see CheckSecret). Required.
+	// first: the first signs, every one verifies. Each must be at least 32
+	// random bytes (openssl rand -base64 48), from a secret store, never
+	// generated at startup; NewStore refuses one that is obviously not
+	// random (see CheckSecret). Required.
+	//
+	// Key rotation: put the new secret first on every instance. A
+	// logged-in session's next request through RequireAuth or Authenticate
+	// re-signs its cookie and stores its fingerprint again with the new
+	// key, whatever its soft fields say: the new fingerprint binds the
+	// fields the login bound, the hard ones with their unchanged values and
+	// each soft one with that request's value (no longer at all when the
+	// request has none). Save re-signs the cookie of a session it writes.
+	// A session still live IdleTimeout later has made a request since;
+	// when the application reads logged-in sessions only behind
+	// RequireAuth or Authenticate, every one of them is then on the new
+	// secret (unless Redis failed each of its re-keys), and the old secret
+	// can be dropped. A logged-in session used only on other routes ends
+	// when it is (401 on its next guarded request), and an anonymous
+	// session that was only read, never saved, is lost. AbsoluteTimeout
+	// after the rotation no session from before it is left at all.
 	Secrets [][]byte
 
 	// KeyPrefix is put in front of every Redis key the store writes.

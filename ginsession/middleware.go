@@ -118,8 +118,8 @@ func (s *Store) clientIP(c *gin.Context) string {
 // rotation finishes on guarded requests: when an older secret of
 // Config.Secrets verified the cookie, the response re-sends it signed with
 // the newest one, with the same attributes, and when an older secret keyed
-// the session's fingerprint (and the request matched it exactly, soft
-// fields included), the fingerprint is stored again with the newest key. The route
+// the session's fingerprint, it is stored again with the newest key,
+// whatever the soft fields say (see Config.Secrets). The route
 // must be behind sessions.Sessions(name, store) with a *Store; without it,
 // or with a cookie name the store's settings make unusable (a __Host- name
 // with Insecure, say), RequireAuth panics at the first request with a
@@ -154,8 +154,9 @@ func RequireAuth() gin.HandlerFunc {
 // as a store error and never counts as logged in. It never answers 401 or
 // 503 itself, so a handler that needs a user must check UserID(c) (or sit
 // behind RequireAuth). It sets Cache-Control: no-store and Vary: Cookie,
-// since the response depends on the session, re-signs a cookie an older
-// secret verified, as RequireAuth does, and panics in the same cases.
+// since the response depends on the session, re-signs a cookie and
+// re-keys a fingerprint an older secret made, as RequireAuth does, and
+// panics in the same cases.
 func Authenticate() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		private(c.Writer.Header())
@@ -214,7 +215,7 @@ func authenticate(c *gin.Context) verdict {
 	if len(res.Soft) > 0 {
 		s.emit(ctx, Event{Type: EventFingerprintSoft, UserID: st.user, Session: s.ref(st.atRest), Fields: res.Fields(), Request: c.Request})
 	}
-	if res.OldKey && len(res.Soft) == 0 {
+	if res.OldKey {
 		s.rekeyFingerprint(ctx, c, st)
 	}
 	if st.resign {
@@ -225,12 +226,13 @@ func authenticate(c *gin.Context) verdict {
 }
 
 // rekeyFingerprint replaces a session's stored fingerprint, which an older
-// secret's key checked and which matched the request exactly, with one
-// computed with the newest key, so that the session still checks once the
-// old secret is dropped: one more round trip, once per session and
-// rotation. The new fingerprint binds the same fields as the old one
-// (fingerprint.Binder.Rekey), never one turned on since the login. It only
-// updates a session that still exists. A Redis failure is reported as a
+// secret's key checked and the request passed (soft mismatches or not),
+// with one computed with the newest key, so that the session still checks
+// once the old secret is dropped: one more round trip, once per session
+// and rotation. The new fingerprint binds the fields the old one bound and
+// no other (fingerprint.Binder.Rekey): the hard ones with the values the
+// request matched, the soft ones with the request's values, a soft one
+// the request lacks no longer. It only updates a session that still exists. A Redis failure is reported as a
 // store error and changes nothing: the request was already authenticated,
 // and the next guarded request tries again.
 func (s *Store) rekeyFingerprint(ctx context.Context, c *gin.Context, st *state) {
