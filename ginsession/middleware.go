@@ -107,8 +107,10 @@ func (s *Store) clientIP(c *gin.Context) string {
 // Cookie on every response:
 //
 //   - 401 {"error":"not logged in"}: no session, or one without a user;
-//   - 401 {"error":"session invalid"}: a hard fingerprint field differs; the
-//     session is destroyed (key deleted, index updated, cookie expired);
+//   - 401 {"error":"session invalid"}: a hard fingerprint field differs,
+//     or the stored fingerprint cannot be checked (its secret was dropped
+//     from Config.Secrets); the session is destroyed (key deleted, index
+//     updated, cookie expired);
 //   - 401 {"error":"session expired"}: the idle or absolute timeout passed;
 //     the session is destroyed;
 //   - 503 {"error":"session store unavailable"}: Redis failed or timed out;
@@ -119,12 +121,15 @@ func (s *Store) clientIP(c *gin.Context) string {
 // Config.Secrets verified the cookie, the response re-sends it signed with
 // the newest one, with the same attributes, and when an older secret keyed
 // the session's fingerprint, it is stored again with the newest key,
-// whatever the soft fields say (see Config.Secrets). The route
-// must be behind sessions.Sessions(name, store) with a *Store; without it,
-// or with a cookie name the store's settings make unusable (a __Host- name
-// with Insecure, say), RequireAuth panics at the first request with a
-// message that says so; set Config.CookieName, or call
-// Store.CheckCookieName, to have such a name refused at startup instead.
+// whatever the soft fields say (see Config.Secrets).
+//
+// RequireAuth panics, with an error that says what is wrong, when the
+// route is not behind sessions.Sessions(name, store) with a *Store
+// (ErrNoSessionMiddleware), when the store has no record of loading the
+// session (ErrNotLoaded), or when the store's settings make the cookie
+// name unusable (an error wrapping ErrConfig: a __Host- name with
+// Insecure, say); set Config.CookieName, or call Store.CheckCookieName, to
+// have such a name refused at startup instead.
 func RequireAuth() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		private(c.Writer.Header())
@@ -172,7 +177,7 @@ const (
 	verdictOK          verdict = iota // a live, logged-in session whose fingerprint matches
 	verdictNone                       // no session, or one without a user
 	verdictExpired                    // the idle or absolute timeout passed; the cookie is expired
-	verdictInvalid                    // a hard fingerprint field differed; the session is destroyed
+	verdictInvalid                    // a hard fingerprint field differed, or could not be checked; the session is destroyed
 	verdictUnavailable                // Redis failed: nothing is logged in
 )
 
@@ -181,9 +186,9 @@ const (
 // hard fingerprint fields differ, expires the cookie of one the load found
 // expired, reports soft mismatches, stores the fingerprint again with the
 // newest key and re-signs a cookie an older secret verified, and, when
-// the session passes, sets the user for UserID. It panics when the route
-// is not behind sessions.Sessions with a *Store, or when the cookie name
-// is unusable with the store's settings.
+// the session passes, sets the user for UserID. It panics with current's
+// error (ErrNoSessionMiddleware, ErrNotLoaded) or, when the cookie name is
+// unusable with the store's settings, with the load's ErrConfig error.
 func authenticate(c *gin.Context) verdict {
 	s, sess, st, err := current(c)
 	if err != nil {
@@ -272,7 +277,8 @@ func (s *Store) expiryReason(st *state, now int64) string {
 // RequireFreshAuth returns a middleware for sensitive routes, to be used
 // after RequireAuth: it answers 401 {"error":"reauthentication required"}
 // when the last login is older than d, and 401 {"error":"not
-// logged in"} when RequireAuth has not let the request through.
+// logged in"} when RequireAuth has not let the request through. It
+// panics with ErrNoSessionMiddleware or ErrNotLoaded as RequireAuth does.
 func RequireFreshAuth(d time.Duration) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		private(c.Writer.Header())

@@ -272,3 +272,31 @@ func TestRotationStillChecksTheHardFields(t *testing.T) {
 		})
 	}
 }
+
+// TestRotationEndsASessionNeverReKeyed: a logged-in session used during
+// the rotation only on routes outside RequireAuth and Authenticate has its
+// cookie re-signed by Save but keeps its fingerprint under the old key, so
+// it ends once the old secret is dropped: 401 "session invalid" and a
+// mismatch event that names no field, as Config.Secrets says.
+func TestRotationEndsASessionNeverReKeyed(t *testing.T) {
+	secretA, secretB := []byte(testSecret), []byte("secret B, which replaces secret A, 32+ bytes")
+	h := newHarness(t, nil)
+	c := h.login(chromeWin, "rita")
+	key := h.keyOf(c.cookie)
+
+	during := h.rotationClient(chromeWin, secretB, secretA)
+	during.cookie = c.cookie
+	r := during.do("POST", "/set?k=cart&v=1")
+	require.Equal(t, http.StatusOK, r.status, r.body)
+	require.NotNil(t, r.cookie(t), "Save re-signs the cookie with B")
+
+	after := h.rotationClient(chromeWin, secretB)
+	after.cookie = during.cookie
+	r = after.do("GET", "/api/profile")
+	assert.Equal(t, http.StatusUnauthorized, r.status)
+	assert.JSONEq(t, `{"error":"session invalid"}`, r.body)
+	assert.False(t, h.exists(key))
+	ev := h.eventsOf(EventFingerprintMismatch)
+	require.Len(t, ev, 1)
+	assert.Empty(t, ev[0].Fields)
+}
