@@ -60,22 +60,28 @@ type Config struct {
 	// session index at <KeyPrefix>u:<userID>. Default: "sess:".
 	KeyPrefix string
 
-	// IdleTimeout ends a session that saw no request for this long.
-	// Default: 30 minutes.
+	// IdleTimeout ends a session that no request has loaded for this long
+	// (up to min(1 s, IdleTimeout/60) sooner: reads write the activity at
+	// most that often). NewStore refuses less than 1 ms or more than
+	// AbsoluteTimeout. Default (0): 30 minutes.
 	IdleTimeout time.Duration
 
 	// AbsoluteTimeout ends a session this long after it was created (for a
 	// logged-in session: after the login), however active it is. It is also
-	// the cookie's Max-Age (see BrowserSessionCookie). Default: 24 hours.
+	// the cookie's default Max-Age, in whole seconds, capped when the cookie
+	// is sent at the time left (see BrowserSessionCookie). NewStore refuses
+	// less than 1 ms. Default (0): 24 hours.
 	AbsoluteTimeout time.Duration
 
 	// Insecure drops the Secure cookie attribute, for plain-http development
-	// only. It cannot be combined with a __Host- or __Secure- cookie name.
-	// Default: false (Secure is always set, never derived from the request).
+	// only. It cannot be combined with a __Host- or __Secure- cookie name
+	// (see CookieName for when that is refused). Default: false (Secure is
+	// always set, never derived from the request).
 	Insecure bool
 
-	// SameSite is http.SameSiteStrictMode or http.SameSiteLaxMode.
-	// SameSiteNoneMode is refused. Default: Strict.
+	// SameSite is http.SameSiteStrictMode or http.SameSiteLaxMode; NewStore
+	// refuses any other value, SameSiteNoneMode and SameSiteDefaultMode
+	// included. Default (0): Strict.
 	SameSite http.SameSite
 
 	// Domain is the cookie's Domain attribute. Default: none (host-only),
@@ -83,9 +89,10 @@ type Config struct {
 	Domain string
 
 	// BrowserSessionCookie sends the cookie without Max-Age, so the browser
-	// drops it when it closes (browsers that restore sessions keep it). The
-	// session still ends at IdleTimeout and AbsoluteTimeout. Default: false,
-	// Max-Age is AbsoluteTimeout.
+	// drops it when it closes (browsers that restore sessions keep it),
+	// unless store.Options sets a MaxAge. The session still ends at
+	// IdleTimeout and AbsoluteTimeout. Default: false, Max-Age is
+	// AbsoluteTimeout.
 	BrowserSessionCookie bool
 
 	// CookieName, when set, is the name the application gives to
@@ -97,8 +104,10 @@ type Config struct {
 	// Store.CheckCookieName to check a name at startup).
 	CookieName string
 
-	// MaxSessionBytes caps the encoded size of a session's values; Save
-	// returns ErrTooLarge above it. Default: 4096.
+	// MaxSessionBytes caps the encoded size of a session's values (each
+	// field name and tagged value, not the store's metadata nor values it
+	// could not decode); Save and Login return ErrTooLarge above it.
+	// NewStore refuses a negative value. Default (0): 4096.
 	MaxSessionBytes int
 
 	// MaxSessionsPerUser caps the live sessions a user may have: a Login
@@ -118,17 +127,23 @@ type Config struct {
 	MaxSessionsPerUser int
 
 	// Fingerprint chooses what Login binds a session to and what a mismatch
-	// does. Default: User-Agent (hard), Accept-Language (soft), IP off.
+	// does; NewStore refuses an undefined Action. Default: User-Agent
+	// (hard), Accept-Language (soft), IP off.
 	Fingerprint fingerprint.Config
 
-	// Logger receives the security events (login, logout, fingerprint
-	// mismatch, expiry, revocation, store errors). What it is given never
-	// holds a session ID, a cookie value or a raw header (Event.Request,
-	// which OnEvent receives, is never logged). Default: slog.Default().
+	// Logger receives every security event (see EventType): at Debug level
+	// an invalid cookie, at Warn a fingerprint mismatch, hard or soft, at
+	// Error a store error, at Info the others; and, at Warn, a cookie
+	// option dropped because it would weaken the cookie, once per option
+	// and source (store.Options or session.Options).
+	// What it is given never holds a session ID, a cookie value or a raw
+	// header (Event.Request, which OnEvent receives, is never logged).
+	// Default: slog.Default().
 	Logger *slog.Logger
 
 	// OnEvent, when set, is called with every security event too, for
-	// metrics or alerting. It runs in the request's goroutine. For an
+	// metrics or alerting. It runs in the goroutine of the call that
+	// raised the event (the request's, for the middlewares). For an
 	// invalid cookie or a fingerprint mismatch the Event carries the
 	// request (see Event): read what the hook needs, never log it.
 	OnEvent func(Event)
