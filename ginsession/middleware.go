@@ -108,9 +108,9 @@ func (s *Store) clientIP(c *gin.Context) string {
 //
 //   - 401 {"error":"not logged in"}: no session, or one without a user;
 //   - 401 {"error":"session invalid"}: a hard fingerprint field differs,
-//     or the stored fingerprint cannot be checked (its secret was dropped
-//     from Config.Secrets); the session is destroyed (key deleted, index
-//     updated, cookie expired);
+//     or the stored fingerprint cannot be checked (malformed, or keyed
+//     with a secret dropped from Config.Secrets); the session is destroyed
+//     (key deleted, index updated, cookie expired);
 //   - 401 {"error":"session expired"}: the idle or absolute timeout passed;
 //     the session is destroyed;
 //   - 503 {"error":"session store unavailable"}: Redis failed or timed out;
