@@ -58,8 +58,9 @@ type scratch struct {
 //
 // The secrets are newest first: the first is used for new fingerprints, and
 // all are accepted when checking, so a secret can be rotated by prepending
-// the new one and dropping the old one once the sessions it bound have
-// expired. Secrets are not retained; only the derived keys are.
+// the new one and dropping the old one once the fingerprints it keyed have
+// expired or been made again with Rekey. Secrets are not retained; only
+// the derived keys are.
 //
 // New returns an error, prefixed "fingerprint: ", when there are no secrets,
 // a secret is shorter than 32 bytes, or cfg has an invalid Action. Errors
@@ -118,15 +119,16 @@ func (b *Binder) Compute(r *http.Request, clientIP string) []byte {
 	return b.encode(s, b.canonicalize(s, r, clientIP, allFields))
 }
 
-// Rekey returns stored made again with the newest key, binding the same
-// fields stored binds (less those now ActionOff) and no other, for a
-// request that Check found to match stored exactly: key rotation then
-// never binds a field the login did not, so a field turned on after login
-// stays unchecked for that session, as Config promises. It returns nil when
-// stored is malformed or when a field it binds has no value in r, so it
-// cannot be made again as it was.
+// Rekey returns stored made again with the newest key, so that it still
+// checks once the key that made it is dropped, or nil when Check finds
+// stored malformed or r a hard mismatch. It binds the fields stored binds,
+// less those now ActionOff, and no other (a field turned on after the
+// login stays unchecked, as Config promises): the hard ones with their
+// unchanged values, each soft one with r's value, which may differ from
+// the login's, or not at all when r has none. It costs a Check and a MAC
+// per bound field.
 func (b *Binder) Rekey(stored []byte, r *http.Request, clientIP string) []byte {
-	if b == nil || len(b.keys) == 0 || !wellFormed(stored) {
+	if !b.Check(stored, r, clientIP).OK() {
 		return nil
 	}
 	s := b.pool.Get().(*scratch)
@@ -138,11 +140,9 @@ func (b *Binder) Rekey(stored []byte, r *http.Request, clientIP string) []byte {
 			want &^= f.bit()
 		}
 	}
-	present := b.canonicalize(s, r, clientIP, want)
-	if present != want {
-		return nil
-	}
-	return b.encode(s, present)
+	// Check found every hard field in want with its value, so only soft
+	// ones can be missing from present.
+	return b.encode(s, b.canonicalize(s, r, clientIP, want))
 }
 
 // encode returns the stored form of the fields in present, whose MAC inputs
@@ -310,10 +310,10 @@ type Result struct {
 	Malformed bool
 	// OldKey reports that an older secret's key, not the newest, checked
 	// the stored fingerprint: that secret is being rotated out. When the
-	// fingerprint matched, store a fresh one from Rekey (which uses the
-	// newest key and binds the same fields) so that it still checks once
-	// the old secret is dropped; Compute would also bind a field turned on
-	// since the login.
+	// Result is OK, soft mismatches or not, store a fresh one from Rekey
+	// (which uses the newest key and binds the same fields) so that it
+	// still checks once the old secret is dropped; Compute would also bind
+	// a field turned on since the login.
 	OldKey bool
 }
 

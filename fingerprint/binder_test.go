@@ -336,9 +336,6 @@ func TestRekeyBindsTheSameFields(t *testing.T) {
 	computed := rotated.Compute(newRequest(ua, "en"), "198.51.100.7")
 	assert.Equal(t, []Field{IPPrefix}, dropped.Check(computed, newRequest(ua, "en"), "203.0.113.9").Hard, "Compute binds the prefix: what Rekey must not do")
 
-	t.Run("a bound field without a value", func(t *testing.T) {
-		assert.Nil(t, rotated.Rekey(stored, newRequest(ua, ""), ""), "Accept-Language was bound and is missing now")
-	})
 	t.Run("a field turned off", func(t *testing.T) {
 		off := newBinder(t, Config{AcceptLanguage: ActionOff}, secret2, secret1)
 		again := off.Rekey(stored, newRequest(ua, ""), "")
@@ -348,6 +345,58 @@ func TestRekeyBindsTheSameFields(t *testing.T) {
 	t.Run("malformed", func(t *testing.T) {
 		assert.Nil(t, rotated.Rekey([]byte{1, 2}, newRequest(ua, "en"), ""))
 	})
+}
+
+// TestRekeyWhateverTheSoftFields: Rekey makes a fingerprint again for
+// every request that Check lets through, soft mismatches included (a key
+// rotation must never end a session over a soft field), binding the hard
+// fields as they were and each soft field bound at login with the
+// request's value, or not at all when the request has none; it refuses a
+// hard mismatch, and never binds a field the login did not.
+func TestRekeyWhateverTheSoftFields(t *testing.T) {
+	ua := uaByName(t, userAgents(t), "firefox133-linux")
+	type req struct{ ua, lang, ip string }
+	const ipA, ipSame24, ipB = "198.51.100.7", "198.51.100.200", "203.0.113.9"
+	softIP, hardIP := Config{IPPrefix: ActionLog}, Config{IPPrefix: ActionDestroy}
+	tests := []struct {
+		name  string
+		cfg   Config
+		login req
+		now   req
+		want  *req // what the re-keyed fingerprint binds; nil: Rekey refuses
+	}{
+		{"a match", Config{}, req{ua, "en-US", ""}, req{ua, "en-GB", ""}, &req{ua, "en", ""}},
+		{"soft field changed", Config{}, req{ua, "en-US", ""}, req{ua, "de-DE", ""}, &req{ua, "de", ""}},
+		{"soft field dropped", Config{}, req{ua, "en-US", ""}, req{ua, "", ""}, &req{ua, "", ""}},
+		{"soft field never sent", Config{}, req{ua, "", ""}, req{ua, "", ""}, &req{ua, "", ""}},
+		{"soft field added", Config{}, req{ua, "", ""}, req{ua, "de-DE", ""}, &req{ua, "", ""}},
+		{"hard field changed", Config{}, req{ua, "en-US", ""}, req{"curl/8.5.0", "en-US", ""}, nil},
+		{"hard and soft fields changed", Config{}, req{ua, "en-US", ""}, req{"curl/8.5.0", "de-DE", ""}, nil},
+		{"soft IP prefix moved", softIP, req{ua, "en", ipA}, req{ua, "en", ipB}, &req{ua, "en", ipB}},
+		{"soft IP prefix unparsable", softIP, req{ua, "en", ipA}, req{ua, "de", "not an IP"}, &req{ua, "de", ""}},
+		{"hard IP prefix moved", hardIP, req{ua, "en", ipA}, req{ua, "en", ipB}, nil},
+		{"hard IP prefix kept, soft field changed", hardIP, req{ua, "en", ipA}, req{ua, "de", ipSame24}, &req{ua, "de", ipA}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			stored := newBinder(t, tc.cfg, secret1).Compute(newRequest(tc.login.ua, tc.login.lang), tc.login.ip)
+			rotated := newBinder(t, tc.cfg, secret2, secret1)
+			dropped := newBinder(t, tc.cfg, secret2)
+			now := newRequest(tc.now.ua, tc.now.lang)
+			again := rotated.Rekey(stored, now, tc.now.ip)
+			if tc.want == nil {
+				assert.Nil(t, again, "a hard mismatch is never re-keyed")
+				assert.NotEmpty(t, rotated.Check(stored, now, tc.now.ip).Hard)
+				return
+			}
+			assert.True(t, rotated.Check(stored, now, tc.now.ip).OK())
+			require.NotNil(t, again)
+			assert.Equal(t, dropped.ids[0], again[1], "made with the newest key")
+			assert.Equal(t, dropped.Compute(newRequest(tc.want.ua, tc.want.lang), tc.want.ip), again)
+			assert.Zero(t, again[2]&^stored[2], "no field the login did not bind")
+			assert.Equal(t, Result{}, dropped.Check(again, now, tc.now.ip), "the request that re-keyed it matches it exactly")
+		})
+	}
 }
 
 func TestKeyIDCollision(t *testing.T) {

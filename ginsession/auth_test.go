@@ -470,6 +470,86 @@ func TestRequireAuthWithoutMiddlewarePanicsClearly(t *testing.T) {
 	assert.ErrorIs(t, Logout(c), ErrNoSessionMiddleware)
 }
 
+// TestMiddlewaresPanicWithTheirErrors: each way the helpers can be
+// misused, and the error RequireAuth, Authenticate and RequireFreshAuth
+// panic with for it, and Login and Logout return, as their doc comments
+// and the errors' say. RequireFreshAuth, which runs after RequireAuth,
+// does not check the cookie name and answers 401 instead.
+func TestMiddlewaresPanicWithTheirErrors(t *testing.T) {
+	h := newHarness(t, nil) // Insecure: a __Host- name cannot work
+	type ctxKey struct{}
+	tests := []struct {
+		name  string
+		setup func(r *gin.Engine)
+		want  error // nil: no panic
+		fresh error // what RequireFreshAuth panics with
+	}{
+		{"no sessions.Sessions", func(r *gin.Engine) {}, ErrNoSessionMiddleware, ErrNoSessionMiddleware},
+		{"sessions.SessionsMany without UseSession", func(r *gin.Engine) {
+			r.Use(sessions.SessionsMany([]string{cookieName, "other"}, h.store))
+		}, ErrNoSessionMiddleware, ErrNoSessionMiddleware},
+		{"the session's state lost", func(r *gin.Engine) {
+			r.Use(sessions.Sessions(cookieName, h.store), func(c *gin.Context) {
+				// A middleware replaces the request, then session.Clear()
+				// removes the state's marker from the values.
+				c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), ctxKey{}, 1))
+				sessions.Default(c).Clear()
+			})
+		}, ErrNotLoaded, ErrNotLoaded},
+		{"a cookie name the settings make unusable", func(r *gin.Engine) {
+			r.Use(sessions.Sessions("__Host-id", h.store))
+		}, ErrConfig, nil},
+	}
+	returned := func(f func(*gin.Context) error) gin.HandlerFunc {
+		return func(c *gin.Context) {
+			if err := f(c); err != nil {
+				panic(err) // reported the same way as a middleware's panic
+			}
+		}
+	}
+	for _, tc := range tests {
+		for _, mw := range []struct {
+			name    string
+			handler gin.HandlerFunc
+			want    error
+		}{
+			{"RequireAuth", RequireAuth(), tc.want},
+			{"Authenticate", Authenticate(), tc.want},
+			{"RequireFreshAuth", RequireFreshAuth(time.Minute), tc.fresh},
+			{"Login returns", returned(func(c *gin.Context) error { return Login(c, "lou") }), tc.want},
+			{"Logout returns", returned(Logout), tc.want},
+		} {
+			t.Run(tc.name+"/"+mw.name, func(t *testing.T) {
+				var panicked any
+				r := gin.New()
+				r.Use(func(c *gin.Context) {
+					defer func() {
+						if panicked = recover(); panicked != nil {
+							c.AbortWithStatus(http.StatusInternalServerError)
+						}
+					}()
+					c.Next()
+				})
+				tc.setup(r)
+				r.GET("/", mw.handler, func(c *gin.Context) { c.Status(http.StatusOK) })
+				w := httptest.NewRecorder()
+				req := httptest.NewRequest("GET", "/", nil)
+				req.Header.Set("Cookie", "__Host-id=x")
+				r.ServeHTTP(w, req)
+				if mw.want == nil {
+					assert.Nil(t, panicked)
+					assert.Equal(t, http.StatusUnauthorized, w.Code)
+					return
+				}
+				err, ok := panicked.(error)
+				require.True(t, ok, "panics with an error, got %v", panicked)
+				assert.ErrorIs(t, err, mw.want)
+				assert.Equal(t, http.StatusInternalServerError, w.Code)
+			})
+		}
+	}
+}
+
 func TestFailClosedWhenRedisStops(t *testing.T) {
 	srv := redistest.StartServer(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond, MaxRetries: -1})

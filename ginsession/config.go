@@ -33,17 +33,26 @@ const (
 // hardened default: no other field has to be set to be safe.
 type Config struct {
 	// Secrets sign session cookies and key the fingerprints, newest
-	// first: the first signs, every one verifies. Key rotation: put the new
-	// secret first. RequireAuth re-signs a cookie an old secret signed and
-	// stores the session's fingerprint again with the new key, binding
-	// the same fields as before (never one turned on since the login), and Save
-	// re-signs the cookie too, so once IdleTimeout has passed every live
-	// session whose requests go through RequireAuth is on the new secret,
-	// and the old one can be dropped; AbsoluteTimeout after the rotation no
-	// session from before it is left at all. Each
-	// must be at least 32 random bytes (openssl rand -base64 48), from a
-	// secret store, never generated at startup; NewStore refuses one that
-	// is obviously not random (see CheckSecret). Required.
+	// first: the first signs, every one verifies. Each must be at least 32
+	// random bytes (openssl rand -base64 48), from a secret store, never
+	// generated at startup; NewStore refuses one that is obviously not
+	// random (see CheckSecret). Required.
+	//
+	// Key rotation: put the new secret first on every instance. A
+	// logged-in session's next request through RequireAuth or Authenticate
+	// re-signs its cookie and stores its fingerprint again with the new
+	// key, whatever its soft fields say: the new fingerprint binds the
+	// fields the login bound, the hard ones with their unchanged values and
+	// each soft one with that request's value (no longer at all when the
+	// request has none). Save re-signs the cookie of a session it writes.
+	// A session still live IdleTimeout later has made a request since;
+	// when the application reads logged-in sessions only behind
+	// RequireAuth or Authenticate, every one of them is then on the new
+	// secret (unless Redis failed each of its re-keys), and the old secret
+	// can be dropped. A logged-in session used only on other routes ends
+	// when it is (401 on its next guarded request), and an anonymous
+	// session that was only read, never saved, is lost. AbsoluteTimeout
+	// after the rotation no session from before it is left at all.
 	Secrets [][]byte
 
 	// KeyPrefix is put in front of every Redis key the store writes.
@@ -51,22 +60,28 @@ type Config struct {
 	// session index at <KeyPrefix>u:<userID>. Default: "sess:".
 	KeyPrefix string
 
-	// IdleTimeout ends a session that saw no request for this long.
-	// Default: 30 minutes.
+	// IdleTimeout ends a session that no request has loaded for this long
+	// (up to min(1 s, IdleTimeout/60) sooner: reads write the activity at
+	// most that often). NewStore refuses less than 1 ms or more than
+	// AbsoluteTimeout. Default (0): 30 minutes.
 	IdleTimeout time.Duration
 
 	// AbsoluteTimeout ends a session this long after it was created (for a
 	// logged-in session: after the login), however active it is. It is also
-	// the cookie's Max-Age (see BrowserSessionCookie). Default: 24 hours.
+	// the cookie's default Max-Age, in whole seconds, capped when the cookie
+	// is sent at the time left (see BrowserSessionCookie). NewStore refuses
+	// less than 1 ms. Default (0): 24 hours.
 	AbsoluteTimeout time.Duration
 
 	// Insecure drops the Secure cookie attribute, for plain-http development
-	// only. It cannot be combined with a __Host- or __Secure- cookie name.
-	// Default: false (Secure is always set, never derived from the request).
+	// only. It cannot be combined with a __Host- or __Secure- cookie name
+	// (see CookieName for when that is refused). Default: false (Secure is
+	// always set, never derived from the request).
 	Insecure bool
 
-	// SameSite is http.SameSiteStrictMode or http.SameSiteLaxMode.
-	// SameSiteNoneMode is refused. Default: Strict.
+	// SameSite is http.SameSiteStrictMode or http.SameSiteLaxMode; NewStore
+	// refuses any other value, SameSiteNoneMode and SameSiteDefaultMode
+	// included. Default (0): Strict.
 	SameSite http.SameSite
 
 	// Domain is the cookie's Domain attribute. Default: none (host-only),
@@ -74,9 +89,10 @@ type Config struct {
 	Domain string
 
 	// BrowserSessionCookie sends the cookie without Max-Age, so the browser
-	// drops it when it closes (browsers that restore sessions keep it). The
-	// session still ends at IdleTimeout and AbsoluteTimeout. Default: false,
-	// Max-Age is AbsoluteTimeout.
+	// drops it when it closes (browsers that restore sessions keep it),
+	// unless store.Options sets a MaxAge. The session still ends at
+	// IdleTimeout and AbsoluteTimeout. Default: false, Max-Age is
+	// AbsoluteTimeout.
 	BrowserSessionCookie bool
 
 	// CookieName, when set, is the name the application gives to
@@ -88,8 +104,10 @@ type Config struct {
 	// Store.CheckCookieName to check a name at startup).
 	CookieName string
 
-	// MaxSessionBytes caps the encoded size of a session's values; Save
-	// returns ErrTooLarge above it. Default: 4096.
+	// MaxSessionBytes caps the encoded size of a session's values (each
+	// field name and tagged value, not the store's metadata nor values it
+	// could not decode); Save and Login return ErrTooLarge above it.
+	// NewStore refuses a negative value. Default (0): 4096.
 	MaxSessionBytes int
 
 	// MaxSessionsPerUser caps the live sessions a user may have: a Login
@@ -109,17 +127,23 @@ type Config struct {
 	MaxSessionsPerUser int
 
 	// Fingerprint chooses what Login binds a session to and what a mismatch
-	// does. Default: User-Agent (hard), Accept-Language (soft), IP off.
+	// does; NewStore refuses an undefined Action. Default: User-Agent
+	// (hard), Accept-Language (soft), IP off.
 	Fingerprint fingerprint.Config
 
-	// Logger receives the security events (login, logout, fingerprint
-	// mismatch, expiry, revocation, store errors). What it is given never
-	// holds a session ID, a cookie value or a raw header (Event.Request,
-	// which OnEvent receives, is never logged). Default: slog.Default().
+	// Logger receives every security event (see EventType): at Debug level
+	// an invalid cookie, at Warn a fingerprint mismatch, hard or soft, at
+	// Error a store error, at Info the others; and, at Warn, a cookie
+	// option dropped because it would weaken the cookie, once per option
+	// and source (store.Options or session.Options).
+	// What it is given never holds a session ID, a cookie value or a raw
+	// header (Event.Request, which OnEvent receives, is never logged).
+	// Default: slog.Default().
 	Logger *slog.Logger
 
 	// OnEvent, when set, is called with every security event too, for
-	// metrics or alerting. It runs in the request's goroutine. For an
+	// metrics or alerting. It runs in the goroutine of the call that
+	// raised the event (the request's, for the middlewares). For an
 	// invalid cookie or a fingerprint mismatch the Event carries the
 	// request (see Event): read what the hook needs, never log it.
 	OnEvent func(Event)

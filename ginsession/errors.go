@@ -12,12 +12,14 @@ import (
 var (
 	// ErrConfig is wrapped by every configuration error: ErrNoClient,
 	// ErrNoSecret, ErrShortSecret, ErrWeakSecret, the other errors of
-	// NewStore and those of the cookie-name checks.
+	// NewStore and those of the cookie-name checks: CheckCookieName's and,
+	// for a name the settings make unusable, those of Get, Save, Login and
+	// Logout and what RequireAuth, Authenticate and store.Options panic with.
 	ErrConfig = errors.New("ginsession: invalid configuration")
 	// ErrNoClient is returned by NewStore when the Redis client is nil.
 	ErrNoClient = fmt.Errorf("%w: a Redis client is required", ErrConfig)
 	// ErrNoSecret is returned by NewStore when Config.Secrets is empty or
-	// holds an empty secret.
+	// holds an empty secret, and by CheckSecret for an empty secret.
 	ErrNoSecret = fmt.Errorf("%w: Config.Secrets is required: set at least one secret of 32 bytes or more, newest first", ErrConfig)
 	// ErrShortSecret is returned by NewStore and CheckSecret when a secret
 	// is shorter than 32 bytes.
@@ -30,27 +32,38 @@ var (
 	// whose session could not be loaded is never treated as logged in, and
 	// its session is never saved.
 	ErrStoreUnavailable = errors.New("ginsession: session store unavailable")
-	// ErrSessionGone is returned by Save when the session was destroyed
-	// (logged out, revoked, expired or rotated by another request) after this
-	// request loaded it; nothing is written, so the session is not recreated.
+	// ErrSessionGone is returned by Save when it has a change to write and
+	// the session was destroyed (logged out, revoked, expired or rotated by
+	// another request) after this request loaded it; nothing is written, so
+	// the session is not recreated. A Save with no change writes nothing
+	// to Redis and returns nil.
 	ErrSessionGone = errors.New("ginsession: session was destroyed by another request")
-	// ErrTooLarge is returned by Save when the encoded values exceed
-	// Config.MaxSessionBytes; nothing is written.
+	// ErrTooLarge is returned by Save and Login when the encoded values
+	// exceed Config.MaxSessionBytes; nothing is written.
 	ErrTooLarge = errors.New("ginsession: session values exceed the size limit")
-	// ErrEncode is returned by Save when a key or value cannot be encoded
-	// (a type that gob cannot encode or that was not registered with gob.Register).
+	// ErrEncode is returned by Save and Login when a key or value cannot be
+	// encoded (a type that gob cannot encode or that was not registered
+	// with gob.Register); nothing is written.
 	ErrEncode = errors.New("ginsession: cannot encode session value")
-	// ErrDecode is returned by Get when a stored value cannot be decoded (for
-	// example a gob type that is no longer registered). The other values are
-	// loaded, and the undecodable one is kept in Redis untouched.
+	// ErrDecode is returned by every Get of a request when a stored key or
+	// value cannot be decoded (for example a gob type that is no longer
+	// registered). The other values are loaded. Save leaves the undecodable
+	// field in Redis as it is; Login, which moves the values it decoded to
+	// the new session and deletes the old one, drops it.
 	ErrDecode = errors.New("ginsession: cannot decode stored session value")
-	// ErrNotLoaded is returned by Save for a session this store did not load
-	// in the same request.
+	// ErrNotLoaded is returned by Save, Login and Logout, and is what
+	// RequireAuth, RequireFreshAuth and Authenticate panic with, when this
+	// store has no record of loading the session in this request: a
+	// session made by hand, say, or one whose values session.Clear()
+	// emptied after a middleware had replaced c.Request.
 	ErrNotLoaded = errors.New("ginsession: session was not loaded by this store in this request")
 	// ErrNoSessionMiddleware is returned by Login and Logout, and is what
-	// RequireAuth, RequireFreshAuth and Authenticate panic with, when the route is not
-	// behind sessions.Sessions(name, store) with a *ginsession.Store (or,
-	// behind sessions.SessionsMany, no session was named with UseSession).
+	// RequireAuth, RequireFreshAuth and Authenticate panic with, when the
+	// route is not behind sessions.Sessions(name, store) with a
+	// *ginsession.Store (or, behind sessions.SessionsMany, no session was
+	// named with UseSession). The middlewares also panic with ErrNotLoaded
+	// and, but for RequireFreshAuth, with an ErrConfig error for an
+	// unusable cookie name (see RequireAuth).
 	ErrNoSessionMiddleware = errors.New("ginsession: the route needs r.Use(sessions.Sessions(name, store)) with a *ginsession.Store before it")
 	// ErrInvalidUserID is returned by Login for an empty or oversized user ID.
 	ErrInvalidUserID = errors.New("ginsession: user ID must be 1 to 256 bytes")

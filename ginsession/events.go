@@ -18,8 +18,11 @@ const (
 	// EventDestroyed: a logged-in session was destroyed by Save with a
 	// negative MaxAge.
 	EventDestroyed EventType = "destroyed"
-	// EventFingerprintMismatch: a hard fingerprint field differed; the
-	// session was destroyed. Fields names the fields, never their values.
+	// EventFingerprintMismatch: a hard fingerprint field differed, or the
+	// stored fingerprint could not be checked (malformed, or keyed with a
+	// secret no longer in Config.Secrets); the session was destroyed.
+	// Fields names the differing fields, never their values (none in the
+	// second case).
 	EventFingerprintMismatch EventType = "fingerprint_mismatch"
 	// EventFingerprintSoft: a soft fingerprint field differed; the session
 	// was kept.

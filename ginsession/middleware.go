@@ -107,8 +107,10 @@ func (s *Store) clientIP(c *gin.Context) string {
 // Cookie on every response:
 //
 //   - 401 {"error":"not logged in"}: no session, or one without a user;
-//   - 401 {"error":"session invalid"}: a hard fingerprint field differs; the
-//     session is destroyed (key deleted, index updated, cookie expired);
+//   - 401 {"error":"session invalid"}: a hard fingerprint field differs,
+//     or the stored fingerprint cannot be checked (malformed, or keyed
+//     with a secret dropped from Config.Secrets); the session is destroyed
+//     (key deleted, index updated, cookie expired);
 //   - 401 {"error":"session expired"}: the idle or absolute timeout passed;
 //     the session is destroyed;
 //   - 503 {"error":"session store unavailable"}: Redis failed or timed out;
@@ -118,13 +120,16 @@ func (s *Store) clientIP(c *gin.Context) string {
 // rotation finishes on guarded requests: when an older secret of
 // Config.Secrets verified the cookie, the response re-sends it signed with
 // the newest one, with the same attributes, and when an older secret keyed
-// the session's fingerprint (and the request matched it exactly, soft
-// fields included), the fingerprint is stored again with the newest key. The route
-// must be behind sessions.Sessions(name, store) with a *Store; without it,
-// or with a cookie name the store's settings make unusable (a __Host- name
-// with Insecure, say), RequireAuth panics at the first request with a
-// message that says so; set Config.CookieName, or call
-// Store.CheckCookieName, to have such a name refused at startup instead.
+// the session's fingerprint, it is stored again with the newest key,
+// whatever the soft fields say (see Config.Secrets).
+//
+// RequireAuth panics, with an error that says what is wrong, when the
+// route is not behind sessions.Sessions(name, store) with a *Store
+// (ErrNoSessionMiddleware), when the store has no record of loading the
+// session (ErrNotLoaded), or when the store's settings make the cookie
+// name unusable (an error wrapping ErrConfig: a __Host- name with
+// Insecure, say); set Config.CookieName, or call Store.CheckCookieName, to
+// have such a name refused at startup instead.
 func RequireAuth() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		private(c.Writer.Header())
@@ -154,8 +159,9 @@ func RequireAuth() gin.HandlerFunc {
 // as a store error and never counts as logged in. It never answers 401 or
 // 503 itself, so a handler that needs a user must check UserID(c) (or sit
 // behind RequireAuth). It sets Cache-Control: no-store and Vary: Cookie,
-// since the response depends on the session, re-signs a cookie an older
-// secret verified, as RequireAuth does, and panics in the same cases.
+// since the response depends on the session, re-signs a cookie and
+// re-keys a fingerprint an older secret made, as RequireAuth does, and
+// panics in the same cases.
 func Authenticate() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		private(c.Writer.Header())
@@ -171,7 +177,7 @@ const (
 	verdictOK          verdict = iota // a live, logged-in session whose fingerprint matches
 	verdictNone                       // no session, or one without a user
 	verdictExpired                    // the idle or absolute timeout passed; the cookie is expired
-	verdictInvalid                    // a hard fingerprint field differed; the session is destroyed
+	verdictInvalid                    // a hard fingerprint field differed, or could not be checked; the session is destroyed
 	verdictUnavailable                // Redis failed: nothing is logged in
 )
 
@@ -180,9 +186,9 @@ const (
 // hard fingerprint fields differ, expires the cookie of one the load found
 // expired, reports soft mismatches, stores the fingerprint again with the
 // newest key and re-signs a cookie an older secret verified, and, when
-// the session passes, sets the user for UserID. It panics when the route
-// is not behind sessions.Sessions with a *Store, or when the cookie name
-// is unusable with the store's settings.
+// the session passes, sets the user for UserID. It panics with current's
+// error (ErrNoSessionMiddleware, ErrNotLoaded) or, when the cookie name is
+// unusable with the store's settings, with the load's ErrConfig error.
 func authenticate(c *gin.Context) verdict {
 	s, sess, st, err := current(c)
 	if err != nil {
@@ -214,7 +220,7 @@ func authenticate(c *gin.Context) verdict {
 	if len(res.Soft) > 0 {
 		s.emit(ctx, Event{Type: EventFingerprintSoft, UserID: st.user, Session: s.ref(st.atRest), Fields: res.Fields(), Request: c.Request})
 	}
-	if res.OldKey && len(res.Soft) == 0 {
+	if res.OldKey {
 		s.rekeyFingerprint(ctx, c, st)
 	}
 	if st.resign {
@@ -225,12 +231,13 @@ func authenticate(c *gin.Context) verdict {
 }
 
 // rekeyFingerprint replaces a session's stored fingerprint, which an older
-// secret's key checked and which matched the request exactly, with one
-// computed with the newest key, so that the session still checks once the
-// old secret is dropped: one more round trip, once per session and
-// rotation. The new fingerprint binds the same fields as the old one
-// (fingerprint.Binder.Rekey), never one turned on since the login. It only
-// updates a session that still exists. A Redis failure is reported as a
+// secret's key checked and the request passed (soft mismatches or not),
+// with one computed with the newest key, so that the session still checks
+// once the old secret is dropped: one more round trip, once per session
+// and rotation. The new fingerprint binds the fields the old one bound and
+// no other (fingerprint.Binder.Rekey): the hard ones with the values the
+// request matched, the soft ones with the request's values, a soft one
+// the request lacks no longer. It only updates a session that still exists. A Redis failure is reported as a
 // store error and changes nothing: the request was already authenticated,
 // and the next guarded request tries again.
 func (s *Store) rekeyFingerprint(ctx context.Context, c *gin.Context, st *state) {
@@ -270,7 +277,8 @@ func (s *Store) expiryReason(st *state, now int64) string {
 // RequireFreshAuth returns a middleware for sensitive routes, to be used
 // after RequireAuth: it answers 401 {"error":"reauthentication required"}
 // when the last login is older than d, and 401 {"error":"not
-// logged in"} when RequireAuth has not let the request through.
+// logged in"} when RequireAuth has not let the request through. It
+// panics with ErrNoSessionMiddleware or ErrNotLoaded as RequireAuth does.
 func RequireFreshAuth(d time.Duration) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		private(c.Writer.Header())

@@ -132,8 +132,9 @@ func (s *Store) Options(o sessions.Options) {
 // Secure (no Config.Insecure), Path "/" and no Domain, a __Secure- name
 // needs Secure. Call it at startup with the name given to
 // sessions.Sessions, or set Config.CookieName, which NewStore checks.
-// Without either, a bad name fails at its first request: Save and Login
-// return this error, and RequireAuth panics with it.
+// Without either, a bad name fails at its first request: Get, Save, Login
+// and Logout return this error, and RequireAuth and Authenticate panic
+// with it.
 func (s *Store) CheckCookieName(name string) error {
 	return checkName(name, s.defaults())
 }
@@ -148,7 +149,9 @@ func (s *Store) defaults() gsessions.Options { return *s.opts.Load() }
 // Get returns the session called name for r, loading it from Redis at most
 // once per request. It implements gorilla/sessions' Store. When Redis fails
 // the session is empty and the error wraps ErrStoreUnavailable; such a
-// session is never saved and never counts as logged in.
+// session is never saved and never counts as logged in. Every Get of the
+// request also returns the load's other errors: ErrDecode for a stored
+// value that does not decode, an ErrConfig error for an unusable name.
 func (s *Store) Get(r *http.Request, name string) (*gsessions.Session, error) {
 	if sess, st := loaded(r.Context(), s, name); sess != nil {
 		if st.loadErr != nil {

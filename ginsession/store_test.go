@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sessionshield/sessionshield/fingerprint"
 	"github.com/sessionshield/sessionshield/internal/redistest"
 )
 
@@ -50,6 +51,9 @@ func TestNewStoreRejectsUnsafeConfig(t *testing.T) {
 		{"negative idle", rdb, Config{Secrets: [][]byte{secret}, IdleTimeout: -time.Second}, ErrConfig, "IdleTimeout"},
 		{"negative size", rdb, Config{Secrets: [][]byte{secret}, MaxSessionBytes: -1}, ErrConfig, "MaxSessionBytes"},
 		{"negative session cap", rdb, Config{Secrets: [][]byte{secret}, MaxSessionsPerUser: -2}, ErrConfig, "MaxSessionsPerUser"},
+		{"sub-millisecond idle", rdb, Config{Secrets: [][]byte{secret}, IdleTimeout: time.Microsecond}, ErrConfig, "IdleTimeout must be at least 1ms"},
+		{"negative absolute", rdb, Config{Secrets: [][]byte{secret}, AbsoluteTimeout: -time.Second}, ErrConfig, "AbsoluteTimeout must be at least 1ms"},
+		{"undefined fingerprint action", rdb, Config{Secrets: [][]byte{secret}, Fingerprint: fingerprint.Config{UserAgent: 9}}, ErrConfig, "invalid action"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -303,6 +307,17 @@ func TestEncodeRejectsUnregisteredTypes(t *testing.T) {
 	assert.Equal(t, http.StatusNoContent, r.status)
 	assert.Empty(t, r.setCookies)
 	assert.Empty(t, h.sessionKeys())
+
+	h.handler = func(c *gin.Context) { // Login refuses it too, before writing anything
+		sessions.Default(c).Set("x", unregistered{})
+		assert.ErrorIs(t, Login(c, "ursa"), ErrEncode)
+		c.Status(http.StatusNoContent)
+	}
+	r = h.client(chromeWin).do("POST", "/hook")
+	assert.Equal(t, http.StatusNoContent, r.status)
+	assert.Empty(t, r.setCookies)
+	assert.Empty(t, h.sessionKeys())
+	assert.Empty(t, h.indexMembers("ursa"))
 }
 
 func TestSizeLimit(t *testing.T) {
@@ -312,6 +327,17 @@ func TestSizeLimit(t *testing.T) {
 	assert.Equal(t, http.StatusInternalServerError, r.status)
 	assert.Contains(t, r.body, "exceed the size limit")
 	assert.Empty(t, h.sessionKeys())
+
+	h.handler = func(gc *gin.Context) { // Login refuses it too, before writing anything
+		sessions.Default(gc).Set("big", strings.Repeat("x", 200))
+		assert.ErrorIs(t, Login(gc, "tess"), ErrTooLarge)
+		gc.Status(http.StatusNoContent)
+	}
+	r = c.do("POST", "/hook")
+	assert.Equal(t, http.StatusNoContent, r.status)
+	assert.Empty(t, r.setCookies)
+	assert.Empty(t, h.sessionKeys())
+	assert.Empty(t, h.indexMembers("tess"))
 }
 
 func TestNoEmptyOrNeedlessWrites(t *testing.T) {
@@ -551,4 +577,39 @@ func TestDecodeErrorFromEveryGet(t *testing.T) {
 		gc.Status(http.StatusNoContent)
 	}
 	assert.Equal(t, http.StatusNoContent, c.do("GET", "/hook").status)
+}
+
+// TestUndecodableValueKeptBySaveDroppedByLogin: a stored value that does
+// not decode is left as it is by Save, even when Save deletes every other
+// value of an anonymous session, and dropped by Login, which moves the
+// values it could decode to the new session and deletes the old one.
+func TestUndecodableValueKeptBySaveDroppedByLogin(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.client(chromeWin)
+	require.Equal(t, http.StatusOK, c.do("POST", "/set?k=good&v=1").status)
+	key := h.keyOf(c.cookie)
+	require.NoError(t, h.raw.HSet(context.Background(), key, "bad", "\x00junk").Err())
+	fields := func(key string) map[string]string {
+		all, err := h.raw.HGetAll(context.Background(), key).Result()
+		require.NoError(t, err)
+		return all
+	}
+
+	require.Equal(t, http.StatusOK, c.do("POST", "/set?k=other&v=2").status)
+	assert.Equal(t, key, h.keyOf(c.cookie), "the same session")
+	all := fields(key)
+	assert.Equal(t, "\x00junk", all["bad"], "Save keeps it")
+	assert.Equal(t, "s2", all["other"])
+	require.Equal(t, http.StatusOK, c.do("POST", "/delete?k=good").status)
+	require.Equal(t, http.StatusOK, c.do("POST", "/delete?k=other").status)
+	all = fields(key)
+	assert.Equal(t, "\x00junk", all["bad"], "an anonymous session left with only it is not deleted")
+	assert.NotContains(t, all, "good")
+	require.Equal(t, http.StatusOK, c.do("POST", "/set?k=good&v=3").status)
+
+	require.Equal(t, http.StatusOK, c.do("POST", "/login?user=una").status)
+	assert.False(t, h.exists(key), "the pre-login session is deleted")
+	all = fields(h.keyOf(c.cookie))
+	assert.NotContains(t, all, "bad", "Login drops it")
+	assert.Equal(t, "s3", all["good"], "and carries the values it decoded")
 }
