@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -170,6 +171,23 @@ func (e *testEnv) keyDump(prefix string) map[string]string {
 	return out
 }
 
+// indexKey returns the key of the session index of user id.
+func (e *testEnv) indexKey(id string) string { return e.prefix + "sess:u:" + id }
+
+// assertOnlyMark checks that the session index of user id lists no session
+// and holds only the revocation mark, which expires within 5 minutes.
+func (e *testEnv) assertOnlyMark(id string) {
+	e.t.Helper()
+	ctx := e.t.Context()
+	members, err := e.rdb.ZRange(ctx, e.indexKey(id), 0, -1).Result()
+	require.NoError(e.t, err)
+	assert.Equal(e.t, []string{"revoked"}, members, "the index holds the mark alone")
+	ttl, err := e.rdb.PTTL(ctx, e.indexKey(id)).Result()
+	require.NoError(e.t, err)
+	assert.Positive(e.t, ttl, "the mark expires")
+	assert.LessOrEqual(e.t, ttl, 5*time.Minute)
+}
+
 func TestDeleteAccount(t *testing.T) {
 	e := newTestEnv(t, nil)
 	const pw = "kate's password"
@@ -200,9 +218,14 @@ func TestDeleteAccount(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, e.do(http.MethodGet, "/profile", "", withCookie(laptop)).status)
 	assert.Equal(t, http.StatusUnauthorized, e.do(http.MethodGet, "/profile", "", withCookie(phone), withUA(firefoxUA)).status)
 
-	// Nothing in Redis names the user: no key, field or value holds the
-	// user ID, the email or the email's hash. The other user is intact.
+	// Nothing in Redis names the user but the revocation mark, for at most
+	// 5 minutes: no other key, field or value holds the user ID, the email
+	// or the email's hash. The other user is intact.
+	e.assertOnlyMark(id)
 	for k, v := range e.keyDump(e.prefix) {
+		if k == e.indexKey(id) {
+			continue
+		}
 		for _, s := range []string{id, email, emailHash} {
 			assert.NotContains(t, k, s, "key %s", k)
 			assert.NotContains(t, v, s, "contents of %s", k)

@@ -37,7 +37,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// clock is a settable clock for Config.Now.
+// clock is a settable clock for Config.Now. Like a real clock, it never
+// reads the same instant twice: each reading is 1 µs after the last, so a
+// Login right after a RevokeUser counts as checked after it (see
+// ginsession.CheckedAt), as it does on a real clock.
 type clock struct {
 	mu sync.Mutex
 	t  time.Time
@@ -46,6 +49,7 @@ type clock struct {
 func (c *clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.t = c.t.Add(time.Microsecond)
 	return c.t
 }
 
