@@ -87,9 +87,12 @@ func (a *App) reauthenticate(c *gin.Context, password, field string) (*User, str
 }
 
 // changePassword replaces the logged-in user's password. The old password
-// stops working at once, every other session of the user ends, and this
-// one continues under a new session ID (ginsession.Login), so a copy of the
-// old cookie is worthless too.
+// stops working at once; every session of the user ends, and so does every
+// login whose password check was under way (ginsession.RevokeUser); then
+// this browser continues under a new session ID (ginsession.Login). It uses
+// RevokeUser and a new login rather than RevokeOthers, which would keep
+// this session's ID: someone who changes the password may fear the account
+// was taken, and a copy of this very cookie must stop working too.
 func (a *App) changePassword(c *gin.Context) {
 	var in passwordChange
 	if !decodeJSON(c, &in) {
@@ -116,12 +119,12 @@ func (a *App) changePassword(c *gin.Context) {
 		a.unavailable(c, err)
 		return
 	}
-	// This session is among those RevokeUser ends; Login then gives this
-	// browser a new one. If Redis fails from here on, the answer is 503
-	// with the new password in place: "log out everywhere" ends the rest.
-	// A login with the old password that passed its check just before the
-	// hash changed can still create a session after RevokeUser (see its
-	// doc): a window of one round trip.
+	// A login with the old password read the hash before it changed, so
+	// RevokeUser refuses it even when its Login comes later
+	// (ginsession.CheckedAt). This session is among those RevokeUser ends;
+	// Login, checked now (after the revocation), gives this browser a new
+	// one. If Redis fails from here on, the answer is 503 with the new
+	// password in place: "log out everywhere" ends the rest.
 	if _, err := a.store.RevokeUser(ctx, user.ID); err != nil {
 		a.unavailable(c, err)
 		return
@@ -135,8 +138,9 @@ func (a *App) changePassword(c *gin.Context) {
 
 // deleteAccount deletes the logged-in user: the user record, the email's
 // entry in the email index (so the email can sign up again), every session
-// and the session index, and the account's login throttle counter. The
-// session cookie is expired.
+// and every login under way, and the account's login throttle counter. The
+// session cookie is expired. What is left is the session index holding the
+// revocation mark alone, which expires within 5 minutes.
 func (a *App) deleteAccount(c *gin.Context) {
 	var in accountDeletion
 	if !decodeJSON(c, &in) {
@@ -149,8 +153,10 @@ func (a *App) deleteAccount(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), writeTimeout)
 	defer cancel()
 	// Sessions first: if Redis fails after this, the account still exists
-	// and its owner can log in and try again. The second RevokeUser ends a
-	// login that verified the password just before the record went.
+	// and its owner can log in and try again. Each RevokeUser also refuses
+	// the logins whose password check began before it: the second ends or
+	// refuses one that began after the first and read the record before it
+	// went.
 	if _, err := a.store.RevokeUser(ctx, user.ID); err != nil {
 		a.unavailable(c, err)
 		return

@@ -12,7 +12,8 @@
 //
 //	app.go         App, New and Router: the routes and the middleware chain
 //	auth.go        the signup, login, logout and profile handlers
-//	sessions.go    the "your sessions" list, revoking one, logging out everywhere
+//	sessions.go    the "your sessions" list, revoking one, logging out the
+//	               other devices or everywhere
 //	account.go     password change and account deletion, with re-authentication
 //	health.go      /healthz, Cluster state included
 //	page.go        the page at / and its assets, with their security headers
@@ -54,6 +55,10 @@ type App struct {
 	metrics  *metrics
 	log      *slog.Logger
 	closers  []func()
+
+	// beforeLogin, when set, is called by startSession just before
+	// ginsession.Login: tests hold a login there, after its password check.
+	beforeLogin func()
 }
 
 // New builds the application on rdb, which it does not close. It returns
@@ -155,6 +160,7 @@ func (a *App) Authenticate(ctx context.Context, email, password string) (*User, 
 //	GET    /sessions     -> 200 {sessions: [...], limit}    (logged in)
 //	DELETE /sessions/:ref -> 200 {message}                  (logged in)
 //	POST   /logout-all   -> 200 {message, revoked}          (logged in)
+//	POST   /logout-others -> 200 {message, revoked}         (logged in)
 //	POST   /password     {current, new} -> 200 {message} + new cookie (logged in)
 //	DELETE /account      {password} -> 200 {message}        (logged in)
 //	GET    /healthz      -> 200 {status} or 503 {error, reason}
@@ -191,6 +197,7 @@ func (a *App) Router() (*gin.Engine, error) {
 	auth.GET("/sessions", a.sessions)
 	auth.DELETE("/sessions/:ref", a.revokeSession)
 	auth.POST("/logout-all", a.logoutAll)
+	auth.POST("/logout-others", a.logoutOthers)
 	auth.POST("/password", a.changePassword)
 	auth.DELETE("/account", a.deleteAccount)
 	a.routePage(r)

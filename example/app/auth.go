@@ -50,9 +50,10 @@ func (a *App) signup(c *gin.Context) {
 }
 
 // login checks the email and password and starts a session under a new
-// session ID (ginsession.Login); 401 for wrong credentials, 429 when
-// throttled.
+// session ID (ginsession.Login); 401 for wrong credentials or when the
+// user's sessions were revoked during the check, 429 when throttled.
 func (a *App) login(c *gin.Context) {
+	checked := a.cfg.Now() // before the password hash is read: see ginsession.CheckedAt
 	var in credentials
 	if !decodeJSON(c, &in) {
 		return
@@ -90,29 +91,41 @@ func (a *App) login(c *gin.Context) {
 		a.unavailable(c, err)
 		return
 	}
-	if !a.startSession(c, user.ID) {
+	if !a.startSession(c, user.ID, ginsession.CheckedAt(checked)) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"message": "Logged in"})
 }
 
 // startSession logs user in on this request under a new session ID
-// (ginsession.Login) and reports whether it did (see lifecycleOK).
-func (a *App) startSession(c *gin.Context, userID string) bool {
-	return a.lifecycleOK(c, ginsession.Login(c, userID))
+// (ginsession.Login, with opts) and reports whether it did (see
+// lifecycleOK).
+func (a *App) startSession(c *gin.Context, userID string, opts ...ginsession.LoginOption) bool {
+	if a.beforeLogin != nil {
+		a.beforeLogin()
+	}
+	return a.lifecycleOK(c, ginsession.Login(c, userID, opts...))
 }
 
+// staleLogin is the error of a login refused with ginsession.ErrStaleLogin.
+const staleLogin = "your sessions were ended while you were logging in: log in again"
+
 // lifecycleOK reports whether a ginsession.Login or Logout returned nil.
-// When Redis failed it has answered 503; any other error is a wiring
-// mistake (no session middleware, a bad cookie name) and panics, so the
-// recovery middleware answers 500 rather than a login or logout that did
-// not happen.
+// When Redis failed it has answered 503; when Login refused credentials
+// checked before a revocation of the user (ErrStaleLogin), 401 {"error":
+// staleLogin}. Any other error is a wiring mistake (no session middleware,
+// a bad cookie name) and panics, so the recovery middleware answers 500
+// rather than a login or logout that did not happen.
 func (a *App) lifecycleOK(c *gin.Context, err error) bool {
 	switch {
 	case err == nil:
 		return true
 	case errors.Is(err, ginsession.ErrStoreUnavailable):
 		a.unavailable(c, err)
+		return false
+	case errors.Is(err, ginsession.ErrStaleLogin):
+		a.log.Info("login refused: the user's sessions were revoked during the check", "ip", c.ClientIP())
+		fail(c, http.StatusUnauthorized, staleLogin)
 		return false
 	default:
 		panic(err)

@@ -22,8 +22,8 @@ const metricsNamespace = "sessionshield"
 var knownEvents = []ginsession.EventType{
 	ginsession.EventLogin, ginsession.EventLogout, ginsession.EventDestroyed,
 	ginsession.EventFingerprintMismatch, ginsession.EventFingerprintSoft,
-	ginsession.EventExpired, ginsession.EventRevoked, ginsession.EventStoreError,
-	ginsession.EventInvalidCookie,
+	ginsession.EventExpired, ginsession.EventRevoked, ginsession.EventStaleLogin,
+	ginsession.EventStoreError, ginsession.EventInvalidCookie,
 }
 
 // metrics holds the application's Prometheus registry (its own, not the
