@@ -171,9 +171,20 @@ func TestPageAsAPersonUsesIt(t *testing.T) {
 	e.waitState(laptop, "anon")
 	e.screenshot(laptop, "account-deleted")
 	assert.Empty(t, e.sessionKeys())
+	// The one key left that names the user is its session index, holding
+	// the revocation mark alone for at most 5 minutes.
+	mark := e.prefix + "sess:u:" + userID
 	for _, k := range e.scan(e.prefix + "*") {
-		assert.NotContains(t, k, userID, "a key still names the deleted user")
+		if k != mark {
+			assert.NotContains(t, k, userID, "a key still names the deleted user")
+		}
 	}
+	members, err := e.rdb.ZRange(t.Context(), mark, 0, -1).Result()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"revoked"}, members)
+	ttl, err := e.rdb.PTTL(t.Context(), mark).Result()
+	require.NoError(t, err)
+	assert.LessOrEqual(t, ttl, 5*time.Minute)
 	n, err := e.rdb.HExists(t.Context(), e.prefix+"app:email", email).Result()
 	require.NoError(t, err)
 	assert.False(t, n, "the email index still holds the email")
@@ -210,6 +221,63 @@ func TestPageAsAPersonUsesIt(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, http.StatusTooManyRequests, h.Status)
 	e.screenshot(laptop, "throttled")
+	e.assertNoScriptErrors()
+}
+
+// TestPageLogsOutOtherDevices: "Log out other devices" on the laptop ends
+// the sessions of the phone and the tablet, keeps the laptop's (the same
+// cookie and the same key in Redis) and refreshes the sessions list.
+func TestPageLogsOutOtherDevices(t *testing.T) {
+	e := newEnv(t, false, false)
+	const email, pw = "quinn@example.com", "quinn's password"
+	laptop := e.device("laptop", "")
+	e.open(laptop, e.base+"/")
+	e.waitState(laptop, "anon")
+	e.fill(laptop, "#signup-email", email)
+	e.fill(laptop, "#signup-password", pw)
+	e.click(laptop, "#signup-button")
+	e.waitState(laptop, "user")
+	cookie := e.cookie(laptop, "id", appHost)
+	require.NotNil(t, cookie)
+	var others []context.Context
+	for _, d := range []struct{ name, ua string }{{"phone", safariUA}, {"tablet", firefoxUA}} {
+		ctx := e.device(d.name, d.ua)
+		e.open(ctx, e.base+"/")
+		e.waitState(ctx, "anon")
+		e.logIn(ctx, email, pw)
+		others = append(others, ctx)
+	}
+	before := e.sessionKeys()
+	require.Len(t, before, 3)
+	e.open(laptop, e.base+"/")
+	e.waitState(laptop, "user")
+	e.waitFor(laptop, `document.querySelectorAll("#sessions li").length === 3`)
+
+	e.clearMessage(laptop)
+	e.click(laptop, "#logout-others")
+	e.waitMessage(laptop, "Logged out on every other device: 2 sessions ended.")
+	e.waitFor(laptop, `document.querySelectorAll("#sessions li").length === 1`)
+	e.screenshot(laptop, "other-devices-logged-out")
+	rows := e.rows(laptop)
+	require.Len(t, rows, 1)
+	assert.True(t, rows[0].Current, "the row left is this device")
+	h, ok := e.rec.last(http.MethodPost, "/logout-others")
+	require.True(t, ok)
+	assert.Equal(t, http.StatusOK, h.Status)
+	assert.True(t, h.Cookie, "the request carried the session cookie")
+	assert.Equal(t, "application/json", h.ContentType)
+
+	after := e.sessionKeys()
+	require.Len(t, after, 1)
+	assert.Contains(t, before, after[0], "the laptop keeps its session")
+	assert.Equal(t, cookie.Value, e.cookie(laptop, "id", appHost).Value, "and its cookie")
+	e.open(laptop, e.base+"/")
+	e.waitState(laptop, "user")
+	for _, ctx := range others {
+		e.open(ctx, e.base+"/")
+		e.waitState(ctx, "anon")
+	}
+	assert.Equal(t, after, e.sessionKeys())
 	e.assertNoScriptErrors()
 }
 

@@ -58,11 +58,11 @@ func TestPageHasNoInlineCodeOrExternalAssets(t *testing.T) {
 	assert.NotRegexp(t, `(src|href|action)="(https?:)?//`, page, "no other origin")
 	assert.Contains(t, page, `<link rel="stylesheet" href="/assets/app.css">`)
 	assert.Contains(t, page, `data-cookie="id"`)
-	for _, id := range []string{"signup-form", "login-form", "sessions", "logout", "logout-all", "password-form", "delete-form"} {
+	for _, id := range []string{"signup-form", "login-form", "sessions", "logout", "logout-others", "logout-all", "password-form", "delete-form"} {
 		assert.Contains(t, page, `id="`+id+`"`)
 	}
 	js := e.do(http.MethodGet, "/assets/app.js", "").body
-	for _, route := range []string{`"/signup"`, `"/login"`, `"/logout"`, `"/logout-all"`, `"/profile"`, `"/sessions"`, `"/password"`, `"/account"`} {
+	for _, route := range []string{`"/signup"`, `"/login"`, `"/logout"`, `"/logout-others"`, `"/logout-all"`, `"/profile"`, `"/sessions"`, `"/password"`, `"/account"`} {
 		assert.Contains(t, js, route, "the script calls %s", route)
 	}
 	assert.NotContains(t, js, "eval(")

@@ -37,6 +37,9 @@ function describe(res, data) {
   switch (res.status) {
     case 401:
       if (err === "invalid credentials") return "Wrong email or password.";
+      // A login refused because the account's sessions were ended while
+      // its password was being checked: the server says to log in again.
+      if (err.endsWith("log in again")) return err.charAt(0).toUpperCase() + err.slice(1) + ".";
       return "You are not logged in: your session has ended.";
     case 403:
       if (err === "invalid credentials") return "Wrong password.";
@@ -230,6 +233,18 @@ $("logout-all").addEventListener("click", (ev) => busy(ev.currentTarget, async (
   showAnon();
   const n = r.data.revoked;
   say("Logged out everywhere: " + n + (n === 1 ? " session" : " sessions") + " ended.");
+}));
+
+$("logout-others").addEventListener("click", (ev) => busy(ev.currentTarget, async () => {
+  const r = await api("POST", "/logout-others");
+  if (!r.ok) {
+    if (r.status === 401) return loggedOut(r.error);
+    say(r.error, "error");
+    return;
+  }
+  const n = r.data.revoked;
+  say("Logged out on every other device: " + n + (n === 1 ? " session" : " sessions") + " ended.");
+  await loadSessions();
 }));
 
 onSubmit("password-form", "password-button", async () => {
