@@ -56,10 +56,10 @@ func (a *App) logoutAll(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"message": "Logged out everywhere", "revoked": n})
 }
 
-// logoutOthers ends every session of the caller but this one ("sign out
-// other devices", ginsession.RevokeOthers). A login of the caller's account
-// whose password check was under way is refused too (401, log in again),
-// so a device that was signing in at that moment is signed out as well.
+// logoutOthers ends every session of the caller's account but this one
+// ("log out other devices", ginsession.RevokeOthers), and refuses the
+// logins of the account whose password check was under way (401, log in
+// again). This session keeps its ID and its cookie.
 func (a *App) logoutOthers(c *gin.Context) {
 	n, err := a.store.RevokeOthers(c.Request.Context(), ginsession.UserID(c), sessions.Default(c).ID())
 	if err != nil {
