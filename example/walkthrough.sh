@@ -97,6 +97,16 @@ step "logout"                200 -X POST "${json[@]}" "$base/logout"
 step "profile after logout"  401 "$base/profile"
 step "login again"           200 "${json[@]}" -d "$creds" "$base/login"
 
+# A second device (a cookie jar of its own) logs in; "log out other devices"
+# from the first ends it and keeps the first logged in.
+code="$(curl -sS --max-time 10 -c "$tmp/jar2" -o /dev/null -w '%{http_code}' "${json[@]}" -d "$creds" "$base/login")" || die "second device: curl failed"
+[[ "$code" == 200 ]] || die "second device login: status $code, want 200"
+step "log out others"        200 -X POST "${json[@]}" "$base/logout-others"
+code="$(curl -sS --max-time 10 -b "$tmp/jar2" -o /dev/null -w '%{http_code}' "$base/profile")" || die "second device: curl failed"
+printf '%-28s %s\n' "profile, other device" "$code"
+[[ "$code" == 401 ]] || die "second device profile: status $code, want 401"
+step "profile, this device"  200 "$base/profile"
+
 echo "redis-cli KEYS '${prefix}sess:*'"
 keys="$(rcli KEYS "${prefix}sess:*")"
 echo "$keys"
@@ -129,6 +139,14 @@ step "profile after delete"  401 "$base/profile"
 step "login after delete"    401 "${json[@]}" -d "$newcreds" "$base/login"
 left="$(rcli --scan --pattern "${prefix}app:user:*")"
 [[ -z "$left" ]] || die "a user record is left after the account was deleted: $left"
+# Of the sessions, only the user's revocation mark is left, for 5 minutes at most.
+for k in $(rcli --scan --pattern "${prefix}sess:*"); do
+  [[ "$k" == "${prefix}sess:u:"* ]] || die "a session key is left after the account was deleted: $k"
+  [[ "$(rcli ZRANGE "$k" 0 -1)" == revoked ]] || die "the deleted user's index still lists sessions: $k"
+  ttl="$(rcli TTL "$k")"
+  echo "redis-cli TTL $k -> $ttl (the revocation mark)"
+  [[ "$ttl" =~ ^[0-9]+$ && "$ttl" -gt 0 && "$ttl" -le 300 ]] || die "the revocation mark's TTL is $ttl, want 1 to 300"
+done
 step "signup again"          201 "${json[@]}" -d "$creds" "$base/signup"
 
 echo "walkthrough: OK"
