@@ -19,6 +19,10 @@ const (
 	DefaultIdleTimeout     = 30 * time.Minute
 	DefaultAbsoluteTimeout = 24 * time.Hour
 	DefaultMaxSessionBytes = 4096
+	// DefaultRememberIdleTimeout and DefaultRememberAbsoluteTimeout are
+	// the timeouts of a session started with Login(c, id, Remember()).
+	DefaultRememberIdleTimeout     = 7 * 24 * time.Hour
+	DefaultRememberAbsoluteTimeout = 30 * 24 * time.Hour
 	// DefaultMaxSessionsPerUser is the number of live sessions a user may
 	// have when Config.MaxSessionsPerUser is 0.
 	DefaultMaxSessionsPerUser = 10
@@ -72,6 +76,15 @@ type Config struct {
 	// is sent at the time left (see BrowserSessionCookie). NewStore refuses
 	// less than 1 ms. Default (0): 24 hours.
 	AbsoluteTimeout time.Duration
+
+	// RememberIdleTimeout and RememberAbsoluteTimeout replace IdleTimeout
+	// and AbsoluteTimeout for a session started with Login(c, id,
+	// Remember()) ("keep me signed in"), whose cookie always has a Max-Age:
+	// the time left to its absolute timeout. NewStore refuses values below
+	// IdleTimeout and AbsoluteTimeout, or an idle one above the absolute
+	// one. Default (0): 7 days and 30 days.
+	RememberIdleTimeout     time.Duration
+	RememberAbsoluteTimeout time.Duration
 
 	// Insecure drops the Secure cookie attribute, for plain-http development
 	// only. It cannot be combined with a __Host- or __Secure- cookie name
@@ -173,6 +186,12 @@ func (cfg Config) withDefaults() Config {
 	if cfg.AbsoluteTimeout == 0 {
 		cfg.AbsoluteTimeout = DefaultAbsoluteTimeout
 	}
+	if cfg.RememberIdleTimeout == 0 {
+		cfg.RememberIdleTimeout = DefaultRememberIdleTimeout
+	}
+	if cfg.RememberAbsoluteTimeout == 0 {
+		cfg.RememberAbsoluteTimeout = DefaultRememberAbsoluteTimeout
+	}
 	if cfg.SameSite == 0 {
 		cfg.SameSite = http.SameSiteStrictMode
 	}
@@ -210,6 +229,12 @@ func (cfg *Config) validate() error {
 		return fmt.Errorf("%w: AbsoluteTimeout must be at least 1ms, got %v", ErrConfig, cfg.AbsoluteTimeout)
 	case cfg.IdleTimeout > cfg.AbsoluteTimeout:
 		return fmt.Errorf("%w: IdleTimeout (%v) must not exceed AbsoluteTimeout (%v)", ErrConfig, cfg.IdleTimeout, cfg.AbsoluteTimeout)
+	case cfg.RememberIdleTimeout < cfg.IdleTimeout:
+		return fmt.Errorf("%w: RememberIdleTimeout (%v) must be at least IdleTimeout (%v)", ErrConfig, cfg.RememberIdleTimeout, cfg.IdleTimeout)
+	case cfg.RememberAbsoluteTimeout < cfg.AbsoluteTimeout:
+		return fmt.Errorf("%w: RememberAbsoluteTimeout (%v) must be at least AbsoluteTimeout (%v)", ErrConfig, cfg.RememberAbsoluteTimeout, cfg.AbsoluteTimeout)
+	case cfg.RememberIdleTimeout > cfg.RememberAbsoluteTimeout:
+		return fmt.Errorf("%w: RememberIdleTimeout (%v) must not exceed RememberAbsoluteTimeout (%v)", ErrConfig, cfg.RememberIdleTimeout, cfg.RememberAbsoluteTimeout)
 	}
 	switch cfg.SameSite {
 	case http.SameSiteStrictMode, http.SameSiteLaxMode:

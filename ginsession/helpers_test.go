@@ -145,7 +145,11 @@ func (h *harness) router(name string, st *Store) *gin.Engine {
 		saveOr500(c, s)
 	})
 	r.POST("/login", func(c *gin.Context) {
-		if err := Login(c, c.Query("user")); err != nil {
+		var opts []LoginOption
+		if c.Query("remember") == "1" {
+			opts = append(opts, Remember())
+		}
+		if err := Login(c, c.Query("user"), opts...); err != nil {
 			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "unavailable"})
 			return
 		}

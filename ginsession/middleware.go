@@ -206,7 +206,8 @@ func authenticate(c *gin.Context) verdict {
 	case !st.exists || st.user == "":
 		return verdictNone
 	}
-	if now := s.now(); now-st.lastSeen() >= s.idleMS || now-st.created >= s.absMS {
+	now := s.now()
+	if idle, abs := s.timeouts(st.remember); now-st.lastSeen() >= idle || now-st.created >= abs {
 		e, _ := s.destroy(ctx, c.Writer, sess, st, Event{Type: EventExpired, Reason: s.expiryReason(st, now)})
 		s.emit(ctx, e) // even when the destroy failed (a store error too): the session is refused anyway
 		return verdictExpired
@@ -247,7 +248,7 @@ func (s *Store) rekeyFingerprint(ctx context.Context, c *gin.Context, st *state)
 	}
 	now := s.now()
 	// The activity is written with the TTL, as Save does, so the two agree.
-	err := runScript(ctx, s.rdb, updateScript, redis.NewIntCmd, []string{st.key}, s.ttl(st.created, now), 0, metaFP, fp, metaLastSeen, now-st.created).Err()
+	err := runScript(ctx, s.rdb, updateScript, redis.NewIntCmd, []string{st.key}, s.ttl(st.remember, st.created, now), 0, metaFP, fp, metaLastSeen, now-st.created).Err()
 	if err != nil {
 		s.emit(ctx, Event{Type: EventStoreError, Err: s.unavailable("re-keying a fingerprint", err)})
 		return
@@ -260,7 +261,7 @@ func (s *Store) rekeyFingerprint(ctx context.Context, c *gin.Context, st *state)
 // that key rotation finishes for users who only read.
 func (s *Store) resignCookie(w http.ResponseWriter, sess *gsessions.Session, st *state) {
 	o := s.sessionOptions(sess.Options)
-	setCookie(w, cookie(st.name, s.sign(st.name, st.id), o, s.maxAge(o, st.created, s.now())))
+	setCookie(w, cookie(st.name, s.sign(st.name, st.id), o, s.maxAge(o, st, s.now())))
 	st.resign = false
 }
 
@@ -268,7 +269,7 @@ func (s *Store) resignCookie(w http.ResponseWriter, sess *gsessions.Session, st 
 // its absolute deadline has passed (or its creation time is missing),
 // "idle" otherwise.
 func (s *Store) expiryReason(st *state, now int64) string {
-	if now-st.created >= s.absMS {
+	if _, abs := s.timeouts(st.remember); now-st.created >= abs {
 		return "absolute"
 	}
 	return "idle"
