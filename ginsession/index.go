@@ -19,7 +19,7 @@ import (
 const markMember = "revoked"
 
 // indexScript adds a new session to its user's index (KEYS[1]) unless the
-// user's revocation mark is at or after the login's credential check, and,
+// user's revocation mark is after the login's credential check, and,
 // when the index then holds more sessions than the user's cap, returns
 // every other entry, oldest first, as member and score pairs, without
 // removing any: the index counts entries, and some of them may name
@@ -36,7 +36,7 @@ const markMember = "revoked"
 // scores are ordered by member, which is random.
 var indexScript = newScript(`
 local mark = redis.call('ZSCORE', KEYS[1], 'revoked')
-if mark and tonumber(ARGV[7]) <= tonumber(mark) then return {'revoked'} end
+if mark and tonumber(ARGV[7]) < tonumber(mark) then return {'revoked'} end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
@@ -305,7 +305,7 @@ func (s *Store) RevokeSession(ctx context.Context, userID, ref string) error {
 // RevokeUser ends every session of userID ("log out everywhere", a
 // password change, a disabled account) and returns how many live sessions
 // it ended. It also refuses every Login of userID whose credentials were
-// checked at or before this call (see CheckedAt), including logins in
+// checked before this call (see CheckedAt), including logins in
 // flight at this moment, for the next 5 minutes. It costs three round
 // trips. When it returns nil, no session of userID authenticated before
 // the call is left; on an error wrapping ErrStoreUnavailable the count is

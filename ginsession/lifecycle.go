@@ -27,7 +27,7 @@ type loginOptions struct {
 
 // CheckedAt tells Login when the application began checking the
 // credentials: take time.Now() before reading the password hash. Login
-// then refuses, with ErrStaleLogin, credentials checked at or before a
+// then refuses, with ErrStaleLogin, credentials checked before a
 // RevokeUser or RevokeOthers of the user, or more than 5 minutes earlier,
 // so that a login in flight while the password changes never outlives the
 // change. Without it, Login counts the credentials as checked when Login
