@@ -94,6 +94,7 @@ func Login(c *gin.Context, userID string) error {
 		*st = old
 		return err
 	}
+	s.warnPlainHTTP(c.Request, c, o.Secure)
 	if old.exists && old.user != "" && delOld.Err() == nil {
 		s.unindex(ctx, old.user, indexMember(old.atRest)) // only now that its DEL has succeeded
 	}

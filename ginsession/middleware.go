@@ -228,7 +228,7 @@ func authenticate(c *gin.Context) verdict {
 		s.rekeyFingerprint(ctx, c, st)
 	}
 	if st.resign {
-		s.resignCookie(c.Writer, sess, st)
+		s.resignCookie(c, sess, st)
 	}
 	c.Set(userIDKey, st.user)
 	return verdictOK
@@ -261,10 +261,11 @@ func (s *Store) rekeyFingerprint(ctx context.Context, c *gin.Context, st *state)
 // resignCookie sets the cookie of a session that an older secret verified
 // again, signed with the newest secret and with the same attributes, so
 // that key rotation finishes for users who only read.
-func (s *Store) resignCookie(w http.ResponseWriter, sess *gsessions.Session, st *state) {
+func (s *Store) resignCookie(c *gin.Context, sess *gsessions.Session, st *state) {
 	o := s.sessionOptions(sess.Options)
-	setCookie(w, cookie(st.name, s.sign(st.name, st.id), o, s.maxAge(o, st.created, s.now())))
+	setCookie(c.Writer, cookie(st.name, s.sign(st.name, st.id), o, s.maxAge(o, st.created, s.now())))
 	st.resign = false
+	s.warnPlainHTTP(c.Request, c, o.Secure)
 }
 
 // expiryReason says which timeout ended a session at now: "absolute" once
