@@ -89,7 +89,10 @@ type Config struct {
 	// Insecure drops the Secure cookie attribute, for plain-http development
 	// only. It cannot be combined with a __Host- or __Secure- cookie name
 	// (see CookieName for when that is refused). Default: false (Secure is
-	// always set, never derived from the request).
+	// always set, never derived from the request). Browsers drop a Secure
+	// cookie set over plain http except on localhost, so the store logs once
+	// at Warn when it sends one on a plain-http request for another name
+	// (see docs/cookie-options.md).
 	Insecure bool
 
 	// SameSite is http.SameSiteStrictMode or http.SameSiteLaxMode; NewStore
@@ -113,8 +116,9 @@ type Config struct {
 	// the other settings make it unusable (a __Host- name with Insecure or
 	// a Domain, a __Secure- name with Insecure), instead of failing at the
 	// first request, and store.Options panics when it would. The store
-	// serves any name whether or not this is set. Default: "" (use
-	// Store.CheckCookieName to check a name at startup).
+	// serves any name whether or not this is set, and logs once at Warn when
+	// sessions are asked for under a name other than this one. Default: ""
+	// (use Store.CheckCookieName to check a name at startup).
 	CookieName string
 
 	// MaxSessionBytes caps the encoded size of a session's values (each

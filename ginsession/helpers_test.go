@@ -247,6 +247,9 @@ func (c *client) do(method, path string) reply {
 	for k, v := range c.headers {
 		req.Header.Set(k, v)
 	}
+	if host := c.headers["Host"]; host != "" {
+		req.Host = host // net/http sends req.Host, not a Host header
+	}
 	if c.cookie != "" {
 		req.Header.Set("Cookie", cookieName+"="+c.cookie)
 	}

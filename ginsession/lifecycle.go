@@ -146,6 +146,7 @@ func Login(c *gin.Context, userID string, opts ...LoginOption) error {
 		return ErrStaleLogin
 	}
 	s.adopt(c.Writer, sess, st, o, f, fields, now)
+	s.warnPlainHTTP(c.Request, c, o.Secure)
 	c.Set(userIDKey, userID)
 	s.emit(ctx, Event{Type: EventLogin, UserID: userID, Session: s.ref(st.atRest)})
 	if len(others) > 1 {

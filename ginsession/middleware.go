@@ -106,7 +106,9 @@ func (s *Store) clientIP(c *gin.Context) string {
 // refuses costs more. It answers, with Cache-Control: no-store and Vary:
 // Cookie on every response:
 //
-//   - 401 {"error":"not logged in"}: no session, or one without a user;
+//   - 401 {"error":"not logged in"}: no session, or one without a user; a
+//     cookie that fails verification or names a session that is gone
+//     (revoked, logged out elsewhere, expired in Redis) is expired;
 //   - 401 {"error":"session invalid"}: a hard fingerprint field differs,
 //     or the stored fingerprint cannot be checked (malformed, or keyed
 //     with a secret dropped from Config.Secrets); the session is destroyed
@@ -114,7 +116,7 @@ func (s *Store) clientIP(c *gin.Context) string {
 //   - 401 {"error":"session expired"}: the idle or absolute timeout passed;
 //     the session is destroyed;
 //   - 503 {"error":"session store unavailable"}: Redis failed or timed out;
-//     no cookie is set and nothing is treated as logged in.
+//     no cookie is set or expired, and nothing is treated as logged in.
 //
 // Otherwise UserID(c) returns the user and the next handler runs. Key
 // rotation finishes on guarded requests: when an older secret of
@@ -155,7 +157,8 @@ func RequireAuth() gin.HandlerFunc {
 // matches, UserID(c) returns the user; otherwise UserID(c) is "" and the
 // request goes on anonymously: a hard fingerprint mismatch destroys the
 // session (key deleted, index updated, cookie expired) and reports it, an
-// expired session has its cookie expired, and a Redis failure is reported
+// expired session, a session that is gone or a cookie that fails
+// verification has its cookie expired, and a Redis failure is reported
 // as a store error and never counts as logged in. It never answers 401 or
 // 503 itself, so a handler that needs a user must check UserID(c) (or sit
 // behind RequireAuth). It sets Cache-Control: no-store and Vary: Cookie,
@@ -175,7 +178,7 @@ type verdict uint8
 
 const (
 	verdictOK          verdict = iota // a live, logged-in session whose fingerprint matches
-	verdictNone                       // no session, or one without a user
+	verdictNone                       // no session, or one without a user; a dead cookie is expired
 	verdictExpired                    // the idle or absolute timeout passed; the cookie is expired
 	verdictInvalid                    // a hard fingerprint field differed, or could not be checked; the session is destroyed
 	verdictUnavailable                // Redis failed: nothing is logged in
@@ -184,7 +187,8 @@ const (
 // authenticate makes the checks RequireAuth and Authenticate share, with
 // their effects: it destroys a session that is past its timeouts or whose
 // hard fingerprint fields differ, expires the cookie of one the load found
-// expired, reports soft mismatches, stores the fingerprint again with the
+// expired or gone and a cookie that failed verification (never after a
+// Redis failure), reports soft mismatches, stores the fingerprint again with the
 // newest key and re-signs a cookie an older secret verified, and, when
 // the session passes, sets the user for UserID. It panics with current's
 // error (ErrNoSessionMiddleware, ErrNotLoaded) or, when the cookie name is
@@ -203,6 +207,12 @@ func authenticate(c *gin.Context) verdict {
 	case st.expired:
 		setCookie(c.Writer, expiredCookie(st.name, s.sessionOptions(sess.Options)))
 		return verdictExpired
+	case !st.exists && st.hadCookie:
+		// A dead cookie: it failed verification, or its session is gone
+		// (revoked, logged out elsewhere, expired in Redis). Never after a
+		// Redis failure, which returned above: that session may be alive.
+		setCookie(c.Writer, expiredCookie(st.name, s.sessionOptions(sess.Options)))
+		return verdictNone
 	case !st.exists || st.user == "":
 		return verdictNone
 	}
@@ -225,7 +235,7 @@ func authenticate(c *gin.Context) verdict {
 		s.rekeyFingerprint(ctx, c, st)
 	}
 	if st.resign {
-		s.resignCookie(c.Writer, sess, st)
+		s.resignCookie(c, sess, st)
 	}
 	c.Set(userIDKey, st.user)
 	return verdictOK
@@ -259,10 +269,11 @@ func (s *Store) rekeyFingerprint(ctx context.Context, c *gin.Context, st *state)
 // resignCookie sets the cookie of a session that an older secret verified
 // again, signed with the newest secret and with the same attributes, so
 // that key rotation finishes for users who only read.
-func (s *Store) resignCookie(w http.ResponseWriter, sess *gsessions.Session, st *state) {
+func (s *Store) resignCookie(c *gin.Context, sess *gsessions.Session, st *state) {
 	o := s.sessionOptions(sess.Options)
-	setCookie(w, cookie(st.name, s.sign(st.name, st.id), o, s.maxAge(o, st, s.now())))
+	setCookie(c.Writer, cookie(st.name, s.sign(st.name, st.id), o, s.maxAge(o, st, s.now())))
 	st.resign = false
+	s.warnPlainHTTP(c.Request, c, o.Secure)
 }
 
 // expiryReason says which timeout ended a session at now: "absolute" once

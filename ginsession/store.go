@@ -48,7 +48,7 @@ type Store struct {
 	memoOff    bool                 // reads may go to replicas: always run loadScript, on the primary
 	cluster    *redis.ClusterClient // rdb, when it is one: see reloadAfter
 	nextReload atomic.Int64         // when reloadAfter may next ask for a reload, in Unix ns
-	warned     sync.Map             // "source option" keys of the cookie options already warned about
+	warned     sync.Map             // the keys of the warnings already logged (see firstWarning)
 }
 
 // NewStore returns a Store that keeps sessions in rdb. It returns an error
@@ -182,6 +182,9 @@ func (s *Store) New(r *http.Request, name string) (*gsessions.Session, error) {
 	sess.Options = &st.opts
 	sess.IsNew = true
 	s.attach(r, sess, st)
+	if s.cfg.CookieName != "" && name != s.cfg.CookieName {
+		s.warnCookieName(name)
+	}
 	if err := checkName(name, st.opts); err != nil {
 		st.loadErr = err
 		return sess, err
@@ -312,7 +315,11 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *gsessions.Ses
 		if len(fields) == 0 {
 			return nil
 		}
-		return s.create(ctx, w, sess, st, o, fields, now)
+		if err := s.create(ctx, w, sess, st, o, fields, now); err != nil {
+			return err
+		}
+		s.warnPlainHTTP(r, nil, o.Secure)
+		return nil
 	}
 	if st.user == "" && len(fields) == 0 && st.opaque == 0 {
 		_, err := s.destroy(ctx, w, sess, st, Event{}) // anonymous: nothing to report
@@ -351,6 +358,7 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *gsessions.Ses
 	if st.resign || o != s.defaults() {
 		setCookie(w, cookie(st.name, s.sign(st.name, st.id), o, s.maxAge(o, st, now)))
 		st.resign = false
+		s.warnPlainHTTP(r, nil, o.Secure)
 	}
 	return nil
 }
