@@ -84,8 +84,12 @@ func (m *refreshMemo) fresh(atRest string, now, every int64) bool {
 	}
 	b, tag := memoBucketTag(atRest)
 	ways := m.bucket(b)
+	cur := memoWord(tag, now) >> memoTimeBits
 	for i := range ways {
 		w := ways[i].Load()
+		if (cur-w>>memoTimeBits)&memoTagMask > 1 {
+			continue // not tag's, for a write in now's 2^24 ms or the ones before
+		}
 		if age := memoAge(w, now); age >= 0 && age < every && memoWord(tag, now-age) == w {
 			return true
 		}
