@@ -179,7 +179,7 @@ func (s *Store) runLoad(ctx context.Context, key string, now int64) ([]string, e
 // refreshEvery ago (no slide due). Anything else (expired, a slide due,
 // missing or malformed times) goes through loadScript, which deletes an
 // expired session: a second round trip. It is rare: for a live session it
-// takes a memo that was wrong (a tag collision, one in 2^23, or an activity
+// takes a memo that was wrong (a tag collision, one in 2^40, or an activity
 // write that Redis refused when out of memory).
 func (s *Store) read(ctx context.Context, key, atRest string, now int64) ([]string, byte, error) {
 	if !s.memoOff && s.memo.fresh(atRest, now, s.everyMS) {

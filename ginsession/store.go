@@ -44,7 +44,7 @@ type Store struct {
 	everyArg   any
 	everyMS    int64
 	macs       []*sync.Pool         // one pool of HMAC states per cookie key
-	memo       refreshMemo          // when recently read sessions last had their activity written
+	memo       refreshMemo          // when recently read sessions last had their activity written (2 MiB; none when memoOff)
 	memoOff    bool                 // reads may go to replicas: always run loadScript, on the primary
 	cluster    *redis.ClusterClient // rdb, when it is one: see reloadAfter
 	nextReload atomic.Int64         // when reloadAfter may next ask for a reload, in Unix ns
@@ -80,8 +80,10 @@ func NewStore(rdb redis.UniversalClient, cfg Config) (*Store, error) {
 	}
 	s.everyMS = refreshEvery(s.idleMS)
 	s.idleArg, s.absArg, s.rIdleArg, s.rAbsArg, s.everyArg = s.idleMS, s.absMS, s.rIdleMS, s.rAbsMS, s.everyMS
-	s.memo.base = s.now() - 1<<(memoTimeBits-1) // room for clocks on either side
 	s.memoOff = readsFromReplicas(rdb)
+	if !s.memoOff {
+		s.memo = newRefreshMemo()
+	}
 	s.cluster, _ = rdb.(*redis.ClusterClient)
 	for _, k := range s.cookieKeys {
 		s.macs = append(s.macs, newMACPool(k))
