@@ -106,7 +106,8 @@ type Config struct {
 
 	// BrowserSessionCookie sends the cookie without Max-Age, so the browser
 	// drops it when it closes (browsers that restore sessions keep it),
-	// unless store.Options sets a MaxAge. The session still ends at
+	// unless store.Options sets a MaxAge or the session is remembered
+	// (Remember). The session still ends at
 	// IdleTimeout and AbsoluteTimeout. Default: false, Max-Age is
 	// AbsoluteTimeout.
 	BrowserSessionCookie bool
