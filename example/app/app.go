@@ -69,6 +69,8 @@ func New(cfg Config, rdb redis.UniversalClient) (*App, error) {
 		return nil, fmt.Errorf("%w: Env must be %q or %q", ErrConfig, EnvDevelopment, EnvProduction)
 	case rdb == nil:
 		return nil, fmt.Errorf("%w: a Redis client is required", ErrConfig)
+	case cfg.SuccessLimit < 0 || cfg.SuccessWindow < 0 || cfg.HashConcurrency < 0 || cfg.HashQueue < 0 || cfg.HashMaxWait < 0:
+		return nil, fmt.Errorf("%w: SuccessLimit, SuccessWindow, HashConcurrency, HashQueue and HashMaxWait must not be negative", ErrConfig)
 	case len(cfg.Secret) == 0 && cfg.Production():
 		return nil, fmt.Errorf("%w: SESSION_SECRET is required in production", ErrConfig)
 	case len(cfg.Secret) == 0:
@@ -100,11 +102,13 @@ func New(cfg Config, rdb redis.UniversalClient) (*App, error) {
 		cfg:   cfg,
 		rdb:   rdb,
 		store: store,
-		users: newUsers(rdb, appPrefix, cfg.Password, cfg.Now, log),
+		users: newUsers(rdb, appPrefix, cfg.Password, cfg.Now, log,
+			newHashQueue(cfg.HashConcurrency, cfg.HashQueue, cfg.HashMaxWait)),
 		throttle: &throttle{
 			rdb: rdb, prefix: appPrefix, now: cfg.Now,
 			accountLimit: cfg.AccountLimit, ipLimit: cfg.IPLimit, signupLimit: cfg.SignupLimit,
-			window: cfg.Window,
+			window:       cfg.Window,
+			successLimit: cfg.SuccessLimit, successWindow: cfg.SuccessWindow,
 		},
 		metrics: m,
 		log:     log,

@@ -43,27 +43,38 @@ func decodeJSON(c *gin.Context, v any) bool {
 
 // admitted reports whether a request the throttle counted may go on. When
 // not, it has answered: 503 when the throttle could not count (err), 429
-// with Retry-After (whole seconds, rounded up) and msg when the client must
-// wait, logging event with the client IP.
-func (a *App) admitted(c *gin.Context, wait time.Duration, err error, event, msg string) bool {
+// with Retry-After (whole seconds, rounded up) and the refusal's message
+// when the client must wait, logging event with the client IP.
+func (a *App) admitted(c *gin.Context, r refusal, err error, event string) bool {
 	switch {
 	case err != nil:
 		a.unavailable(c, err)
 		return false
-	case wait > 0:
-		a.log.Warn(event, "ip", c.ClientIP())
-		c.Header("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
-		fail(c, http.StatusTooManyRequests, msg)
+	case r.wait > 0:
+		a.log.Warn(event, "ip", c.ClientIP(), "reason", r.msg)
+		c.Header("Retry-After", strconv.Itoa(int((r.wait+time.Second-1)/time.Second)))
+		fail(c, http.StatusTooManyRequests, r.msg)
 		return false
 	}
 	return true
 }
 
+// busyRetryAfter is the Retry-After of a 503 for a full hash queue, in
+// seconds: the queue drains in well under a second when the load passes.
+const busyRetryAfter = "1"
+
 // unavailable answers 503 and logs err, which never holds a secret (Redis
 // and ginsession errors carry no IDs, cookies or passwords). A request the
 // client cancelled is logged at Info: nobody reads its answer, and it says
-// nothing about the store.
+// nothing about the store. A full hash queue (ErrBusy) is logged at Warn
+// and answered with Retry-After: the server is overloaded, not broken.
 func (a *App) unavailable(c *gin.Context, err error) {
+	if errors.Is(err, ErrBusy) {
+		a.log.Warn("password hashing busy", "route", c.FullPath(), "error", err.Error())
+		c.Header("Retry-After", busyRetryAfter)
+		fail(c, http.StatusServiceUnavailable, "server busy, try again")
+		return
+	}
 	if errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil {
 		a.log.Info("request cancelled by the client", "route", c.FullPath())
 		fail(c, http.StatusServiceUnavailable, "service unavailable")
