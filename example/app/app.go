@@ -53,6 +53,7 @@ type App struct {
 	throttle *throttle
 	metrics  *metrics
 	log      *slog.Logger
+	held     chan struct{} // the refused requests hold keeps (see maxHeld)
 	closers  []func()
 }
 
@@ -69,8 +70,9 @@ func New(cfg Config, rdb redis.UniversalClient) (*App, error) {
 		return nil, fmt.Errorf("%w: Env must be %q or %q", ErrConfig, EnvDevelopment, EnvProduction)
 	case rdb == nil:
 		return nil, fmt.Errorf("%w: a Redis client is required", ErrConfig)
-	case cfg.SuccessLimit < 0 || cfg.SuccessWindow < 0 || cfg.HashConcurrency < 0 || cfg.HashQueue < 0 || cfg.HashMaxWait < 0:
-		return nil, fmt.Errorf("%w: SuccessLimit, SuccessWindow, HashConcurrency, HashQueue and HashMaxWait must not be negative", ErrConfig)
+	case cfg.SuccessLimit < 0 || cfg.SuccessWindow < 0 || cfg.RefusalDelay < 0 ||
+		cfg.HashConcurrency < 0 || cfg.HashQueue < 0 || cfg.HashMaxWait < 0:
+		return nil, fmt.Errorf("%w: SuccessLimit, SuccessWindow, RefusalDelay, HashConcurrency, HashQueue and HashMaxWait must not be negative", ErrConfig)
 	case len(cfg.Secret) == 0 && cfg.Production():
 		return nil, fmt.Errorf("%w: SESSION_SECRET is required in production", ErrConfig)
 	case len(cfg.Secret) == 0:
@@ -112,6 +114,7 @@ func New(cfg Config, rdb redis.UniversalClient) (*App, error) {
 		},
 		metrics: m,
 		log:     log,
+		held:    make(chan struct{}, maxHeld),
 	}, nil
 }
 

@@ -35,6 +35,9 @@ const (
 	// DefaultSuccessWindow.
 	DefaultSuccessLimit  = 10
 	DefaultSuccessWindow = time.Minute
+	// DefaultRefusalDelay is how long a throttled request waits for its
+	// 429 at most.
+	DefaultRefusalDelay = time.Second
 	// DefaultHashQueuePerSlot is how many requests may wait for a password
 	// hashing slot, per slot: 16 on 2 cores, about 0.4 s of hashing.
 	DefaultHashQueuePerSlot = 8
@@ -130,6 +133,12 @@ type Config struct {
 	// SuccessWindow is the window of SuccessLimit, counted from its first
 	// success. Default: 1 minute.
 	SuccessWindow time.Duration
+	// RefusalDelay is how long a request the throttle refuses is held
+	// before its 429 is sent (never longer than its Retry-After, and at
+	// most 256 requests at once; the rest are answered at once): a client
+	// that retries in a loop then costs about one request per RefusalDelay
+	// instead of as many as the server can answer. Default: 1 second.
+	RefusalDelay time.Duration
 
 	// HashConcurrency is how many argon2id hashes (signup, login, password
 	// change, account deletion) the process computes at once. Default:
@@ -325,6 +334,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SuccessWindow == 0 {
 		c.SuccessWindow = DefaultSuccessWindow
+	}
+	if c.RefusalDelay == 0 {
+		c.RefusalDelay = DefaultRefusalDelay
 	}
 	if c.HashConcurrency == 0 {
 		c.HashConcurrency = max(2, runtime.GOMAXPROCS(0))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -125,12 +126,27 @@ func TestHashQueueAcquire(t *testing.T) {
 	})
 }
 
-func TestNewRefusesNegativeHashSettings(t *testing.T) {
+// TestThrottleAndHashSettings: the defaults New fills in, and the
+// negative values it refuses.
+func TestThrottleAndHashSettings(t *testing.T) {
+	a, err := New(Config{Secret: testSecret}, deadRedis(t))
+	require.NoError(t, err)
+	cfg := a.Config()
+	assert.Equal(t, DefaultSuccessLimit, cfg.SuccessLimit)
+	assert.Equal(t, DefaultSuccessWindow, cfg.SuccessWindow)
+	assert.Equal(t, DefaultRefusalDelay, cfg.RefusalDelay)
+	assert.Equal(t, max(2, runtime.GOMAXPROCS(0)), cfg.HashConcurrency)
+	assert.Equal(t, DefaultHashQueuePerSlot*cfg.HashConcurrency, cfg.HashQueue)
+	assert.Equal(t, DefaultHashMaxWait, cfg.HashMaxWait)
+	assert.Equal(t, cfg.HashConcurrency, cap(a.users.hashes.slots))
+
 	for _, edit := range []func(*Config){
 		func(c *Config) { c.HashConcurrency = -1 },
 		func(c *Config) { c.HashQueue = -1 },
 		func(c *Config) { c.HashMaxWait = -time.Second },
 		func(c *Config) { c.SuccessLimit = -1 },
+		func(c *Config) { c.SuccessWindow = -time.Second },
+		func(c *Config) { c.RefusalDelay = -time.Second },
 	} {
 		cfg := Config{Secret: testSecret}
 		edit(&cfg)

@@ -44,7 +44,8 @@ func decodeJSON(c *gin.Context, v any) bool {
 // admitted reports whether a request the throttle counted may go on. When
 // not, it has answered: 503 when the throttle could not count (err), 429
 // with Retry-After (whole seconds, rounded up) and the refusal's message
-// when the client must wait, logging event with the client IP.
+// when the client must wait, logging event with the client IP. A 429 is
+// sent after hold.
 func (a *App) admitted(c *gin.Context, r refusal, err error, event string) bool {
 	switch {
 	case err != nil:
@@ -52,11 +53,36 @@ func (a *App) admitted(c *gin.Context, r refusal, err error, event string) bool 
 		return false
 	case r.wait > 0:
 		a.log.Warn(event, "ip", c.ClientIP(), "reason", r.msg)
+		a.hold(c, min(r.wait, a.cfg.RefusalDelay))
 		c.Header("Retry-After", strconv.Itoa(int((r.wait+time.Second-1)/time.Second)))
 		fail(c, http.StatusTooManyRequests, r.msg)
 		return false
 	}
 	return true
+}
+
+// maxHeld is how many refused requests hold keeps at once.
+const maxHeld = 256
+
+// hold waits d, or until the request is cancelled, before a refusal is
+// answered, so that a client retrying in a loop sends about one request
+// per d instead of as many as the server can refuse: refusals are cheap,
+// but a loop of them still takes CPU from the password hashes of other
+// users. When maxHeld requests are held already it returns at once, so
+// holding never costs more than maxHeld goroutines and connections.
+func (a *App) hold(c *gin.Context, d time.Duration) {
+	select {
+	case a.held <- struct{}{}:
+	default:
+		return
+	}
+	defer func() { <-a.held }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-c.Request.Context().Done():
+	}
 }
 
 // busyRetryAfter is the Retry-After of a 503 for a full hash queue, in

@@ -235,3 +235,45 @@ func TestReauthenticationCountsAsSuccess(t *testing.T) {
 	assert.Equal(t, http.StatusTooManyRequests, r.status)
 	assert.Equal(t, errorBody("too many logins to this account, try again later"), r.body)
 }
+
+// TestThrottledAnswersAreHeld: a refused request waits RefusalDelay (here
+// longer than the test) or until its client hangs up, and at most as many
+// as the hold has room for wait at once; the next is answered at once.
+func TestThrottledAnswersAreHeld(t *testing.T) {
+	e := newTestEnv(t, func(c *Config) { c.SignupLimit, c.RefusalDelay = 1, time.Hour })
+	e.app.held = make(chan struct{}, 2)
+	e.signup("abe@example.com", "abe's password")
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 2)
+	for i := range 2 {
+		go func() {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, e.srv.URL+"/signup",
+				strings.NewReader(creds("abe"+strconv.Itoa(i)+"@example.com", "abe's password")))
+			req.Header.Set("Content-Type", "application/json")
+			res, err := e.srv.Client().Do(req)
+			if err == nil {
+				res.Body.Close()
+			}
+			done <- err
+		}()
+	}
+	require.Eventually(t, func() bool { return len(e.app.held) == 2 }, 10*time.Second, time.Millisecond)
+
+	r := e.do(http.MethodPost, "/signup", creds("abe3@example.com", "abe's password"))
+	assert.Equal(t, http.StatusTooManyRequests, r.status, "the hold is full: answered at once")
+	assert.Len(t, e.app.held, 2)
+	select {
+	case err := <-done:
+		t.Fatalf("a held request was answered: %v", err)
+	default:
+	}
+
+	cancel()
+	for range 2 {
+		assert.ErrorIs(t, <-done, context.Canceled)
+	}
+	require.Eventually(t, func() bool { return len(e.app.held) == 0 }, 10*time.Second, time.Millisecond,
+		"a request whose client hung up leaves the hold")
+}
