@@ -137,7 +137,7 @@ func (a *App) changePassword(c *gin.Context) {
 
 // deleteAccount deletes the logged-in user: the user record, the email's
 // entry in the email index (so the email can sign up again), every session
-// and the session index, and the account's login throttle counter. The
+// and the session index, and the account's login throttle counters. The
 // session cookie is expired.
 func (a *App) deleteAccount(c *gin.Context) {
 	var in accountDeletion

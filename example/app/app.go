@@ -21,6 +21,7 @@
 //	respond.go     reading JSON bodies and answering errors (400, 413, 429, 503)
 //	users.go       users in Redis: records, the email index, authentication
 //	password.go    argon2id hashes in PHC strings
+//	hashqueue.go   the bound on concurrent argon2id hashes and their queue
 //	throttle.go    the login and signup throttle's counters in Redis
 //	metrics.go     the Prometheus metrics
 //	config.go      Config, its defaults and LoadConfig (the environment)
