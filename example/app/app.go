@@ -148,8 +148,9 @@ func (a *App) Close() {
 // password longer than MaxPasswordBytes (without hashing it); an email or
 // password that is empty (after trimming the email) returns
 // ErrMissingCredentials; a Redis failure returns an error wrapping
-// ErrUnavailable, and a cancelled ctx returns its error. A hash stored with other parameters than
-// the configured ones is replaced after a successful check.
+// ErrUnavailable, a full password hash queue an error wrapping ErrBusy, and
+// a cancelled ctx its error. A hash stored with other parameters than the
+// configured ones is replaced after a successful check.
 func (a *App) Authenticate(ctx context.Context, email, password string) (*User, error) {
 	return a.users.authenticate(ctx, email, password)
 }
