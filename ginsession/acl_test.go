@@ -52,23 +52,9 @@ var refusedCommands = [][]any{
 // and replicas do not copy them from their master.
 func createACLUser(t *testing.T, addrs ...string) {
 	t.Helper()
-	createUser(t, "sessapp", "app-password", aclRules, addrs...)
+	redistest.CreateUser(t, "sessapp", "app-password", aclRules, addrs...)
 }
 
-// createUser creates user with password and rules on every server at addrs.
-func createUser(t *testing.T, user, password, rules string, addrs ...string) {
-	t.Helper()
-	args := []any{"ACL", "SETUSER", user, "on", ">" + password}
-	for _, r := range strings.Fields(rules) {
-		args = append(args, r)
-	}
-	for _, a := range addrs {
-		admin := redis.NewClient(&redis.Options{Addr: a})
-		err := admin.Do(context.Background(), args...).Err()
-		_ = admin.Close()
-		require.NoError(t, err, a)
-	}
-}
 
 // assertNoACLDenials checks that no server at addrs refused sessapp
 // anything (ACL LOG), including what go-redis sends and then ignores a
@@ -181,7 +167,7 @@ func TestREADMEShowsTheTestedACL(t *testing.T) {
 func TestLeastPrivilegeACLSentinel(t *testing.T) {
 	ss := redistest.StartSentinels(t, time.Second)
 	createACLUser(t, ss.Master.Addr, ss.Replica.Addr)
-	createUser(t, "sentinelapp", "sentinel-password", sentinelACLRules, ss.Addrs()...)
+	redistest.CreateUser(t, "sentinelapp", "sentinel-password", sentinelACLRules, ss.Addrs()...)
 	app := ss.Client(t, &redis.FailoverOptions{Username: "sessapp", Password: "app-password",
 		SentinelUsername: "sentinelapp", SentinelPassword: "sentinel-password"})
 	admin := redis.NewClient(&redis.Options{Addr: ss.Master.Addr})

@@ -45,20 +45,6 @@ func exampleACL(t *testing.T, prefix string) string {
 	return strings.NewReplacer("~sess:*", "~"+prefix+"sess:*", "~app:*", "~"+prefix+"app:*").Replace(rules)
 }
 
-// createUser creates user with password and rules on every server at addrs.
-func createUser(t *testing.T, user, password, rules string, addrs ...string) {
-	t.Helper()
-	args := []any{"ACL", "SETUSER", user, "on", ">" + password}
-	for _, r := range strings.Fields(rules) {
-		args = append(args, r)
-	}
-	for _, a := range addrs {
-		admin := redis.NewClient(&redis.Options{Addr: a})
-		err := admin.Do(context.Background(), args...).Err()
-		_ = admin.Close()
-		require.NoError(t, err, a)
-	}
-}
 
 // aclDenials returns what the servers at addrs refused to any user, from
 // their ACL LOG: the command (or key) names.
@@ -102,19 +88,19 @@ func TestRestrictedRedisUser(t *testing.T) {
 	}{
 		{"standalone", func(t *testing.T, rules string) (string, string, []string) {
 			srv := redistest.StartServer(t)
-			createUser(t, "exampleapp", "app-password", rules, srv.Addr)
+			redistest.CreateUser(t, "exampleapp", "app-password", rules, srv.Addr)
 			return RedisStandalone, "redis://exampleapp:app-password@" + srv.Addr, []string{srv.Addr}
 		}, []string{"info"}},
 		{"cluster", func(t *testing.T, rules string) (string, string, []string) {
 			cl := redistest.StartCluster(t)
 			addrs := cl.Options().Addrs
-			createUser(t, "exampleapp", "app-password", rules, addrs...)
+			redistest.CreateUser(t, "exampleapp", "app-password", rules, addrs...)
 			return RedisCluster, "redis://exampleapp:app-password@" + addrs[0] + "?addr=" + addrs[1] + "&addr=" + addrs[2], addrs
 		}, nil},
 		{"sentinel", func(t *testing.T, rules string) (string, string, []string) {
 			ss := redistest.StartSentinels(t, 5*time.Second)
-			createUser(t, "exampleapp", "app-password", rules, ss.Master.Addr, ss.Replica.Addr)
-			createUser(t, "sentinelapp", "sentinel-password", documentedACL(t, "../../docs/redis.md", "sentinelapp"), ss.Addrs()...)
+			redistest.CreateUser(t, "exampleapp", "app-password", rules, ss.Master.Addr, ss.Replica.Addr)
+			redistest.CreateUser(t, "sentinelapp", "sentinel-password", documentedACL(t, "../../docs/redis.md", "sentinelapp"), ss.Addrs()...)
 			q := url.Values{"master_name": {ss.MasterName}, "username": {"exampleapp"}, "password": {"app-password"}}
 			return RedisSentinel, "redis://sentinelapp:sentinel-password@" + ss.Addrs()[0] + "?" + q.Encode(),
 				append(ss.Addrs(), ss.Master.Addr, ss.Replica.Addr)
