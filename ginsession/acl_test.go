@@ -55,7 +55,6 @@ func createACLUser(t *testing.T, addrs ...string) {
 	redistest.CreateUser(t, "sessapp", "app-password", aclRules, addrs...)
 }
 
-
 // assertNoACLDenials checks that no server at addrs refused sessapp
 // anything (ACL LOG), including what go-redis sends and then ignores a
 // refusal of, such as CLIENT SETINFO.

@@ -45,7 +45,6 @@ func exampleACL(t *testing.T, prefix string) string {
 	return strings.NewReplacer("~sess:*", "~"+prefix+"sess:*", "~app:*", "~"+prefix+"app:*").Replace(rules)
 }
 
-
 // aclDenials returns what the servers at addrs refused to any user, from
 // their ACL LOG: the command (or key) names.
 func aclDenials(t *testing.T, addrs ...string) []string {
