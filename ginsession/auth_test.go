@@ -211,6 +211,8 @@ func TestLogoutDestroysAndReplayIsRefused(t *testing.T) {
 	replay.cookie = saved
 	r = replay.do("GET", "/api/profile")
 	assert.Equal(t, http.StatusUnauthorized, r.status)
+	assert.Contains(t, strings.Join(r.setCookies, "\n"), "Max-Age=0", "the dead cookie is expired")
+	replay.cookie = saved // a replay that ignores the expiry
 	r = replay.do("POST", "/set?k=x&v=1")
 	require.Equal(t, http.StatusOK, r.status)
 	assert.NotEqual(t, saved[:idLen], replay.cookie[:idLen], "a write after logout never revives the old ID")

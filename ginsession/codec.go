@@ -35,6 +35,7 @@ const (
 	metaUser     = "_u" // user ID, set by Login
 	metaFP       = "_f" // fingerprint MACs, set by Login
 	metaDevice   = "_d" // device code (internal/device's Code) for the sessions list, set by Login
+	metaRemember = "_r" // "1" for a session Login started with Remember: the longer timeouts
 )
 
 const (

@@ -19,6 +19,10 @@ const (
 	DefaultIdleTimeout     = 30 * time.Minute
 	DefaultAbsoluteTimeout = 24 * time.Hour
 	DefaultMaxSessionBytes = 4096
+	// DefaultRememberIdleTimeout and DefaultRememberAbsoluteTimeout are
+	// the timeouts of a session started with Login(c, id, Remember()).
+	DefaultRememberIdleTimeout     = 7 * 24 * time.Hour
+	DefaultRememberAbsoluteTimeout = 30 * 24 * time.Hour
 	// DefaultMaxSessionsPerUser is the number of live sessions a user may
 	// have when Config.MaxSessionsPerUser is 0.
 	DefaultMaxSessionsPerUser = 10
@@ -73,10 +77,22 @@ type Config struct {
 	// less than 1 ms. Default (0): 24 hours.
 	AbsoluteTimeout time.Duration
 
+	// RememberIdleTimeout and RememberAbsoluteTimeout replace IdleTimeout
+	// and AbsoluteTimeout for a session started with Login(c, id,
+	// Remember()) ("keep me signed in"), whose cookie always has a Max-Age:
+	// the time left to its absolute timeout. NewStore refuses values below
+	// IdleTimeout and AbsoluteTimeout, or an idle one above the absolute
+	// one. Default (0): 7 days and 30 days.
+	RememberIdleTimeout     time.Duration
+	RememberAbsoluteTimeout time.Duration
+
 	// Insecure drops the Secure cookie attribute, for plain-http development
 	// only. It cannot be combined with a __Host- or __Secure- cookie name
 	// (see CookieName for when that is refused). Default: false (Secure is
-	// always set, never derived from the request).
+	// always set, never derived from the request). Browsers drop a Secure
+	// cookie set over plain http except on localhost, so the store logs once
+	// at Warn when it sends one on a plain-http request for another name
+	// (see docs/cookie-options.md).
 	Insecure bool
 
 	// SameSite is http.SameSiteStrictMode or http.SameSiteLaxMode; NewStore
@@ -90,7 +106,8 @@ type Config struct {
 
 	// BrowserSessionCookie sends the cookie without Max-Age, so the browser
 	// drops it when it closes (browsers that restore sessions keep it),
-	// unless store.Options sets a MaxAge. The session still ends at
+	// unless store.Options sets a MaxAge or the session is remembered
+	// (Remember). The session still ends at
 	// IdleTimeout and AbsoluteTimeout. Default: false, Max-Age is
 	// AbsoluteTimeout.
 	BrowserSessionCookie bool
@@ -100,8 +117,9 @@ type Config struct {
 	// the other settings make it unusable (a __Host- name with Insecure or
 	// a Domain, a __Secure- name with Insecure), instead of failing at the
 	// first request, and store.Options panics when it would. The store
-	// serves any name whether or not this is set. Default: "" (use
-	// Store.CheckCookieName to check a name at startup).
+	// serves any name whether or not this is set, and logs once at Warn when
+	// sessions are asked for under a name other than this one. Default: ""
+	// (use Store.CheckCookieName to check a name at startup).
 	CookieName string
 
 	// MaxSessionBytes caps the encoded size of a session's values (each
@@ -173,6 +191,12 @@ func (cfg Config) withDefaults() Config {
 	if cfg.AbsoluteTimeout == 0 {
 		cfg.AbsoluteTimeout = DefaultAbsoluteTimeout
 	}
+	if cfg.RememberIdleTimeout == 0 {
+		cfg.RememberIdleTimeout = DefaultRememberIdleTimeout
+	}
+	if cfg.RememberAbsoluteTimeout == 0 {
+		cfg.RememberAbsoluteTimeout = DefaultRememberAbsoluteTimeout
+	}
 	if cfg.SameSite == 0 {
 		cfg.SameSite = http.SameSiteStrictMode
 	}
@@ -210,6 +234,12 @@ func (cfg *Config) validate() error {
 		return fmt.Errorf("%w: AbsoluteTimeout must be at least 1ms, got %v", ErrConfig, cfg.AbsoluteTimeout)
 	case cfg.IdleTimeout > cfg.AbsoluteTimeout:
 		return fmt.Errorf("%w: IdleTimeout (%v) must not exceed AbsoluteTimeout (%v)", ErrConfig, cfg.IdleTimeout, cfg.AbsoluteTimeout)
+	case cfg.RememberIdleTimeout < cfg.IdleTimeout:
+		return fmt.Errorf("%w: RememberIdleTimeout (%v) must be at least IdleTimeout (%v)", ErrConfig, cfg.RememberIdleTimeout, cfg.IdleTimeout)
+	case cfg.RememberAbsoluteTimeout < cfg.AbsoluteTimeout:
+		return fmt.Errorf("%w: RememberAbsoluteTimeout (%v) must be at least AbsoluteTimeout (%v)", ErrConfig, cfg.RememberAbsoluteTimeout, cfg.AbsoluteTimeout)
+	case cfg.RememberIdleTimeout > cfg.RememberAbsoluteTimeout:
+		return fmt.Errorf("%w: RememberIdleTimeout (%v) must not exceed RememberAbsoluteTimeout (%v)", ErrConfig, cfg.RememberIdleTimeout, cfg.RememberAbsoluteTimeout)
 	}
 	switch cfg.SameSite {
 	case http.SameSiteStrictMode, http.SameSiteLaxMode:

@@ -233,7 +233,7 @@ func (s *Store) sessionOptions(o *gsessions.Options) gsessions.Options {
 // that a cookie option was dropped because it would weaken the cookie. The
 // line names the option, never a value.
 func (s *Store) warnDropped(source, opt string) {
-	if _, seen := s.warned.LoadOrStore(source+" "+opt, true); seen {
+	if !s.firstWarning(source + " " + opt) {
 		return
 	}
 	s.log.Warn("ginsession: cookie option dropped: it would weaken the session cookie (see docs/cookie-options.md)",

@@ -72,7 +72,7 @@ var (
 	// is still listed (see RevokeSession).
 	ErrUnknownSession = errors.New("ginsession: no such session for this user")
 	// ErrStaleLogin is returned by Login when the user's sessions were
-	// revoked (RevokeUser, RevokeOthers) at or after the credential check
+	// revoked (RevokeUser, RevokeOthers) after the credential check
 	// that Login was given with CheckedAt, or that check is more than 5
 	// minutes old: nothing is logged in. Check the credentials again.
 	ErrStaleLogin = errors.New("ginsession: the credentials were checked before the user's sessions were revoked: check them again")

@@ -145,7 +145,11 @@ func (h *harness) router(name string, st *Store) *gin.Engine {
 		saveOr500(c, s)
 	})
 	r.POST("/login", func(c *gin.Context) {
-		if err := Login(c, c.Query("user")); err != nil {
+		var opts []LoginOption
+		if c.Query("remember") == "1" {
+			opts = append(opts, Remember())
+		}
+		if err := Login(c, c.Query("user"), opts...); err != nil {
 			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "unavailable"})
 			return
 		}
@@ -242,6 +246,9 @@ func (c *client) do(method, path string) reply {
 	req.Header.Set("User-Agent", c.ua)
 	for k, v := range c.headers {
 		req.Header.Set(k, v)
+	}
+	if host := c.headers["Host"]; host != "" {
+		req.Host = host // net/http sends req.Host, not a Host header
 	}
 	if c.cookie != "" {
 		req.Header.Set("Cookie", cookieName+"="+c.cookie)

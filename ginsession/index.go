@@ -19,7 +19,7 @@ import (
 const markMember = "revoked"
 
 // indexScript adds a new session to its user's index (KEYS[1]) unless the
-// user's revocation mark is at or after the login's credential check, and,
+// user's revocation mark is after the login's credential check, and,
 // when the index then holds more sessions than the user's cap, returns
 // every other entry, oldest first, as member and score pairs, without
 // removing any: the index counts entries, and some of them may name
@@ -36,7 +36,7 @@ const markMember = "revoked"
 // scores are ordered by member, which is random.
 var indexScript = newScript(`
 local mark = redis.call('ZSCORE', KEYS[1], 'revoked')
-if mark and tonumber(ARGV[7]) <= tonumber(mark) then return {'revoked'} end
+if mark and tonumber(ARGV[7]) < tonumber(mark) then return {'revoked'} end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
@@ -166,6 +166,8 @@ type SessionInfo struct {
 	LastSeen time.Time `json:"lastSeen"`
 	// Device is a short description of the browser, such as "Firefox on Linux".
 	Device string `json:"device"`
+	// Remembered is true for a session Login started with Remember.
+	Remembered bool `json:"remembered"`
 	// Current is true for the session whose reference UserSessions was
 	// given as currentRef: the caller's own.
 	Current bool `json:"current"`
@@ -188,7 +190,7 @@ func (s *Store) UserSessions(ctx context.Context, userID, currentRef string) ([]
 	cmds := make([]*redis.SliceCmd, len(atRestNames))
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, h := range atRestNames {
-			cmds[i] = p.HMGet(ctx, s.atRestKey(h), metaCreated, metaLastSeen, metaDevice, metaUser)
+			cmds[i] = p.HMGet(ctx, s.atRestKey(h), metaCreated, metaLastSeen, metaDevice, metaUser, metaRemember)
 		}
 		return nil
 	})
@@ -199,7 +201,7 @@ func (s *Store) UserSessions(ctx context.Context, userID, currentRef string) ([]
 	out := make([]SessionInfo, 0, len(atRestNames))
 	for i, cmd := range cmds {
 		v := cmd.Val()
-		if len(v) != 4 || v[0] == nil || v[3] != userID {
+		if len(v) != 5 || v[0] == nil || v[3] != userID {
 			if !s.inFlight(scores[i]) {
 				gone = append(gone, indexMember(atRestNames[i]))
 			}
@@ -209,11 +211,12 @@ func (s *Store) UserSessions(ctx context.Context, userID, currentRef string) ([]
 		st.setMeta(metaCreated, str(v[0]))
 		st.setMeta(metaLastSeen, str(v[1]))
 		out = append(out, SessionInfo{
-			Ref:      s.ref(atRestNames[i]),
-			Created:  time.UnixMilli(st.created).UTC(),
-			LastSeen: time.UnixMilli(st.lastSeen()).UTC(),
-			Device:   device.Name(str(v[2])),
-			Current:  currentRef != "" && s.ref(atRestNames[i]) == currentRef,
+			Ref:        s.ref(atRestNames[i]),
+			Created:    time.UnixMilli(st.created).UTC(),
+			LastSeen:   time.UnixMilli(st.lastSeen()).UTC(),
+			Device:     device.Name(str(v[2])),
+			Remembered: str(v[4]) == "1",
+			Current:    currentRef != "" && s.ref(atRestNames[i]) == currentRef,
 		})
 	}
 	if len(gone) > 0 {
@@ -245,7 +248,13 @@ const inFlightSeconds = 10
 // leaving the session, written a moment later, live and unlisted. An entry
 // of a recent session that did end is pruned once it is older.
 func (s *Store) inFlight(score float64) bool {
-	return int64(score) > deadlineSeconds(s.now()+s.absMS)-inFlightSeconds
+	now := s.now()
+	for _, abs := range [2]int64{s.absMS, s.rAbsMS} { // an entry's score does not say which it has
+		if d := deadlineSeconds(now + abs); int64(score) > d-inFlightSeconds && int64(score) <= d {
+			return true
+		}
+	}
+	return false
 }
 
 // indexed returns the at-rest names of userID's sessions that have not
@@ -296,7 +305,7 @@ func (s *Store) RevokeSession(ctx context.Context, userID, ref string) error {
 // RevokeUser ends every session of userID ("log out everywhere", a
 // password change, a disabled account) and returns how many live sessions
 // it ended. It also refuses every Login of userID whose credentials were
-// checked at or before this call (see CheckedAt), including logins in
+// checked before this call (see CheckedAt), including logins in
 // flight at this moment, for the next 5 minutes. It costs three round
 // trips. When it returns nil, no session of userID authenticated before
 // the call is left; on an error wrapping ErrStoreUnavailable the count is

@@ -22,11 +22,12 @@ type LoginOption func(*loginOptions)
 
 type loginOptions struct {
 	checkedAt time.Time
+	remember  bool
 }
 
 // CheckedAt tells Login when the application began checking the
 // credentials: take time.Now() before reading the password hash. Login
-// then refuses, with ErrStaleLogin, credentials checked at or before a
+// then refuses, with ErrStaleLogin, credentials checked before a
 // RevokeUser or RevokeOthers of the user, or more than 5 minutes earlier,
 // so that a login in flight while the password changes never outlives the
 // change. Without it, Login counts the credentials as checked when Login
@@ -34,6 +35,15 @@ type loginOptions struct {
 // the check is a comparison of their times.
 func CheckedAt(t time.Time) LoginOption {
 	return func(o *loginOptions) { o.checkedAt = t }
+}
+
+// Remember makes Login start a remembered session ("keep me signed in"):
+// Config.RememberIdleTimeout and RememberAbsoluteTimeout instead of
+// IdleTimeout and AbsoluteTimeout, and a cookie with a Max-Age (the time
+// left to the absolute timeout) even with Config.BrowserSessionCookie.
+// UserSessions marks it Remembered.
+func Remember() LoginOption {
+	return func(o *loginOptions) { o.remember = true }
 }
 
 // Login starts an authenticated session for userID, after the application
@@ -86,7 +96,7 @@ func Login(c *gin.Context, userID string, opts ...LoginOption) error {
 	old := *st
 	now := t.UnixMilli()
 	idx := s.userKey(userID)
-	st.user = userID
+	st.user, st.remember = userID, lo.remember
 	st.fp = s.fp.Compute(c.Request, s.clientIP(c))
 	st.device = device.Code(c.Request.UserAgent())
 	ctx := c.Request.Context()
@@ -94,6 +104,7 @@ func Login(c *gin.Context, userID string, opts ...LoginOption) error {
 	if old.exists && old.user == userID {
 		replaced = indexMember(old.atRest)
 	}
+	_, abs := s.timeouts(st.remember)
 	f := s.newFresh(st, fields, now)
 	member := indexMember(f.atRest)
 	var created, added *redis.Cmd
@@ -106,8 +117,8 @@ func Login(c *gin.Context, userID string, opts ...LoginOption) error {
 		if old.exists {
 			delOld = p.Del(ctx, old.key)
 		}
-		added = eval(indexScript, []string{idx}, now/1000, deadlineSeconds(now+s.absMS), member,
-			s.absMS, s.cfg.MaxSessionsPerUser, replaced, checked)
+		added = eval(indexScript, []string{idx}, now/1000, deadlineSeconds(now+abs), member,
+			abs, s.cfg.MaxSessionsPerUser, replaced, checked)
 	})
 	if err == nil && time.Since(began) >= tombstoneTTL/2 {
 		// A write this late may have missed a tombstone (see endScript).
@@ -135,6 +146,7 @@ func Login(c *gin.Context, userID string, opts ...LoginOption) error {
 		return ErrStaleLogin
 	}
 	s.adopt(c.Writer, sess, st, o, f, fields, now)
+	s.warnPlainHTTP(c.Request, c, o.Secure)
 	c.Set(userIDKey, userID)
 	s.emit(ctx, Event{Type: EventLogin, UserID: userID, Session: s.ref(st.atRest)})
 	if len(others) > 1 {

@@ -106,7 +106,9 @@ func (s *Store) clientIP(c *gin.Context) string {
 // refuses costs more. It answers, with Cache-Control: no-store and Vary:
 // Cookie on every response:
 //
-//   - 401 {"error":"not logged in"}: no session, or one without a user;
+//   - 401 {"error":"not logged in"}: no session, or one without a user; a
+//     cookie that fails verification or names a session that is gone
+//     (revoked, logged out elsewhere, expired in Redis) is expired;
 //   - 401 {"error":"session invalid"}: a hard fingerprint field differs,
 //     or the stored fingerprint cannot be checked (malformed, or keyed
 //     with a secret dropped from Config.Secrets); the session is destroyed
@@ -114,7 +116,7 @@ func (s *Store) clientIP(c *gin.Context) string {
 //   - 401 {"error":"session expired"}: the idle or absolute timeout passed;
 //     the session is destroyed;
 //   - 503 {"error":"session store unavailable"}: Redis failed or timed out;
-//     no cookie is set and nothing is treated as logged in.
+//     no cookie is set or expired, and nothing is treated as logged in.
 //
 // Otherwise UserID(c) returns the user and the next handler runs. Key
 // rotation finishes on guarded requests: when an older secret of
@@ -155,7 +157,8 @@ func RequireAuth() gin.HandlerFunc {
 // matches, UserID(c) returns the user; otherwise UserID(c) is "" and the
 // request goes on anonymously: a hard fingerprint mismatch destroys the
 // session (key deleted, index updated, cookie expired) and reports it, an
-// expired session has its cookie expired, and a Redis failure is reported
+// expired session, a session that is gone or a cookie that fails
+// verification has its cookie expired, and a Redis failure is reported
 // as a store error and never counts as logged in. It never answers 401 or
 // 503 itself, so a handler that needs a user must check UserID(c) (or sit
 // behind RequireAuth). It sets Cache-Control: no-store and Vary: Cookie,
@@ -175,7 +178,7 @@ type verdict uint8
 
 const (
 	verdictOK          verdict = iota // a live, logged-in session whose fingerprint matches
-	verdictNone                       // no session, or one without a user
+	verdictNone                       // no session, or one without a user; a dead cookie is expired
 	verdictExpired                    // the idle or absolute timeout passed; the cookie is expired
 	verdictInvalid                    // a hard fingerprint field differed, or could not be checked; the session is destroyed
 	verdictUnavailable                // Redis failed: nothing is logged in
@@ -184,7 +187,8 @@ const (
 // authenticate makes the checks RequireAuth and Authenticate share, with
 // their effects: it destroys a session that is past its timeouts or whose
 // hard fingerprint fields differ, expires the cookie of one the load found
-// expired, reports soft mismatches, stores the fingerprint again with the
+// expired or gone and a cookie that failed verification (never after a
+// Redis failure), reports soft mismatches, stores the fingerprint again with the
 // newest key and re-signs a cookie an older secret verified, and, when
 // the session passes, sets the user for UserID. It panics with current's
 // error (ErrNoSessionMiddleware, ErrNotLoaded) or, when the cookie name is
@@ -203,10 +207,17 @@ func authenticate(c *gin.Context) verdict {
 	case st.expired:
 		setCookie(c.Writer, expiredCookie(st.name, s.sessionOptions(sess.Options)))
 		return verdictExpired
+	case !st.exists && st.hadCookie:
+		// A dead cookie: it failed verification, or its session is gone
+		// (revoked, logged out elsewhere, expired in Redis). Never after a
+		// Redis failure, which returned above: that session may be alive.
+		setCookie(c.Writer, expiredCookie(st.name, s.sessionOptions(sess.Options)))
+		return verdictNone
 	case !st.exists || st.user == "":
 		return verdictNone
 	}
-	if now := s.now(); now-st.lastSeen() >= s.idleMS || now-st.created >= s.absMS {
+	now := s.now()
+	if idle, abs := s.timeouts(st.remember); now-st.lastSeen() >= idle || now-st.created >= abs {
 		e, _ := s.destroy(ctx, c.Writer, sess, st, Event{Type: EventExpired, Reason: s.expiryReason(st, now)})
 		s.emit(ctx, e) // even when the destroy failed (a store error too): the session is refused anyway
 		return verdictExpired
@@ -224,7 +235,7 @@ func authenticate(c *gin.Context) verdict {
 		s.rekeyFingerprint(ctx, c, st)
 	}
 	if st.resign {
-		s.resignCookie(c.Writer, sess, st)
+		s.resignCookie(c, sess, st)
 	}
 	c.Set(userIDKey, st.user)
 	return verdictOK
@@ -247,7 +258,7 @@ func (s *Store) rekeyFingerprint(ctx context.Context, c *gin.Context, st *state)
 	}
 	now := s.now()
 	// The activity is written with the TTL, as Save does, so the two agree.
-	err := runScript(ctx, s.rdb, updateScript, redis.NewIntCmd, []string{st.key}, s.ttl(st.created, now), 0, metaFP, fp, metaLastSeen, now-st.created).Err()
+	err := runScript(ctx, s.rdb, updateScript, redis.NewIntCmd, []string{st.key}, s.ttl(st.remember, st.created, now), 0, metaFP, fp, metaLastSeen, now-st.created).Err()
 	if err != nil {
 		s.emit(ctx, Event{Type: EventStoreError, Err: s.unavailable("re-keying a fingerprint", err)})
 		return
@@ -258,17 +269,18 @@ func (s *Store) rekeyFingerprint(ctx context.Context, c *gin.Context, st *state)
 // resignCookie sets the cookie of a session that an older secret verified
 // again, signed with the newest secret and with the same attributes, so
 // that key rotation finishes for users who only read.
-func (s *Store) resignCookie(w http.ResponseWriter, sess *gsessions.Session, st *state) {
+func (s *Store) resignCookie(c *gin.Context, sess *gsessions.Session, st *state) {
 	o := s.sessionOptions(sess.Options)
-	setCookie(w, cookie(st.name, s.sign(st.name, st.id), o, s.maxAge(o, st.created, s.now())))
+	setCookie(c.Writer, cookie(st.name, s.sign(st.name, st.id), o, s.maxAge(o, st, s.now())))
 	st.resign = false
+	s.warnPlainHTTP(c.Request, c, o.Secure)
 }
 
 // expiryReason says which timeout ended a session at now: "absolute" once
 // its absolute deadline has passed (or its creation time is missing),
 // "idle" otherwise.
 func (s *Store) expiryReason(st *state, now int64) string {
-	if now-st.created >= s.absMS {
+	if _, abs := s.timeouts(st.remember); now-st.created >= abs {
 		return "absolute"
 	}
 	return "idle"

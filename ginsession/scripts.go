@@ -11,7 +11,8 @@ import (
 
 // loadScript reads a session and, if it is live, refreshes its last-seen
 // time (_a, in ms after the creation time _c) and its TTL in the same round
-// trip. The timeouts are checked here too, with the application's clock, so
+// trip. The timeouts (ARGV[2] and [3], or [5] and [6] for a remembered
+// session, whose _r is "1") are checked here too, with the application's clock, so
 // a stale TTL never keeps a session alive: an expired session is deleted.
 // The refresh is written at most once per refreshEvery: a busy session does
 // not write on every read, and may end up to that much before its idle
@@ -22,11 +23,12 @@ import (
 var loadScript = newScript(`
 local v = redis.call('HGETALL', KEYS[1])
 if #v == 0 then return v end
-local c, a
+local c, a, r
 for i = 1, #v, 2 do
-  if v[i] == '_c' then c = tonumber(v[i+1]) elseif v[i] == '_a' then a = tonumber(v[i+1]) end
+  if v[i] == '_c' then c = tonumber(v[i+1]) elseif v[i] == '_a' then a = tonumber(v[i+1]) elseif v[i] == '_r' then r = v[i+1] end
 end
 local now, idle, abs, every = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+if r == '1' then idle, abs = tonumber(ARGV[5]), tonumber(ARGV[6]) end
 local status = '1'
 if c == nil or a == nil or now - (c + a) >= idle or now - c >= abs then
   redis.call('DEL', KEYS[1])
@@ -161,7 +163,7 @@ func (s *Store) pipelineScripts(ctx context.Context, queue func(p redis.Pipeline
 
 // runLoad runs loadScript on key and returns its reply (see loadScript).
 func (s *Store) runLoad(ctx context.Context, key string, now int64) ([]string, error) {
-	res, err := runScript(ctx, s.rdb, loadScript, redis.NewStringSliceCmd, []string{key}, now, s.idleArg, s.absArg, s.everyArg).Result()
+	res, err := runScript(ctx, s.rdb, loadScript, redis.NewStringSliceCmd, []string{key}, now, s.idleArg, s.absArg, s.everyArg, s.rIdleArg, s.rAbsArg).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, err
 	}
@@ -177,7 +179,7 @@ func (s *Store) runLoad(ctx context.Context, key string, now int64) ([]string, e
 // refreshEvery ago (no slide due). Anything else (expired, a slide due,
 // missing or malformed times) goes through loadScript, which deletes an
 // expired session: a second round trip. It is rare: for a live session it
-// takes a memo that was wrong (a tag collision, one in 2^23, or an activity
+// takes a memo that was wrong (a tag collision, one in 2^40, or an activity
 // write that Redis refused when out of memory).
 func (s *Store) read(ctx context.Context, key, atRest string, now int64) ([]string, byte, error) {
 	if !s.memoOff && s.memo.fresh(atRest, now, s.everyMS) {
@@ -193,7 +195,7 @@ func (s *Store) read(ctx context.Context, key, atRest string, now int64) ([]stri
 		for f, v := range m {
 			res = append(res, f, v)
 		}
-		if c, a, ok := metaTimes(res); ok && now-(c+a) < s.everyMS && now-c < s.absMS { // everyMS <= idleMS: not idle either
+		if c, a, r, ok := metaTimes(res); ok && now-(c+a) < s.everyMS && now-c < s.absOf(r) { // everyMS <= idleMS: not idle either
 			return res, '1', nil
 		}
 	}
@@ -206,7 +208,7 @@ func (s *Store) read(ctx context.Context, key, atRest string, now int64) ([]stri
 	}
 	status := res[len(res)-1][0]
 	res = res[:len(res)-1]
-	if c, a, ok := metaTimes(res); ok && status == '1' {
+	if c, a, _, ok := metaTimes(res); ok && status == '1' {
 		last := c + a // what loadScript did: refreshed now, or left as is
 		if now-last >= s.everyMS {
 			last = now
@@ -230,10 +232,11 @@ func readsFromReplicas(rdb redis.UniversalClient) bool {
 	return o.ReadOnly || o.RouteByLatency || o.RouteRandomly
 }
 
-// metaTimes returns the creation time and the last activity (ms after it)
-// from a session's fields and values, parsed by setMeta, and whether both
-// were there and well formed.
-func metaTimes(res []string) (created, seenAfter int64, ok bool) {
+// metaTimes returns the creation time, the last activity (ms after it)
+// and whether the session is remembered from a session's fields and
+// values, parsed by setMeta, and whether both times were there and well
+// formed.
+func metaTimes(res []string) (created, seenAfter int64, remember, ok bool) {
 	var st state
 	var hasC, hasA bool
 	for i := 0; i+1 < len(res); i += 2 {
@@ -242,7 +245,16 @@ func metaTimes(res []string) (created, seenAfter int64, ok bool) {
 			hasC = st.setMeta(res[i], res[i+1])
 		case metaLastSeen:
 			hasA = st.setMeta(res[i], res[i+1])
+		case metaRemember:
+			st.setMeta(res[i], res[i+1])
 		}
 	}
-	return st.created, st.seenAfter, hasC && hasA
+	return st.created, st.seenAfter, st.remember, hasC && hasA
+}
+
+// absOf returns the absolute timeout, in ms, of a session that is
+// remembered or not.
+func (s *Store) absOf(remember bool) int64 {
+	_, abs := s.timeouts(remember)
+	return abs
 }

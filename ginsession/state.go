@@ -25,6 +25,7 @@ type state struct {
 	user      string
 	fp        []byte
 	device    string
+	remember  bool  // started with Remember: the longer timeouts
 	exists    bool  // a live record backs this session
 	expired   bool  // the cookie named a session that had timed out (now deleted)
 	hadCookie bool  // the request carried a cookie of this name
@@ -52,6 +53,8 @@ func (st *state) setMeta(f, v string) bool {
 		st.fp = []byte(v)
 	case metaDevice:
 		st.device = v
+	case metaRemember:
+		st.remember = v == "1"
 	}
 	return err == nil
 }

@@ -33,18 +33,22 @@ type Store struct {
 	cookieKeys [][]byte
 	fp         *fingerprint.Binder
 	log        *slog.Logger
-	idleMS     int64
+	idleMS     int64 // the timeouts, and those of a remembered session (Remember)
 	absMS      int64
-	idleArg    any // idleMS, absMS and refreshEvery as script arguments, boxed once
+	rIdleMS    int64
+	rAbsMS     int64
+	idleArg    any // the timeouts and refreshEvery as script arguments, boxed once
 	absArg     any
+	rIdleArg   any
+	rAbsArg    any
 	everyArg   any
 	everyMS    int64
 	macs       []*sync.Pool         // one pool of HMAC states per cookie key
-	memo       refreshMemo          // when recently read sessions last had their activity written
+	memo       refreshMemo          // when recently read sessions last had their activity written (2 MiB; none when memoOff)
 	memoOff    bool                 // reads may go to replicas: always run loadScript, on the primary
 	cluster    *redis.ClusterClient // rdb, when it is one: see reloadAfter
 	nextReload atomic.Int64         // when reloadAfter may next ask for a reload, in Unix ns
-	warned     sync.Map             // "source option" keys of the cookie options already warned about
+	warned     sync.Map             // the keys of the warnings already logged (see firstWarning)
 }
 
 // NewStore returns a Store that keeps sessions in rdb. It returns an error
@@ -62,20 +66,24 @@ func NewStore(rdb redis.UniversalClient, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	s := &Store{
-		rdb:    rdb,
-		cfg:    cfg,
-		fp:     fp,
-		log:    cfg.Logger,
-		idleMS: cfg.IdleTimeout.Milliseconds(),
-		absMS:  cfg.AbsoluteTimeout.Milliseconds(),
+		rdb:     rdb,
+		cfg:     cfg,
+		fp:      fp,
+		log:     cfg.Logger,
+		idleMS:  cfg.IdleTimeout.Milliseconds(),
+		absMS:   cfg.AbsoluteTimeout.Milliseconds(),
+		rIdleMS: cfg.RememberIdleTimeout.Milliseconds(),
+		rAbsMS:  cfg.RememberAbsoluteTimeout.Milliseconds(),
 	}
 	for _, sec := range cfg.Secrets {
 		s.cookieKeys = append(s.cookieKeys, derive(sec, "sessionshield/cookie/v1"))
 	}
 	s.everyMS = refreshEvery(s.idleMS)
-	s.idleArg, s.absArg, s.everyArg = s.idleMS, s.absMS, s.everyMS
-	s.memo.base = s.now() - 1<<(memoTimeBits-1) // room for clocks on either side
+	s.idleArg, s.absArg, s.rIdleArg, s.rAbsArg, s.everyArg = s.idleMS, s.absMS, s.rIdleMS, s.rAbsMS, s.everyMS
 	s.memoOff = readsFromReplicas(rdb)
+	if !s.memoOff {
+		s.memo = newRefreshMemo()
+	}
 	s.cluster, _ = rdb.(*redis.ClusterClient)
 	for _, k := range s.cookieKeys {
 		s.macs = append(s.macs, newMACPool(k))
@@ -176,6 +184,9 @@ func (s *Store) New(r *http.Request, name string) (*gsessions.Session, error) {
 	sess.Options = &st.opts
 	sess.IsNew = true
 	s.attach(r, sess, st)
+	if s.cfg.CookieName != "" && name != s.cfg.CookieName {
+		s.warnCookieName(name)
+	}
 	if err := checkName(name, st.opts); err != nil {
 		st.loadErr = err
 		return sess, err
@@ -200,11 +211,20 @@ func (s *Store) New(r *http.Request, name string) (*gsessions.Session, error) {
 
 func (s *Store) now() int64 { return s.cfg.Now().UnixMilli() }
 
+// timeouts returns the idle and absolute timeouts, in ms, of a session
+// that is remembered (Remember) or not.
+func (s *Store) timeouts(remember bool) (idle, abs int64) {
+	if remember {
+		return s.rIdleMS, s.rAbsMS
+	}
+	return s.idleMS, s.absMS
+}
+
 // ttl returns the Redis TTL of a session created at created, at now:
 // min(idle timeout, time left to the absolute deadline), at least 1 ms.
-func (s *Store) ttl(created, now int64) int64 {
-	t := min(s.idleMS, created+s.absMS-now)
-	return max(t, 1)
+func (s *Store) ttl(remember bool, created, now int64) int64 {
+	idle, abs := s.timeouts(remember)
+	return max(min(idle, created+abs-now), 1)
 }
 
 func (s *Store) load(ctx context.Context, sess *gsessions.Session, st *state, id string) error {
@@ -297,14 +317,18 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *gsessions.Ses
 		if len(fields) == 0 {
 			return nil
 		}
-		return s.create(ctx, w, sess, st, o, fields, now)
+		if err := s.create(ctx, w, sess, st, o, fields, now); err != nil {
+			return err
+		}
+		s.warnPlainHTTP(r, nil, o.Secure)
+		return nil
 	}
 	if st.user == "" && len(fields) == 0 && st.opaque == 0 {
 		_, err := s.destroy(ctx, w, sess, st, Event{}) // anonymous: nothing to report
 		return err
 	}
 	args := make([]any, 2, 2+len(st.fields)+2*len(fields)+2)
-	args[0] = s.ttl(st.created, now)
+	args[0] = s.ttl(st.remember, st.created, now)
 	ndel := 0
 	for f := range st.fields {
 		if _, ok := fields[f]; !ok {
@@ -334,8 +358,9 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *gsessions.Ses
 		st.seenAfter = now - st.created
 	}
 	if st.resign || o != s.defaults() {
-		setCookie(w, cookie(st.name, s.sign(st.name, st.id), o, s.maxAge(o, st.created, now)))
+		setCookie(w, cookie(st.name, s.sign(st.name, st.id), o, s.maxAge(o, st, now)))
 		st.resign = false
+		s.warnPlainHTTP(r, nil, o.Secure)
 	}
 	return nil
 }
@@ -366,13 +391,19 @@ func (s *Store) encode(values map[any]any) (map[string]string, error) {
 	return fields, nil
 }
 
-// maxAge returns the Max-Age of a session cookie: the configured MaxAge,
-// capped at the time left to the session's absolute deadline.
-func (s *Store) maxAge(o gsessions.Options, created, now int64) int {
-	if o.MaxAge <= 0 {
+// maxAge returns the Max-Age of the cookie of st's session, sent with
+// attributes o: the configured MaxAge (none for a browser-session cookie),
+// or for a remembered session its whole lifetime, capped at the time left
+// to the session's absolute deadline.
+func (s *Store) maxAge(o gsessions.Options, st *state, now int64) int {
+	_, abs := s.timeouts(st.remember)
+	left := int((st.created + abs - now) / 1000)
+	switch {
+	case st.remember:
+		return max(left, 1)
+	case o.MaxAge <= 0:
 		return 0
 	}
-	left := int((created + s.absMS - now) / 1000)
 	return max(min(o.MaxAge, left), 1)
 }
 
@@ -389,9 +420,12 @@ func (s *Store) newFresh(st *state, fields map[string]string, now int64) fresh {
 	id := newID()
 	key := s.sessionKey(id)
 	args := make([]any, 0, 1+2*len(fields)+10)
-	args = append(args, s.ttl(now, now), metaCreated, now, metaLastSeen, 0)
+	args = append(args, s.ttl(st.remember, now, now), metaCreated, now, metaLastSeen, 0)
 	if st.user != "" {
 		args = append(args, metaUser, st.user, metaFP, st.fp, metaDevice, st.device)
+	}
+	if st.remember {
+		args = append(args, metaRemember, "1")
 	}
 	for f, v := range fields {
 		args = append(args, f, v)
@@ -405,7 +439,7 @@ func (s *Store) adopt(w http.ResponseWriter, sess *gsessions.Session, st *state,
 	st.created, st.seenAfter, st.fields, st.expired, st.resign = now, 0, fields, false, false
 	sess.ID = s.ref(f.atRest)
 	sess.IsNew = false
-	setCookie(w, cookie(st.name, s.sign(st.name, f.id), o, s.maxAge(o, now, now)))
+	setCookie(w, cookie(st.name, s.sign(st.name, f.id), o, s.maxAge(o, st, now)))
 }
 
 // create writes a new session under a new ID with fields plus the store's

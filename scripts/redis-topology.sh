@@ -6,11 +6,13 @@
 #   scripts/redis-topology.sh sentinel up    # 1 master + 1 replica + 3 Sentinels (quorum 2)
 #   scripts/redis-topology.sh cluster down   # stop what "cluster up" started
 #
-# "up" prints the REDIS_MODE and REDIS_URL to run the example with. Every
-# server listens on 127.0.0.1 only, saves nothing (no RDB, no AOF) and
-# keeps its pid, log and generated config in a state directory under the
-# temp dir, which "up" prints and "down" removes. "down" stops only the
-# processes whose pid files are in that directory.
+# "up" prints the REDIS_MODE and REDIS_URL to run the example with, and the
+# command that stops it. Every server listens on 127.0.0.1 only, saves
+# nothing (no RDB, no AOF) and keeps its pid, log and generated config in a
+# state directory under the temp dir, which "up" prints and "down" removes.
+# "down" stops only the processes whose pid files are in that directory, so
+# setups on other ports (with other state directories) are left alone: give
+# "down" the REDIS_TOPOLOGY_PORT (or REDIS_TOPOLOGY_DIR) that "up" had.
 #
 # Environment:
 #   REDIS_TOPOLOGY_PORT  first of the consecutive ports used (cluster: six
@@ -18,8 +20,10 @@
 #                        sentinel: the master, the replica, then the three
 #                        Sentinels); default 7101 for cluster (7101-7106 and
 #                        17101-17106), 6391 for sentinel (6391-6395)
-#   REDIS_TOPOLOGY_DIR   the state directory (default: a fixed name per
-#                        mode under ${TMPDIR:-/tmp}, so that "down" finds it)
+#   REDIS_TOPOLOGY_DIR   the state directory (default: one per mode, user
+#                        and first port under ${TMPDIR:-/tmp}, such as
+#                        sessionshield-redis-cluster-1000-7101, so that
+#                        "down" with the same port finds it)
 set -euo pipefail
 
 usage() { echo "usage: $0 cluster|sentinel up|down" >&2; exit 2; }
@@ -31,8 +35,17 @@ for bin in redis-server redis-cli; do
   command -v "$bin" >/dev/null || { echo "$bin is not installed (Debian/Ubuntu: apt-get install redis-server redis-tools)" >&2; exit 1; }
 done
 
-state=${REDIS_TOPOLOGY_DIR:-${TMPDIR:-/tmp}/sessionshield-redis-$mode-$(id -u)}
 if [ "$mode" = cluster ]; then base=${REDIS_TOPOLOGY_PORT:-7101}; else base=${REDIS_TOPOLOGY_PORT:-6391}; fi
+case $base in ''|*[!0-9]*) echo "REDIS_TOPOLOGY_PORT must be a port number, got \"$base\"" >&2; exit 2 ;; esac
+state=${REDIS_TOPOLOGY_DIR:-${TMPDIR:-/tmp}/sessionshield-redis-$mode-$(id -u)-$base}
+
+# again: the environment to give this script for "down", as "up" had it.
+again() {
+  local env=""
+  [ -n "${REDIS_TOPOLOGY_PORT:-}" ] && env+="REDIS_TOPOLOGY_PORT=$base "
+  [ -n "${REDIS_TOPOLOGY_DIR:-}" ] && env+="REDIS_TOPOLOGY_DIR='$state' "
+  echo "${env}$0 $mode down"
+}
 
 # down: stop every redis-server whose pid file is in the state directory.
 down() {
@@ -104,7 +117,7 @@ if [ "$action" = down ]; then
 fi
 
 if [ -e "$state" ]; then
-  echo "$state exists: run \"$0 $mode down\" first" >&2
+  echo "$state exists: run \"$(again)\" first" >&2
   exit 1
 fi
 if [ "$mode" = cluster ]; then
@@ -137,6 +150,7 @@ if [ "$mode" = cluster ]; then
   trap - ERR
   echo "Redis Cluster: 3 masters + 3 replicas on 127.0.0.1:${ports[0]}-${ports[5]} (cluster-node-timeout 2000 ms)"
   echo "state directory: $state"
+  echo "stop it with: $(again)"
   echo
   echo "REDIS_MODE=cluster REDIS_URL='redis://127.0.0.1:${ports[0]}?addr=127.0.0.1:${ports[1]}&addr=127.0.0.1:${ports[2]}' go run ./example"
 else
@@ -166,6 +180,7 @@ EOF
   trap - ERR
   echo "Redis Sentinel: master 127.0.0.1:$master, replica 127.0.0.1:$replica, Sentinels on ${ports[2]}, ${ports[3]}, ${ports[4]} (quorum 2, down-after 5000 ms)"
   echo "state directory: $state"
+  echo "stop it with: $(again)"
   echo
   echo "REDIS_MODE=sentinel REDIS_URL='redis://127.0.0.1:${ports[2]}?master_name=mymaster&addr=127.0.0.1:${ports[3]}&addr=127.0.0.1:${ports[4]}' go run ./example"
 fi

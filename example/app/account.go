@@ -60,13 +60,14 @@ func (a *App) reauthenticate(c *gin.Context, password, field string) (*User, str
 		fail(c, http.StatusUnauthorized, "not logged in")
 		return nil, "", false
 	}
-	wait, tk, err := a.throttle.reserveLogin(ctx, user.Email, ip)
-	if !a.admitted(c, wait, err, "reauthentication throttled", "too many failed logins, try again later") {
+	refused, tk, err := a.throttle.reserveLogin(ctx, user.Email, ip)
+	if !a.admitted(c, refused, err, "reauthentication throttled") {
 		return nil, "", false
 	}
 	ok, _, err := a.users.verify(ctx, password, phc)
 	switch {
 	case errors.Is(err, errBadHash):
+		a.throttle.failed(ctx, user.Email, tk)
 		a.log.Error("stored password hash is malformed; the user cannot log in", "user", user.ID)
 		fail(c, http.StatusForbidden, "invalid credentials")
 		return nil, "", false
@@ -75,6 +76,7 @@ func (a *App) reauthenticate(c *gin.Context, password, field string) (*User, str
 		a.unavailable(c, err)
 		return nil, "", false
 	case !ok:
+		a.throttle.failed(ctx, user.Email, tk)
 		a.log.Info("reauthentication failed", "ip", ip) // the attempt stays counted
 		fail(c, http.StatusForbidden, "invalid credentials")
 		return nil, "", false
@@ -138,9 +140,9 @@ func (a *App) changePassword(c *gin.Context) {
 
 // deleteAccount deletes the logged-in user: the user record, the email's
 // entry in the email index (so the email can sign up again), every session
-// and every login under way, and the account's login throttle counter. The
-// session cookie is expired. What is left is the session index holding the
-// revocation mark alone, which expires within 5 minutes.
+// and every login under way, and the account's login throttle counters.
+// The session cookie is expired. What is left is the session index holding
+// the revocation mark alone, which expires within 5 minutes.
 func (a *App) deleteAccount(c *gin.Context) {
 	var in accountDeletion
 	if !decodeJSON(c, &in) {

@@ -22,6 +22,7 @@
 //	respond.go     reading JSON bodies and answering errors (400, 413, 429, 503)
 //	users.go       users in Redis: records, the email index, authentication
 //	password.go    argon2id hashes in PHC strings
+//	hashqueue.go   the bound on concurrent argon2id hashes and their queue
 //	throttle.go    the login and signup throttle's counters in Redis
 //	metrics.go     the Prometheus metrics
 //	config.go      Config, its defaults and LoadConfig (the environment)
@@ -54,6 +55,7 @@ type App struct {
 	throttle *throttle
 	metrics  *metrics
 	log      *slog.Logger
+	held     chan struct{} // the refused requests hold keeps (see maxHeld)
 	closers  []func()
 
 	// beforeLogin, when set, is called by startSession just before
@@ -74,6 +76,9 @@ func New(cfg Config, rdb redis.UniversalClient) (*App, error) {
 		return nil, fmt.Errorf("%w: Env must be %q or %q", ErrConfig, EnvDevelopment, EnvProduction)
 	case rdb == nil:
 		return nil, fmt.Errorf("%w: a Redis client is required", ErrConfig)
+	case cfg.SuccessLimit < 0 || cfg.SuccessWindow < 0 || cfg.RefusalDelay < 0 ||
+		cfg.HashConcurrency < 0 || cfg.HashQueue < 0 || cfg.HashMaxWait < 0:
+		return nil, fmt.Errorf("%w: SuccessLimit, SuccessWindow, RefusalDelay, HashConcurrency, HashQueue and HashMaxWait must not be negative", ErrConfig)
 	case len(cfg.Secret) == 0 && cfg.Production():
 		return nil, fmt.Errorf("%w: SESSION_SECRET is required in production", ErrConfig)
 	case len(cfg.Secret) == 0:
@@ -105,14 +110,17 @@ func New(cfg Config, rdb redis.UniversalClient) (*App, error) {
 		cfg:   cfg,
 		rdb:   rdb,
 		store: store,
-		users: newUsers(rdb, appPrefix, cfg.Password, cfg.Now, log),
+		users: newUsers(rdb, appPrefix, cfg.Password, cfg.Now, log,
+			newHashQueue(cfg.HashConcurrency, cfg.HashQueue, cfg.HashMaxWait)),
 		throttle: &throttle{
 			rdb: rdb, prefix: appPrefix, now: cfg.Now,
 			accountLimit: cfg.AccountLimit, ipLimit: cfg.IPLimit, signupLimit: cfg.SignupLimit,
-			window: cfg.Window,
+			window:       cfg.Window,
+			successLimit: cfg.SuccessLimit, successWindow: cfg.SuccessWindow,
 		},
 		metrics: m,
 		log:     log,
+		held:    make(chan struct{}, maxHeld),
 	}, nil
 }
 
@@ -145,8 +153,9 @@ func (a *App) Close() {
 // password longer than MaxPasswordBytes (without hashing it); an email or
 // password that is empty (after trimming the email) returns
 // ErrMissingCredentials; a Redis failure returns an error wrapping
-// ErrUnavailable, and a cancelled ctx returns its error. A hash stored with other parameters than
-// the configured ones is replaced after a successful check.
+// ErrUnavailable, a full password hash queue an error wrapping ErrBusy, and
+// a cancelled ctx its error. A hash stored with other parameters than the
+// configured ones is replaced after a successful check.
 func (a *App) Authenticate(ctx context.Context, email, password string) (*User, error) {
 	return a.users.authenticate(ctx, email, password)
 }

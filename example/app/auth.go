@@ -31,8 +31,8 @@ func (a *App) signup(c *gin.Context) {
 	// Every signup counts against the client's limit: each costs an
 	// argon2id hash, and each 409 tells whether an email is registered.
 	ctx, ip := c.Request.Context(), c.ClientIP()
-	wait, tk, err := a.throttle.reserveSignup(ctx, ip)
-	if !a.admitted(c, wait, err, "signup throttled", "too many signups, try again later") {
+	refused, tk, err := a.throttle.reserveSignup(ctx, ip)
+	if !a.admitted(c, refused, err, "signup throttled") {
 		return
 	}
 	user, err := a.users.create(ctx, email, in.Password)
@@ -51,7 +51,8 @@ func (a *App) signup(c *gin.Context) {
 
 // login checks the email and password and starts a session under a new
 // session ID (ginsession.Login); 401 for wrong credentials or when the
-// user's sessions were revoked during the check, 429 when throttled.
+// user's sessions were revoked during the check, 429 when throttled, 503
+// when Redis fails or the password hashing queue is full.
 func (a *App) login(c *gin.Context) {
 	checked := a.cfg.Now() // before the password hash is read: see ginsession.CheckedAt
 	var in credentials
@@ -72,13 +73,14 @@ func (a *App) login(c *gin.Context) {
 	// The attempt is counted before the password is checked, so parallel
 	// guesses cannot all pass a check made before any of them was counted.
 	ctx, ip := c.Request.Context(), c.ClientIP()
-	wait, tk, err := a.throttle.reserveLogin(ctx, email, ip)
-	if !a.admitted(c, wait, err, "login throttled", "too many failed logins, try again later") {
+	refused, tk, err := a.throttle.reserveLogin(ctx, email, ip)
+	if !a.admitted(c, refused, err, "login throttled") {
 		return
 	}
 	user, err := a.users.authenticate(ctx, email, in.Password)
 	switch {
 	case errors.Is(err, ErrInvalidCredentials):
+		a.throttle.failed(ctx, email, tk)
 		a.log.Info("login failed", "ip", ip) // the attempt stays counted
 		fail(c, http.StatusUnauthorized, "invalid credentials")
 		return

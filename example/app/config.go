@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +31,18 @@ const (
 	DefaultIPLimit      = 20
 	DefaultSignupLimit  = 20
 	DefaultWindow       = 15 * time.Minute
+	// DefaultSuccessLimit successful logins per account in
+	// DefaultSuccessWindow.
+	DefaultSuccessLimit  = 10
+	DefaultSuccessWindow = time.Minute
+	// DefaultRefusalDelay is how long a throttled request waits for its
+	// 429 at most.
+	DefaultRefusalDelay = time.Second
+	// DefaultHashQueuePerSlot is how many requests may wait for a password
+	// hashing slot, per slot: 16 on 2 cores, about 0.4 s of hashing.
+	DefaultHashQueuePerSlot = 8
+	// DefaultHashMaxWait bounds the wait for a password hashing slot.
+	DefaultHashMaxWait = 2 * time.Second
 	// DefaultHealthTimeout bounds GET /healthz.
 	DefaultHealthTimeout = 2 * time.Second
 	// MinSecretLen is the shortest SESSION_SECRET accepted, in bytes.
@@ -111,6 +124,34 @@ type Config struct {
 	// Window is the throttling window, counted from a counter's first
 	// attempt. Default: 15 minutes. IPv6 clients are counted per /64.
 	Window time.Duration
+	// SuccessLimit is how many successful password checks (logins, and
+	// the current password of a password change or account deletion) one
+	// account may have in SuccessWindow before /login answers 429 for it:
+	// each costs an argon2id hash, and the password's holder could
+	// otherwise keep the server's cores busy. Default: 10.
+	SuccessLimit int
+	// SuccessWindow is the window of SuccessLimit, counted from its first
+	// success. Default: 1 minute.
+	SuccessWindow time.Duration
+	// RefusalDelay is how long a request the throttle refuses is held
+	// before its 429 is sent (never longer than its Retry-After, and at
+	// most 256 requests at once; the rest are answered at once): a client
+	// that retries in a loop then costs about one request per RefusalDelay
+	// instead of as many as the server can answer. Default: 1 second.
+	RefusalDelay time.Duration
+
+	// HashConcurrency is how many argon2id hashes (signup, login, password
+	// change, account deletion) the process computes at once. Default:
+	// GOMAXPROCS, at least 2.
+	HashConcurrency int
+	// HashQueue is how many requests may wait for a hashing slot when all
+	// are busy; one more is answered 503 with Retry-After at once.
+	// Default: 8 per slot.
+	HashQueue int
+	// HashMaxWait bounds a request's wait in the queue: when no slot
+	// frees up by then it is answered 503 with Retry-After. Default:
+	// 2 seconds.
+	HashMaxWait time.Duration
 
 	// AllowedOrigins are origins (scheme://host[:port], ALLOWED_ORIGINS)
 	// accepted on state-changing requests besides the request's own Host:
@@ -287,6 +328,24 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Window == 0 {
 		c.Window = DefaultWindow
+	}
+	if c.SuccessLimit == 0 {
+		c.SuccessLimit = DefaultSuccessLimit
+	}
+	if c.SuccessWindow == 0 {
+		c.SuccessWindow = DefaultSuccessWindow
+	}
+	if c.RefusalDelay == 0 {
+		c.RefusalDelay = DefaultRefusalDelay
+	}
+	if c.HashConcurrency == 0 {
+		c.HashConcurrency = max(2, runtime.GOMAXPROCS(0))
+	}
+	if c.HashQueue == 0 {
+		c.HashQueue = DefaultHashQueuePerSlot * c.HashConcurrency
+	}
+	if c.HashMaxWait == 0 {
+		c.HashMaxWait = DefaultHashMaxWait
 	}
 	if c.Password == (Params{}) {
 		c.Password = DefaultParams

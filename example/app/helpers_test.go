@@ -108,6 +108,9 @@ func newTestEnv(t *testing.T, edit func(*Config)) *testEnv {
 		KeyPrefix: e.prefix,
 		Logger:    slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:       e.clock.Now,
+		// Throttled answers wait 1 ms, not the default second; the
+		// tests of the hold set their own.
+		RefusalDelay: time.Millisecond,
 	}
 	if edit != nil {
 		edit(&cfg)

@@ -248,10 +248,12 @@ func (t *redisTarget) open(ctx context.Context) (redis.UniversalClient, error) {
 // checkTopology refuses a server of the wrong kind for the mode: in
 // standalone mode a Cluster node (which would answer MOVED to every other
 // key), in cluster mode a server without cluster support. It asks INFO
-// cluster of the standalone server through rdb (a server whose INFO fails
-// is accepted), or of the first cluster seed that answers, with the
-// target's credentials and TLS (rdb is not used). Sentinel mode is not
-// checked: Sentinel does not manage Cluster nodes.
+// cluster of the standalone server through rdb (a server whose INFO fails,
+// as it does for a user whose ACL does not allow it, is accepted), or
+// CLUSTER SLOTS of the first cluster seed that answers, with the target's
+// credentials and TLS (rdb is not used): the ClusterClient needs CLUSTER
+// SLOTS anyway, so a user allowed to run the example can run the check.
+// Sentinel mode is not checked: Sentinel does not manage Cluster nodes.
 func (t *redisTarget) checkTopology(ctx context.Context, rdb redis.UniversalClient) error {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
@@ -271,18 +273,18 @@ func (t *redisTarget) checkTopology(ctx context.Context, rdb redis.UniversalClie
 				Protocol: t.cluster.Protocol, DialTimeout: t.cluster.DialTimeout, ReadTimeout: t.cluster.ReadTimeout,
 				WriteTimeout: t.cluster.WriteTimeout, MaxRetries: -1, ContextTimeoutEnabled: true,
 			})
-			on, err := clusterEnabled(ctx, node)
+			err := node.ClusterSlots(ctx).Err()
 			_ = node.Close()
 			switch {
+			case clusterDisabled(err):
+				return fmt.Errorf("%w: %s is not a Redis Cluster node (cluster support disabled): set REDIS_MODE=standalone, or point REDIS_URL at a Cluster node", ErrConfig, addr)
 			case err != nil:
 				errs = append(errs, fmt.Errorf("%s: %w", addr, err))
 				continue
-			case !on:
-				return fmt.Errorf("%w: %s is not a Redis Cluster node (cluster_enabled:0): set REDIS_MODE=standalone, or point REDIS_URL at a Cluster node", ErrConfig, addr)
 			}
 			return nil
 		}
-		return fmt.Errorf("no cluster seed node answers INFO cluster: %w", errors.Join(errs...))
+		return fmt.Errorf("no cluster seed node answers CLUSTER SLOTS: %w", errors.Join(errs...))
 	}
 	return nil
 }
@@ -295,6 +297,13 @@ func clusterEnabled(ctx context.Context, rdb redis.UniversalClient) (bool, error
 		return false, err
 	}
 	return infoField(info, "cluster_enabled") == "1", nil
+}
+
+// clusterDisabled reports whether err is a server's answer that it has no
+// cluster support ("ERR This instance has cluster support disabled").
+func clusterDisabled(err error) bool {
+	var reply redis.Error
+	return errors.As(err, &reply) && strings.Contains(reply.Error(), "cluster support disabled")
 }
 
 // infoField returns the value of field in an INFO or CLUSTER INFO reply

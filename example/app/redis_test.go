@@ -204,7 +204,7 @@ func TestOpenRefusesPlainServerInClusterMode(t *testing.T) {
 		Secret: testSecret, Logger: quietLogger(),
 	})
 	require.ErrorIs(t, err, ErrConfig)
-	assert.Contains(t, err.Error(), "is not a Redis Cluster node (cluster_enabled:0): set REDIS_MODE=standalone")
+	assert.Contains(t, err.Error(), "is not a Redis Cluster node (cluster support disabled): set REDIS_MODE=standalone")
 	assert.NotContains(t, err.Error(), "hunter2")
 	assert.NotContains(t, err.Error(), "\n")
 }

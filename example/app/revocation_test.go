@@ -30,6 +30,10 @@ func (e *testEnv) holdLogin() (held <-chan struct{}, release func()) {
 	return h, func() { released.Do(func() { close(r) }) }
 }
 
+// unthrottled lifts the login throttle's limits, for tests that log one
+// account in many times.
+func unthrottled(c *Config) { c.AccountLimit, c.IPLimit, c.SuccessLimit = 1<<20, 1<<20, 1<<20 }
+
 // refOf returns the reference of the session of cookie c (sent with ua),
 // as GET /sessions marks it current.
 func (e *testEnv) refOf(c *http.Cookie, ua string) string {
@@ -156,7 +160,7 @@ func TestOldPasswordLoginsRacingRevocation(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newTestEnv(t, func(c *Config) { c.AccountLimit, c.IPLimit = 1<<20, 1<<20 })
+			e := newTestEnv(t, unthrottled)
 			survived, sessions := 0, 0
 			for i := range trials {
 				email := fmt.Sprintf("olga%d@example.com", i)
@@ -297,7 +301,7 @@ func TestLogoutOthers(t *testing.T) {
 func TestLogoutOthersRacingLogin(t *testing.T) {
 	const rounds = 10
 	const email, pw = "pia@example.com", "pia's password"
-	e := newTestEnv(t, func(c *Config) { c.AccountLimit, c.IPLimit = 1<<20, 1<<20 })
+	e := newTestEnv(t, unthrottled)
 	id := e.signup(email, pw)
 	caller := e.login(email, pw)
 	outcomes := map[string]int{}

@@ -7,14 +7,15 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// throttle limits login attempts per account and per client IP, and signups
-// per client IP, with counters in Redis.
+// throttle limits login attempts per account and per client IP, successful
+// logins per account, and signups per client IP, with counters in Redis.
 //
 // Each counter is a hash {s: start of the window in Unix ms, n: attempts}
 // whose window is judged with the application's clock, so a test that moves
@@ -27,15 +28,31 @@ import (
 // failures add up. While a counter is at its limit the caller gets 429
 // until the window that began with its first attempt ends: a lock of at
 // most the window length, which trying again does not extend.
+//
+// Successes have a counter of their own per account, with its own limit
+// and (shorter) window: each success costs an argon2id hash too, and
+// whoever holds the password could otherwise keep the server's cores busy
+// and slow every other user's login. It is reserved with the others before
+// the password is checked, so parallel logins cannot overshoot it either;
+// a failure gives it back (failed), a success keeps it.
 type throttle struct {
-	rdb          redis.UniversalClient
-	prefix       string
-	accountLimit int
-	ipLimit      int
-	signupLimit  int
-	window       time.Duration
-	now          func() time.Time
+	rdb           redis.UniversalClient
+	prefix        string
+	accountLimit  int
+	ipLimit       int
+	signupLimit   int
+	window        time.Duration
+	successLimit  int
+	successWindow time.Duration
+	now           func() time.Time
 }
+
+// The messages of the throttle's 429 answers.
+const (
+	msgFailedLogins = "too many failed logins, try again later"
+	msgLogins       = "too many logins to this account, try again later"
+	msgSignups      = "too many signups, try again later"
+)
 
 // reserveScript counts one attempt under KEYS[1] unless the counter is at
 // its limit. ARGV: now (ms), window (ms), limit. It returns {wait, start}:
@@ -70,10 +87,20 @@ end
 return 0
 `)
 
-// counter is one throttle key and its limit.
+// counter is one throttle key, its limit and window, and the message of
+// the 429 when it is at its limit.
 type counter struct {
-	key   string
-	limit int
+	key    string
+	limit  int
+	window time.Duration
+	msg    string
+}
+
+// refusal says why a reserve counted nothing: how long the client must wait
+// (for Retry-After) and the message of the 429. The zero value admits.
+type refusal struct {
+	wait time.Duration
+	msg  string
 }
 
 // ticket records the attempts a reserve counted, so they can be given back.
@@ -82,11 +109,20 @@ type ticket struct {
 	starts []int64
 }
 
-// accountKey names an account's counter by a hash of the normalized email,
-// so the key length does not depend on user input.
+// accountKey names an account's counter of failures by a hash of the
+// normalized email, so the key length does not depend on user input.
 func (t *throttle) accountKey(email string) string {
+	return t.prefix + "throttle:acct:" + emailDigest(email)
+}
+
+// successKey names an account's counter of successes, like accountKey.
+func (t *throttle) successKey(email string) string {
+	return t.prefix + "throttle:ok:" + emailDigest(email)
+}
+
+func emailDigest(email string) string {
 	sum := sha256.Sum256([]byte(email))
-	return t.prefix + "throttle:acct:" + hex.EncodeToString(sum[:16])
+	return hex.EncodeToString(sum[:16])
 }
 
 // ipKey names a client's counter of the given kind. IPv6 clients are
@@ -104,37 +140,41 @@ func (t *throttle) ipKey(kind, ip string) string {
 	return t.prefix + "throttle:" + kind + ":" + ip
 }
 
-// reserveLogin counts a login attempt for account and ip. It returns how
-// long the caller must wait when either counter is at its limit (nothing is
-// counted then), or a ticket for release.
-func (t *throttle) reserveLogin(ctx context.Context, email, ip string) (time.Duration, ticket, error) {
-	return t.reserve(ctx, counter{t.accountKey(email), t.accountLimit}, counter{t.ipKey("ip", ip), t.ipLimit})
+// reserveLogin counts a login attempt for account and ip, and a possible
+// success for account. It returns a refusal when any of the three counters
+// is at its limit (nothing is counted then), or a ticket for release,
+// failed or succeeded.
+func (t *throttle) reserveLogin(ctx context.Context, email, ip string) (refusal, ticket, error) {
+	return t.reserve(ctx,
+		counter{t.accountKey(email), t.accountLimit, t.window, msgFailedLogins},
+		counter{t.ipKey("ip", ip), t.ipLimit, t.window, msgFailedLogins},
+		counter{t.successKey(email), t.successLimit, t.successWindow, msgLogins})
 }
 
 // reserveSignup counts a signup from ip.
-func (t *throttle) reserveSignup(ctx context.Context, ip string) (time.Duration, ticket, error) {
-	return t.reserve(ctx, counter{t.ipKey("signup", ip), t.signupLimit})
+func (t *throttle) reserveSignup(ctx context.Context, ip string) (refusal, ticket, error) {
+	return t.reserve(ctx, counter{t.ipKey("signup", ip), t.signupLimit, t.window, msgSignups})
 }
 
 // reserve runs reserveScript on each counter in one pipeline. The
 // counters may live in different Redis Cluster slots, so each is its own
 // script call; when one refuses, the attempts the others counted are given
 // back.
-func (t *throttle) reserve(ctx context.Context, counters ...counter) (time.Duration, ticket, error) {
-	now, win := t.now().UnixMilli(), t.window.Milliseconds()
+func (t *throttle) reserve(ctx context.Context, counters ...counter) (refusal, ticket, error) {
+	now := t.now().UnixMilli()
 	cmds := make([]*redis.Cmd, len(counters))
 	// EVAL, not EVALSHA: a NOSCRIPT from one node of a Cluster must not
 	// make a retry count twice on another, and the script is short.
 	_, err := t.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, c := range counters {
-			cmds[i] = reserveScript.Eval(ctx, p, []string{c.key}, now, win, c.limit)
+			cmds[i] = reserveScript.Eval(ctx, p, []string{c.key}, now, c.window.Milliseconds(), c.limit)
 		}
 		return nil
 	})
 	var (
-		wait time.Duration
-		tk   ticket
-		bad  error
+		r   refusal
+		tk  ticket
+		bad error
 	)
 	for i, cmd := range cmds {
 		v, cerr := cmd.Int64Slice()
@@ -144,8 +184,10 @@ func (t *throttle) reserve(ctx context.Context, counters ...counter) (time.Durat
 			bad = cmp.Or(err, cerr, fmt.Errorf("unexpected reply %v", cmd.Val()))
 			continue
 		}
-		if v[0] > 0 {
-			wait = max(wait, time.Duration(v[0])*time.Millisecond)
+		if wait := time.Duration(v[0]) * time.Millisecond; wait > 0 {
+			if wait > r.wait {
+				r = refusal{wait, counters[i].msg}
+			}
 			continue
 		}
 		tk.keys = append(tk.keys, counters[i].key)
@@ -154,12 +196,25 @@ func (t *throttle) reserve(ctx context.Context, counters ...counter) (time.Durat
 	switch {
 	case bad != nil:
 		t.release(ctx, tk)
-		return 0, ticket{}, fmt.Errorf("%w: counting login attempts: %w", ErrUnavailable, bad)
-	case wait > 0:
+		return refusal{}, ticket{}, fmt.Errorf("%w: counting login attempts: %w", ErrUnavailable, bad)
+	case r.wait > 0:
 		t.release(ctx, tk)
-		return wait, ticket{}, nil
+		return r, ticket{}, nil
 	}
-	return wait, tk, nil
+	return r, tk, nil
+}
+
+// split returns the part of tk whose keys are in keys, and the rest.
+func (tk ticket) split(keys ...string) (in, out ticket) {
+	for i, k := range tk.keys {
+		p := &out
+		if slices.Contains(keys, k) {
+			p = &in
+		}
+		p.keys = append(p.keys, k)
+		p.starts = append(p.starts, tk.starts[i])
+	}
+	return in, out
 }
 
 // release gives back the attempts of tk. It is best effort and outlives a
@@ -181,18 +236,12 @@ func (t *throttle) release(ctx context.Context, tk ticket) {
 }
 
 // succeeded ends the throttling of a successful login: the account's
-// counter is deleted and the attempt is given back to the IP's counter.
-// The rest of the IP's failures stay: one good password must not unlock
-// guessing at other accounts.
+// counter of failures is deleted and the attempt is given back to the IP's
+// counter; the success stays counted. The rest of the IP's failures stay:
+// one good password must not unlock guessing at other accounts.
 func (t *throttle) succeeded(ctx context.Context, email string, tk ticket) error {
 	acct := t.accountKey(email)
-	rest := ticket{}
-	for i, k := range tk.keys {
-		if k != acct {
-			rest.keys = append(rest.keys, k)
-			rest.starts = append(rest.starts, tk.starts[i])
-		}
-	}
+	_, rest := tk.split(acct, t.successKey(email))
 	if err := t.rdb.Unlink(ctx, acct).Err(); err != nil {
 		return fmt.Errorf("%w: resetting login throttle: %w", ErrUnavailable, err)
 	}
@@ -200,9 +249,24 @@ func (t *throttle) succeeded(ctx context.Context, email string, tk ticket) error
 	return nil
 }
 
-// forget deletes the login throttle counter of the account with email.
+// failed gives back the success that reserveLogin counted for a login
+// whose password was wrong; its failures stay counted. Like release it is
+// best effort.
+func (t *throttle) failed(ctx context.Context, email string, tk ticket) {
+	ok, _ := tk.split(t.successKey(email))
+	t.release(ctx, ok)
+}
+
+// forget deletes the login throttle counters (failures and successes) of
+// the account with email. They may live in different Cluster slots, so
+// each is its own UNLINK, in one pipeline.
 func (t *throttle) forget(ctx context.Context, email string) error {
-	if err := t.rdb.Unlink(ctx, t.accountKey(email)).Err(); err != nil {
+	_, err := t.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Unlink(ctx, t.accountKey(email))
+		p.Unlink(ctx, t.successKey(email))
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("%w: deleting login throttle: %w", ErrUnavailable, err)
 	}
 	return nil

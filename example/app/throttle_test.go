@@ -119,12 +119,12 @@ func TestLoginCancelledBeforeHashIsGivenBack(t *testing.T) {
 	e.signup("sam@example.com", "sam's password")
 	router, err := e.app.Router()
 	require.NoError(t, err)
-	for range cap(e.app.users.slots) { // every slot busy
-		e.app.users.slots <- struct{}{}
+	for range cap(e.app.users.hashes.slots) { // every slot busy
+		e.app.users.hashes.slots <- struct{}{}
 	}
 	defer func() {
-		for range cap(e.app.users.slots) {
-			<-e.app.users.slots
+		for range cap(e.app.users.hashes.slots) {
+			<-e.app.users.hashes.slots
 		}
 	}()
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
@@ -137,7 +137,7 @@ func TestLoginCancelledBeforeHashIsGivenBack(t *testing.T) {
 	router.ServeHTTP(rec, req)
 	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
 	assert.Equal(t, int64(0), e.app.users.verifies.Load()-before)
-	for _, key := range []string{e.app.throttle.accountKey("sam@example.com"), e.app.throttle.ipKey("ip", "192.0.2.2")} {
+	for _, key := range []string{e.app.throttle.accountKey("sam@example.com"), e.app.throttle.ipKey("ip", "192.0.2.2"), e.app.throttle.successKey("sam@example.com")} {
 		n, err := e.rdb.HGet(t.Context(), key, "n").Int()
 		require.NoError(t, err)
 		assert.Equal(t, 0, n, "given back: %s", key)
@@ -166,4 +166,114 @@ func TestRetryAfterNeverExceedsTheWindow(t *testing.T) {
 	r := e.do(http.MethodPost, "/signup", creds("uma2@example.com", "uma's password"))
 	assert.Equal(t, http.StatusTooManyRequests, r.status)
 	assert.Equal(t, strconv.Itoa(int(DefaultWindow/time.Second)), r.header.Get("Retry-After"))
+}
+
+// TestLoginSuccessLimit: an account may log in SuccessLimit times in
+// SuccessWindow; the next login is refused before any argon2id run, wrong
+// passwords do not use up the limit, other accounts are not affected, and
+// the account gets in again when the window ends.
+func TestLoginSuccessLimit(t *testing.T) {
+	const limit = 3
+	e := newTestEnv(t, func(c *Config) { c.SuccessLimit = limit })
+	const pw = "vera's password"
+	e.signup("vera@example.com", pw)
+	e.signup("walt@example.com", "walt's password")
+	okKey := e.app.throttle.successKey("vera@example.com")
+
+	for range 2 {
+		assert.Equal(t, http.StatusUnauthorized, e.do(http.MethodPost, "/login", creds("vera@example.com", "a wrong guess")).status)
+	}
+	n, err := e.rdb.HGet(t.Context(), okKey, "n").Int()
+	require.NoError(t, err)
+	assert.Equal(t, 0, n, "a failure gives back the success it reserved")
+
+	for range limit {
+		e.login("vera@example.com", pw)
+	}
+	n, err = e.rdb.HGet(t.Context(), okKey, "n").Int()
+	require.NoError(t, err)
+	assert.Equal(t, limit, n)
+
+	before := e.app.users.verifies.Load()
+	for _, password := range []string{pw, "a wrong guess"} {
+		r := e.do(http.MethodPost, "/login", creds("vera@example.com", password))
+		assert.Equal(t, http.StatusTooManyRequests, r.status)
+		assert.Equal(t, errorBody("too many logins to this account, try again later"), r.body)
+		assert.Equal(t, strconv.Itoa(int(DefaultSuccessWindow/time.Second)), r.header.Get("Retry-After"))
+	}
+	assert.Equal(t, int64(0), e.app.users.verifies.Load()-before, "no argon2id run past the limit")
+	e.login("walt@example.com", "walt's password")
+
+	e.clock.Advance(DefaultSuccessWindow - time.Second)
+	assert.Equal(t, http.StatusTooManyRequests, e.do(http.MethodPost, "/login", creds("vera@example.com", pw)).status, "the window is not over")
+	e.clock.Advance(time.Second)
+	e.login("vera@example.com", pw)
+}
+
+// TestLoginSuccessLimitParallel: parallel correct logins for one account
+// cannot all slip under the success limit, counted by argon2id runs.
+func TestLoginSuccessLimitParallel(t *testing.T) {
+	const limit = 3
+	e := newTestEnv(t, func(c *Config) { c.SuccessLimit = limit })
+	e.signup("xena@example.com", "xena's password")
+	before := e.app.users.verifies.Load()
+	const logins = 12
+	count := e.sendAll(logins, http.MethodPost, "/login", func(int) string { return creds("xena@example.com", "xena's password") })
+	assert.Equal(t, map[int]int{http.StatusOK: limit, http.StatusTooManyRequests: logins - limit}, count)
+	assert.Equal(t, int64(limit), e.app.users.verifies.Load()-before, "argon2id runs: one per counted success")
+}
+
+// TestReauthenticationCountsAsSuccess: the current password checked by a
+// password change costs a hash like a login, so it uses up the same limit.
+func TestReauthenticationCountsAsSuccess(t *testing.T) {
+	e := newTestEnv(t, func(c *Config) { c.SuccessLimit = 2 })
+	e.signup("yuri@example.com", "yuri's password")
+	c := e.login("yuri@example.com", "yuri's password")
+	r := e.do(http.MethodPost, "/password", passwordBody("yuri's password", "yuri's new password"), withCookie(c))
+	require.Equal(t, http.StatusOK, r.status, r.body)
+	r = e.do(http.MethodPost, "/login", creds("yuri@example.com", "yuri's new password"))
+	assert.Equal(t, http.StatusTooManyRequests, r.status)
+	assert.Equal(t, errorBody("too many logins to this account, try again later"), r.body)
+}
+
+// TestThrottledAnswersAreHeld: a refused request waits RefusalDelay (here
+// longer than the test) or until its client hangs up, and at most as many
+// as the hold has room for wait at once; the next is answered at once.
+func TestThrottledAnswersAreHeld(t *testing.T) {
+	e := newTestEnv(t, func(c *Config) { c.SignupLimit, c.RefusalDelay = 1, time.Hour })
+	e.app.held = make(chan struct{}, 2)
+	e.signup("abe@example.com", "abe's password")
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 2)
+	for i := range 2 {
+		go func() {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, e.srv.URL+"/signup",
+				strings.NewReader(creds("abe"+strconv.Itoa(i)+"@example.com", "abe's password")))
+			req.Header.Set("Content-Type", "application/json")
+			res, err := e.srv.Client().Do(req)
+			if err == nil {
+				res.Body.Close()
+			}
+			done <- err
+		}()
+	}
+	require.Eventually(t, func() bool { return len(e.app.held) == 2 }, 10*time.Second, time.Millisecond)
+
+	r := e.do(http.MethodPost, "/signup", creds("abe3@example.com", "abe's password"))
+	assert.Equal(t, http.StatusTooManyRequests, r.status, "the hold is full: answered at once")
+	assert.Len(t, e.app.held, 2)
+	select {
+	case err := <-done:
+		t.Fatalf("a held request was answered: %v", err)
+	default:
+	}
+
+	cancel()
+	for range 2 {
+		assert.ErrorIs(t, <-done, context.Canceled)
+	}
+	require.Eventually(t, func() bool { return len(e.app.held) == 0 }, 10*time.Second, time.Millisecond,
+		"a request whose client hung up leaves the hold")
 }

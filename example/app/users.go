@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/mail"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -67,14 +66,15 @@ type users struct {
 	params Params
 	now    func() time.Time
 	log    *slog.Logger
-	dummy  string        // a hash of a random password, verified for unknown emails
-	slots  chan struct{} // bounds concurrent argon2 runs (19 MiB each)
-	hashed func()        // test hook: called in create after the hash, before the writes
+	dummy  string     // a hash of a random password, verified for unknown emails
+	hashes *hashQueue // bounds concurrent argon2 runs (19 MiB each) and their queue
+	hashed func()     // test hook: called in create after the hash, before the writes
+	inHash func()     // test hook: called holding a hashing slot, before argon2 runs
 
 	verifies atomic.Int64 // argon2 verifications, for tests
 }
 
-func newUsers(rdb redis.UniversalClient, prefix string, p Params, now func() time.Time, log *slog.Logger) *users {
+func newUsers(rdb redis.UniversalClient, prefix string, p Params, now func() time.Time, log *slog.Logger, hashes *hashQueue) *users {
 	pw := make([]byte, 32)
 	_, _ = rand.Read(pw)
 	return &users{
@@ -84,7 +84,7 @@ func newUsers(rdb redis.UniversalClient, prefix string, p Params, now func() tim
 		now:    now,
 		log:    log,
 		dummy:  hashPassword(hex.EncodeToString(pw), p),
-		slots:  make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
+		hashes: hashes,
 	}
 }
 
@@ -127,35 +127,38 @@ func validatePassword(password string) string {
 	return ""
 }
 
-// hash runs argon2id for a new password, waiting for a free slot.
+// hash runs argon2id for a new password in a slot of the hash queue. It
+// returns an error wrapping ErrBusy, or ctx's error, when it got no slot
+// (see hashQueue.acquire); no hash ran then.
 func (u *users) hash(ctx context.Context, password string) (string, error) {
 	if err := u.acquire(ctx); err != nil {
 		return "", err
 	}
-	defer u.release()
+	defer u.hashes.release()
 	return hashPassword(password, u.params), nil
 }
 
-// verify checks password against phc, waiting for a free slot.
+// verify checks password against phc in a slot of the hash queue, with the
+// errors of hash when it got none.
 func (u *users) verify(ctx context.Context, password, phc string) (bool, Params, error) {
 	if err := u.acquire(ctx); err != nil {
 		return false, Params{}, err
 	}
-	defer u.release()
+	defer u.hashes.release()
 	u.verifies.Add(1)
 	return verifyPassword(password, phc)
 }
 
+// acquire takes a hashing slot and runs the inHash test hook in it.
 func (u *users) acquire(ctx context.Context) error {
-	select {
-	case u.slots <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	if err := u.hashes.acquire(ctx); err != nil {
+		return err
 	}
+	if u.inHash != nil {
+		u.inHash()
+	}
+	return nil
 }
-
-func (u *users) release() { <-u.slots }
 
 // create registers a user. email must be normalized and validated. The
 // user's record is written first and the email claimed last with HSETNX, so
@@ -261,7 +264,7 @@ func (u *users) authenticate(ctx context.Context, email, password string) (*User
 		u.log.Error("stored password hash is malformed; the user cannot log in", "user", user.ID)
 		return nil, ErrInvalidCredentials
 	case err != nil:
-		return nil, err // the request was cancelled while waiting for a slot
+		return nil, err // no hashing slot: the request was cancelled, or the queue is full
 	case !ok || user == nil:
 		return nil, ErrInvalidCredentials
 	}

@@ -2,9 +2,11 @@
 package main
 
 import (
+	"errors"
 	"log"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
@@ -34,13 +36,19 @@ func main() {
 	r.Use(sessions.Sessions("__Host-id", store)) // gin-contrib/sessions, unchanged
 
 	r.POST("/login", func(c *gin.Context) {
+		checked := time.Now()             // before the password hash is read
 		userID, ok := checkCredentials(c) // your own password check
 		if !ok {
 			c.JSON(http.StatusUnauthorized, gin.H{"error": "invalid credentials"})
 			return
 		}
-		// A new session ID (the pre-login one is destroyed), bound to this browser.
-		if err := ginsession.Login(c, userID); err != nil {
+		// A new session ID (the pre-login one is destroyed), bound to this browser;
+		// refused (ErrStaleLogin) if RevokeUser ran since the check: a password change.
+		switch err := ginsession.Login(c, userID, ginsession.CheckedAt(checked)); {
+		case errors.Is(err, ginsession.ErrStaleLogin):
+			c.JSON(http.StatusUnauthorized, gin.H{"error": "log in again"})
+			return
+		case err != nil:
 			log.Printf("login: %v", err) // Redis down, or no sessions.Sessions before this route
 			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "try again later"})
 			return

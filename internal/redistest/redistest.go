@@ -10,6 +10,10 @@
 //     machine that has only Go installed. REDISTEST_MINIREDIS=1 forces it
 //     (CI uses that to prove the fallback still works).
 //
+// The first test that asks for Redis prints, once per test binary, which
+// server was chosen and why, on the binary's standard error: go test shows it
+// with -v, and for a package with a failing test.
+//
 // Tests of several packages run at the same time against one server, so every
 // test works under its own key prefix (see Prefix) and nothing ever flushes
 // the server.
@@ -39,28 +43,48 @@ var (
 )
 
 func setup() {
+	var why string
+	opts, why, initErr = choose()
+	if initErr == nil {
+		// The address and database only: a REDIS_URL may hold a password.
+		fmt.Fprintf(os.Stderr, "redistest: using %s at %s, db %d (%s)\n", kind(), opts.Addr, opts.DB, why)
+	}
+}
+
+// choose picks the server (see the package documentation) and says why.
+func choose() (*redis.Options, string, error) {
 	if url := os.Getenv("REDIS_URL"); url != "" {
-		opts, initErr = redis.ParseURL(url)
-		if initErr != nil {
-			initErr = fmt.Errorf("redistest: REDIS_URL: %w", initErr)
-			return
+		o, err := redis.ParseURL(url)
+		if err != nil {
+			return nil, "", fmt.Errorf("redistest: REDIS_URL: %w", err)
 		}
-		if err := ping(opts); err != nil {
-			initErr = fmt.Errorf("redistest: REDIS_URL is set but the server does not answer: %w", err)
+		if err := ping(o); err != nil {
+			return nil, "", fmt.Errorf("redistest: REDIS_URL is set but the server does not answer: %w", err)
 		}
-		return
+		return o, "REDIS_URL", nil
 	}
 	local := &redis.Options{Addr: "127.0.0.1:6379", DialTimeout: 300 * time.Millisecond}
-	if os.Getenv("REDISTEST_MINIREDIS") != "1" && ping(local) == nil {
-		opts = &redis.Options{Addr: local.Addr}
-		return
+	why := "REDISTEST_MINIREDIS=1"
+	if os.Getenv("REDISTEST_MINIREDIS") != "1" {
+		if ping(local) == nil {
+			return &redis.Options{Addr: local.Addr}, "no REDIS_URL; the local server answered", nil
+		}
+		why = "no REDIS_URL, and nothing answers on " + local.Addr
 	}
 	m := miniredis.NewMiniRedis()
 	if err := m.Start(); err != nil {
-		initErr = fmt.Errorf("redistest: starting miniredis: %w", err)
-		return
+		return nil, "", fmt.Errorf("redistest: starting miniredis: %w", err)
 	}
-	inProcess, opts = true, &redis.Options{Addr: m.Addr()}
+	inProcess = true
+	return &redis.Options{Addr: m.Addr()}, why, nil
+}
+
+// kind names the chosen server.
+func kind() string {
+	if inProcess {
+		return "the in-process miniredis"
+	}
+	return "Redis"
 }
 
 func ping(o *redis.Options) error {

@@ -578,3 +578,23 @@ func waitFor(t testing.TB, timeout time.Duration, what string, ok func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// CreateUser creates the ACL user user with password and rules (a
+// space-separated ACL SETUSER rule list) on every server at addrs, as the
+// default user: Redis keeps ACL users per server, and replicas do not copy
+// them from their master.
+func CreateUser(t testing.TB, user, password, rules string, addrs ...string) {
+	t.Helper()
+	args := []any{"ACL", "SETUSER", user, "on", ">" + password}
+	for _, r := range strings.Fields(rules) {
+		args = append(args, r)
+	}
+	for _, a := range addrs {
+		admin := redis.NewClient(&redis.Options{Addr: a})
+		err := admin.Do(context.Background(), args...).Err()
+		_ = admin.Close()
+		if err != nil {
+			t.Fatalf("ACL SETUSER %s on %s: %v", user, a, err)
+		}
+	}
+}
