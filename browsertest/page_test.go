@@ -19,9 +19,10 @@ import (
 
 // sessionRow is one row of the page's sessions list.
 type sessionRow struct {
-	Device  string `json:"device"`
-	Current bool   `json:"current"`
-	Times   string `json:"times"`
+	Device     string `json:"device"`
+	Current    bool   `json:"current"`
+	Remembered bool   `json:"remembered"`
+	Times      string `json:"times"`
 }
 
 // rows reads the sessions list as the page shows it.
@@ -30,6 +31,7 @@ func (e *env) rows(ctx context.Context) []sessionRow {
 	return eval[[]sessionRow](e, ctx, `Array.from(document.querySelectorAll("#sessions li")).map(li => ({
 		device: li.querySelector(".device").textContent,
 		current: li.querySelector(".this-device") !== null,
+		remembered: li.querySelector(".remembered") !== null,
 		times: li.querySelector(".times").textContent,
 	}))`)
 }
@@ -307,4 +309,46 @@ func TestPageWhenRedisIsDown(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, http.StatusServiceUnavailable, h.Status)
 	assert.Equal(t, "anon", eval[string](e, ctx, `document.body.dataset.state`))
+}
+
+// TestPageKeepMeSignedIn logs in on two devices, one with "Keep me signed
+// in" ticked: the browser stores that device's cookie for 30 days and the
+// other's for the store's 24 hours, and the sessions list marks only the
+// remembered one.
+func TestPageKeepMeSignedIn(t *testing.T) {
+	e := newEnv(t, false, false)
+	const email, pw = "kim@example.com", "kim's password"
+	laptop := e.device("laptop", "")
+	e.signUp(laptop, email, pw, true)
+	e.click(laptop, "#logout")
+	e.waitState(laptop, "anon")
+	e.fill(laptop, "#login-email", email)
+	e.fill(laptop, "#login-password", pw)
+	e.click(laptop, "#login-remember")
+	e.click(laptop, "#login-button")
+	e.waitState(laptop, "user")
+	phone := e.device("phone", safariUA)
+	e.open(phone, e.base+"/")
+	e.waitState(phone, "anon")
+	e.logIn(phone, email, pw)
+
+	left := func(ctx context.Context) time.Duration {
+		c := e.cookie(ctx, "id", appHost)
+		require.NotNil(t, c)
+		require.False(t, c.Session, "persistent")
+		return time.Until(time.Unix(int64(c.Expires), 0))
+	}
+	assert.InDelta(t, (30 * 24 * time.Hour).Hours(), left(laptop).Hours(), 0.1, "remembered: 30 days")
+	assert.InDelta(t, (24 * time.Hour).Hours(), left(phone).Hours(), 0.1, "not remembered: the store's 24 hours")
+	h, ok := e.rec.last(http.MethodPost, "/login")
+	require.True(t, ok)
+	assert.Equal(t, http.StatusOK, h.Status)
+
+	e.open(laptop, e.base+"/")
+	e.waitState(laptop, "user")
+	e.waitFor(laptop, `document.querySelectorAll("#sessions li").length === 2`)
+	e.screenshot(laptop, "kept-signed-in")
+	for _, r := range e.rows(laptop) {
+		assert.Equal(t, r.Current, r.Remembered, "only this device (the laptop) is kept signed in: %+v", r)
+	}
 }

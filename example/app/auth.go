@@ -14,6 +14,9 @@ import (
 type credentials struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
+	// Remember asks /login for a remembered session ("keep me signed in":
+	// ginsession.Remember); /signup ignores it.
+	Remember bool `json:"remember"`
 }
 
 // signup creates an account: 201 with its ID and email, 409 when the email
@@ -93,7 +96,11 @@ func (a *App) login(c *gin.Context) {
 		a.unavailable(c, err)
 		return
 	}
-	if !a.startSession(c, user.ID, ginsession.CheckedAt(checked)) {
+	opts := []ginsession.LoginOption{ginsession.CheckedAt(checked)}
+	if in.Remember {
+		opts = append(opts, ginsession.Remember())
+	}
+	if !a.startSession(c, user.ID, opts...) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"message": "Logged in"})

@@ -124,6 +124,12 @@ async function loadSessions() {
       badge.textContent = "this device";
       info.append(" ", badge);
     }
+    if (s.remembered) {
+      const badge = document.createElement("span");
+      badge.className = "badge remembered";
+      badge.textContent = "kept signed in";
+      info.append(" ", badge);
+    }
     const times = document.createElement("div");
     times.className = "times";
     times.textContent = "Logged in " + when(s.created) + " · last seen " + when(s.lastSeen);
@@ -172,8 +178,8 @@ async function endSession(ref, current, button) {
   });
 }
 
-async function logIn(email, password) {
-  const r = await api("POST", "/login", { email, password });
+async function logIn(email, password, remember) {
+  const r = await api("POST", "/login", { email, password, remember: !!remember });
   if (!r.ok) {
     say(r.error, "error");
     return false;
@@ -196,7 +202,7 @@ function onSubmit(formId, buttonId, fn) {
 }
 
 onSubmit("login-form", "login-button", async () => {
-  if (await logIn($("login-email").value, $("login-password").value)) {
+  if (await logIn($("login-email").value, $("login-password").value, $("login-remember").checked)) {
     $("login-password").value = "";
     say("Logged in.");
   }
