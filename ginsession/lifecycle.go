@@ -1,14 +1,11 @@
 package ginsession
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	gsessions "github.com/gorilla/sessions"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionshield/sessionshield/internal/device"
@@ -189,31 +186,4 @@ func Logout(c *gin.Context) error {
 		s.emit(c.Request.Context(), e)
 	}
 	return nil
-}
-
-// destroy is the one way a session loaded in this request ends: its key
-// is deleted and then its index entry removed (endKeys), its cookie is
-// expired with the same Path and Domain (when it had a record or the
-// request carried its cookie), and its state and values are reset. It
-// returns e with the session's user and reference filled in, for the
-// caller to report. When Redis fails it changes nothing, reports a store
-// error and returns it. It costs two round trips for a logged-in session,
-// one for an anonymous one, none for a session without a record.
-func (s *Store) destroy(ctx context.Context, w http.ResponseWriter, sess *gsessions.Session, st *state, e Event) (Event, error) {
-	e.UserID = st.user
-	if st.exists {
-		e.Session = s.ref(st.atRest)
-		if _, err := s.endKeys(ctx, st.user, []string{st.atRest}, nil); err != nil {
-			s.emit(ctx, Event{Type: EventStoreError, Err: err})
-			return e, err
-		}
-	}
-	if st.exists || st.hadCookie {
-		setCookie(w, expiredCookie(st.name, s.sessionOptions(sess.Options)))
-	}
-	st.exists, st.user, st.fields, st.id = false, "", nil, ""
-	resetValues(sess, st)
-	sess.ID = ""
-	sess.IsNew = true
-	return e, nil
 }

@@ -9,6 +9,22 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// CheckRedis checks the Redis settings the store depends on. It returns an
+// error wrapping ErrEvictionPolicy unless maxmemory-policy is noeviction:
+// every session key has a TTL, so the volatile-* policies evict live
+// sessions under memory pressure and log users out at random.
+// Call it at startup and warn or refuse to start.
+func (s *Store) CheckRedis(ctx context.Context) error {
+	res, err := s.rdb.ConfigGet(ctx, "maxmemory-policy").Result()
+	if err != nil {
+		return s.unavailable("reading maxmemory-policy", err)
+	}
+	if p := res["maxmemory-policy"]; p != "noeviction" {
+		return fmt.Errorf("%w (it is %q)", ErrEvictionPolicy, p)
+	}
+	return nil
+}
+
 // reloadEvery is the shortest time between two slot-map reloads the store
 // asks of a ClusterClient.
 const reloadEvery = 500 * time.Millisecond
@@ -47,4 +63,18 @@ func (s *Store) reloadAfter(err error) {
 		return // another request asked moments ago
 	}
 	s.cluster.ReloadState(context.Background())
+}
+
+// readsFromReplicas reports whether rdb may send read-only commands such as
+// HGETALL to replicas (a ClusterClient with ReadOnly, RouteByLatency or
+// RouteRandomly, which is also what NewFailoverClusterClient returns). A
+// replica can lag behind a logout on the primary, so such a Store never
+// takes the plain-read path: loadScript always runs on the primary.
+func readsFromReplicas(rdb redis.UniversalClient) bool {
+	cc, ok := rdb.(*redis.ClusterClient)
+	if !ok {
+		return false
+	}
+	o := cc.Options()
+	return o.ReadOnly || o.RouteByLatency || o.RouteRandomly
 }

@@ -1,0 +1,147 @@
+package ginsession
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	gsessions "github.com/gorilla/sessions"
+	"github.com/redis/go-redis/v9"
+)
+
+func (s *Store) load(ctx context.Context, sess *gsessions.Session, st *state, id string) error {
+	key := s.sessionKey(id)
+	atRest := key[len(s.cfg.KeyPrefix):]
+	now := s.now()
+	res, status, err := s.read(ctx, key, atRest, now)
+	if err != nil {
+		st.loadErr = s.unavailable("loading session", err)
+		return st.loadErr
+	}
+	if status == 0 {
+		return nil // no live record: strict mode, a write gets a new ID
+	}
+	var decodeErr error
+	for i := 0; i+1 < len(res); i += 2 {
+		f, v := res[i], res[i+1]
+		if isMeta(f) {
+			st.setMeta(f, v)
+			continue
+		}
+		if status != '1' {
+			continue
+		}
+		k, err := decodeKey(f)
+		if err == nil {
+			var val any
+			if val, err = decodeValue(v); err == nil {
+				sess.Values[k] = val
+				if st.fields == nil {
+					st.fields = make(map[string]string)
+				}
+				st.fields[f] = v
+				continue
+			}
+		}
+		st.opaque++
+		if decodeErr == nil {
+			decodeErr = fmt.Errorf("ginsession: field %q: %w", f, err)
+		}
+	}
+	st.atRest = atRest
+	if status != '1' {
+		st.expired = true
+		s.emit(ctx, Event{Type: EventExpired, UserID: st.user, Session: s.ref(atRest), Reason: s.expiryReason(st, now)})
+		st.user, st.fields = "", nil
+		return nil
+	}
+	st.id, st.key, st.exists = id, key, true
+	sess.ID = s.ref(atRest)
+	sess.IsNew = false
+	st.decodeErr = decodeErr
+	return decodeErr
+}
+
+// runLoad runs loadScript on key and returns its reply (see loadScript).
+func (s *Store) runLoad(ctx context.Context, key string, now int64) ([]string, error) {
+	res, err := runScript(ctx, s.rdb, loadScript, redis.NewStringSliceCmd, []string{key}, now, s.idleArg, s.absArg, s.everyArg, s.rIdleArg, s.rAbsArg).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	return res, nil
+}
+
+// read returns a session's fields and values, and its status: '1' live,
+// '2' expired (and now deleted), 0 no record. It usually costs one round
+// trip: a plain HGETALL when the memo says the session's activity was written less
+// than refreshEvery ago, so there is probably nothing to refresh;
+// loadScript otherwise. The HGETALL's answer stands only if the session's
+// own times say what loadScript would: live, and last active less than
+// refreshEvery ago (no slide due). Anything else (expired, a slide due,
+// missing or malformed times) goes through loadScript, which deletes an
+// expired session: a second round trip. It is rare: for a live session it
+// takes a memo that was wrong (a tag collision, one in 2^40, or an activity
+// write that Redis refused when out of memory).
+func (s *Store) read(ctx context.Context, key, atRest string, now int64) ([]string, byte, error) {
+	if !s.memoOff && s.memo.fresh(atRest, now, s.everyMS) {
+		// HGetAll's map, not a []string: over RESP3 the reply is a map.
+		m, err := s.rdb.HGetAll(ctx, key).Result()
+		if err != nil {
+			return nil, 0, err
+		}
+		if len(m) == 0 {
+			return nil, 0, nil
+		}
+		res := make([]string, 0, 2*len(m)) // one allocation, so load reads both paths alike
+		for f, v := range m {
+			res = append(res, f, v)
+		}
+		if c, a, r, ok := metaTimes(res); ok && now-(c+a) < s.everyMS && now-c < s.absOf(r) { // everyMS <= idleMS: not idle either
+			return res, '1', nil
+		}
+	}
+	res, err := s.runLoad(ctx, key, now)
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(res)%2 != 1 || len(res[len(res)-1]) != 1 {
+		return nil, 0, nil
+	}
+	status := res[len(res)-1][0]
+	res = res[:len(res)-1]
+	if c, a, _, ok := metaTimes(res); ok && status == '1' {
+		last := c + a // what loadScript did: refreshed now, or left as is
+		if now-last >= s.everyMS {
+			last = now
+		}
+		s.memo.record(atRest, last)
+	}
+	return res, status, nil
+}
+
+// metaTimes returns the creation time, the last activity (ms after it)
+// and whether the session is remembered from a session's fields and
+// values, parsed by setMeta, and whether both times were there and well
+// formed.
+func metaTimes(res []string) (created, seenAfter int64, remember, ok bool) {
+	var st state
+	var hasC, hasA bool
+	for i := 0; i+1 < len(res); i += 2 {
+		switch res[i] {
+		case metaCreated:
+			hasC = st.setMeta(res[i], res[i+1])
+		case metaLastSeen:
+			hasA = st.setMeta(res[i], res[i+1])
+		case metaRemember:
+			st.setMeta(res[i], res[i+1])
+		}
+	}
+	return st.created, st.seenAfter, st.remember, hasC && hasA
+}
+
+// absOf returns the absolute timeout, in ms, of a session that is
+// remembered or not.
+func (s *Store) absOf(remember bool) int64 {
+	_, abs := s.timeouts(remember)
+	return abs
+}

@@ -1,0 +1,191 @@
+package ginsession
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	gsessions "github.com/gorilla/sessions"
+	"github.com/redis/go-redis/v9"
+)
+
+// Save writes the session to Redis. It implements gorilla/sessions' Store;
+// applications call session.Save(). It writes only what changed: the fields
+// that were set or changed and the deletion of the ones removed, together
+// with the TTL, in one atomic round trip. A new session with no values is
+// never written and sets no cookie; an existing anonymous session that
+// becomes empty is deleted and its cookie expired; a logged-in session
+// that is emptied is written (its login stays); an unchanged session is
+// not rewritten. A new
+// session (or one whose cookie named no live record) gets a new ID. A
+// negative MaxAge in the session's options destroys it: the Redis key is
+// deleted and the cookie expired with the same Path and Domain.
+func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *gsessions.Session) error {
+	st := s.stateOf(r.Context(), sess)
+	if st == nil {
+		return ErrNotLoaded
+	}
+	o, err := s.writable(sess, st)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	if o.MaxAge < 0 {
+		e, err := s.destroy(ctx, w, sess, st, Event{Type: EventDestroyed, Reason: "save"})
+		if err == nil && e.UserID != "" {
+			s.emit(ctx, e)
+		}
+		return err
+	}
+	fields, err := s.encode(sess.Values)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	if !st.exists {
+		if len(fields) == 0 {
+			return nil
+		}
+		if err := s.create(ctx, w, sess, st, o, fields, now); err != nil {
+			return err
+		}
+		s.warnPlainHTTP(r, nil, o.Secure)
+		return nil
+	}
+	if st.user == "" && len(fields) == 0 && st.opaque == 0 {
+		_, err := s.destroy(ctx, w, sess, st, Event{}) // anonymous: nothing to report
+		return err
+	}
+	args := make([]any, 2, 2+len(st.fields)+2*len(fields)+2)
+	args[0] = s.ttl(st.remember, st.created, now)
+	ndel := 0
+	for f := range st.fields {
+		if _, ok := fields[f]; !ok {
+			args = append(args, f)
+			ndel++
+		}
+	}
+	args[1] = ndel
+	for f, v := range fields {
+		if old, ok := st.fields[f]; !ok || old != v {
+			args = append(args, f, v)
+		}
+	}
+	if len(args) > 2 {
+		args = append(args, metaLastSeen, now-st.created)
+		n, err := runScript(ctx, s.rdb, updateScript, redis.NewIntCmd, []string{st.key}, args...).Result()
+		if err != nil {
+			err = s.unavailable("saving session", err)
+			s.emit(ctx, Event{Type: EventStoreError, Err: err})
+			return err
+		}
+		if n == 0 {
+			st.exists, st.user = false, ""
+			return ErrSessionGone
+		}
+		st.fields = fields
+		st.seenAfter = now - st.created
+	}
+	if st.resign || o != s.defaults() {
+		setCookie(w, cookie(st.name, s.sign(st.name, st.id), o, s.maxAge(o, st, now)))
+		st.resign = false
+		s.warnPlainHTTP(r, nil, o.Secure)
+	}
+	return nil
+}
+
+// writable returns the cookie attributes sess is written with, or the
+// error that keeps it from being written: the one its load met (Redis
+// failed, wrapping ErrStoreUnavailable: fail closed), or a cookie name
+// that cannot work with those attributes (wrapping ErrConfig). Save and
+// Login start with it.
+func (s *Store) writable(sess *gsessions.Session, st *state) (gsessions.Options, error) {
+	if st.loadErr != nil {
+		return gsessions.Options{}, st.loadErr
+	}
+	o := s.sessionOptions(sess.Options)
+	return o, checkName(st.name, o)
+}
+
+// encode encodes a session's values as its Redis hash fields, or returns
+// an error wrapping ErrEncode, or ErrTooLarge above Config.MaxSessionBytes.
+func (s *Store) encode(values map[any]any) (map[string]string, error) {
+	fields, size, err := encodeValues(values)
+	if err != nil {
+		return nil, err
+	}
+	if size > s.cfg.MaxSessionBytes {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, size, s.cfg.MaxSessionBytes)
+	}
+	return fields, nil
+}
+
+// maxAge returns the Max-Age of the cookie of st's session, sent with
+// attributes o: the configured MaxAge (none for a browser-session cookie),
+// or for a remembered session its whole lifetime, capped at the time left
+// to the session's absolute deadline.
+func (s *Store) maxAge(o gsessions.Options, st *state, now int64) int {
+	_, abs := s.timeouts(st.remember)
+	left := int((st.created + abs - now) / 1000)
+	switch {
+	case st.remember:
+		return max(left, 1)
+	case o.MaxAge <= 0:
+		return 0
+	}
+	return max(min(o.MaxAge, left), 1)
+}
+
+// fresh is a session about to be written under a new ID: createScript's
+// key and arguments.
+type fresh struct {
+	id, key, atRest string
+	args            []any
+}
+
+// newFresh prepares the write of st's session under a new ID with fields
+// plus the store's metadata, created at now.
+func (s *Store) newFresh(st *state, fields map[string]string, now int64) fresh {
+	id := newID()
+	key := s.sessionKey(id)
+	args := make([]any, 0, 1+2*len(fields)+10)
+	args = append(args, s.ttl(st.remember, now, now), metaCreated, now, metaLastSeen, 0)
+	if st.user != "" {
+		args = append(args, metaUser, st.user, metaFP, st.fp, metaDevice, st.device)
+	}
+	if st.remember {
+		args = append(args, metaRemember, "1")
+	}
+	for f, v := range fields {
+		args = append(args, f, v)
+	}
+	return fresh{id: id, key: key, atRest: key[len(s.cfg.KeyPrefix):], args: args}
+}
+
+// adopt makes f, now written, the request's session, and sets its cookie.
+func (s *Store) adopt(w http.ResponseWriter, sess *gsessions.Session, st *state, o gsessions.Options, f fresh, fields map[string]string, now int64) {
+	st.id, st.atRest, st.key, st.exists = f.id, f.atRest, f.key, true
+	st.created, st.seenAfter, st.fields, st.expired, st.resign = now, 0, fields, false, false
+	sess.ID = s.ref(f.atRest)
+	sess.IsNew = false
+	setCookie(w, cookie(st.name, s.sign(st.name, f.id), o, s.maxAge(o, st, now)))
+}
+
+// create writes a new session under a new ID with fields plus the store's
+// metadata, in one round trip, and sets its cookie.
+func (s *Store) create(ctx context.Context, w http.ResponseWriter, sess *gsessions.Session, st *state,
+	o gsessions.Options, fields map[string]string, now int64) error {
+	f := s.newFresh(st, fields, now)
+	n, err := runScript(ctx, s.rdb, createScript, redis.NewIntCmd, []string{f.key}, f.args...).Result()
+	if err == nil && n != 1 {
+		err = errors.New("the new session's key was taken") // only a tombstone can be there: never for a fresh ID
+	}
+	if err != nil {
+		err = s.unavailable("creating session", err)
+		s.emit(ctx, Event{Type: EventStoreError, Err: err})
+		return err
+	}
+	s.adopt(w, sess, st, o, f, fields, now)
+	return nil
+}
