@@ -25,12 +25,13 @@ func newID() string {
 	return b64.EncodeToString(b[:])
 }
 
-// atRestName returns the at-rest name of a session: base64url(SHA-256(id)).
-// Only this digest is ever written to Redis, so a dump, MONITOR output or a
-// replica never shows a usable ID.
-func atRestName(id string) string {
+// atRest returns the at-rest name of the session with ID id,
+// base64url(SHA-256(id)), without allocating. Only this digest is written
+// to Redis, so a dump, MONITOR output or a replica never shows a usable ID.
+func atRest(id string) (name [idLen]byte) {
 	sum := sha256.Sum256([]byte(id))
-	return b64.EncodeToString(sum[:])
+	b64.Encode(name[:], sum[:])
+	return name
 }
 
 // indexMember returns how a session is named in its user's index: the 32
@@ -47,12 +48,10 @@ func memberAtRest(member string) string {
 	return b64.EncodeToString([]byte(member))
 }
 
-// sessionKey returns the Redis key of the session with ID id:
-// <KeyPrefix><base64url(SHA-256(id))>, built in one allocation.
+// sessionKey returns the Redis key of the session with ID id: KeyPrefix
+// and its at-rest name, in one allocation.
 func (s *Store) sessionKey(id string) string {
-	sum := sha256.Sum256([]byte(id))
-	var enc [idLen]byte
-	b64.Encode(enc[:], sum[:])
+	enc := atRest(id)
 	var b strings.Builder
 	b.Grow(len(s.cfg.KeyPrefix) + idLen)
 	b.WriteString(s.cfg.KeyPrefix)
@@ -63,14 +62,12 @@ func (s *Store) sessionKey(id string) string {
 // atRestKey returns the Redis key of the session whose at-rest name is atRest.
 func (s *Store) atRestKey(atRest string) string { return s.cfg.KeyPrefix + atRest }
 
+// userKey returns the Redis key of userID's session index.
 func (s *Store) userKey(userID string) string { return s.cfg.KeyPrefix + "u:" + userID }
 
-// ref returns the opaque, non-secret reference of a session: what logs,
-// events, Session.ID and the sessions list show instead of the ID. It is
-// the first 16 characters (96 bits) of the at-rest name, base64url(SHA-256
-// (ID)): it cannot be turned back into the ID, and costs nothing to compute
-// on every load (a keyed hash would add nothing: the ID has 256 random bits
-// and the at-rest name is no secret).
+// ref returns a session's ref, its opaque and non-secret name in our API:
+// the first 16 characters (96 bits) of its at-rest name. Logs, events,
+// SessionInfo.Ref and sessions.Session.ID() show it instead of the ID.
 func (s *Store) ref(atRest string) string { return atRest[:refLen] }
 
 // refLen is the length of a session reference.
