@@ -70,10 +70,3 @@ func BenchmarkCheckRotated(b *testing.B) {
 		}
 	}
 }
-
-func BenchmarkDevice(b *testing.B) {
-	b.ReportAllocs()
-	for b.Loop() {
-		_ = Device(benchUA)
-	}
-}
