@@ -73,7 +73,7 @@ func (s *Store) endIndexed(ctx context.Context, userID string, atRestNames []str
 	for i, h := range atRestNames {
 		if found[i] {
 			n++
-			s.emit(ctx, Event{Type: EventRevoked, UserID: userID, Session: s.ref(h), Reason: reason})
+			s.emit(ctx, Event{Type: EventRevoked, UserID: userID, Ref: s.ref(h), Reason: reason})
 		}
 	}
 	return n, err
@@ -83,14 +83,14 @@ func (s *Store) endIndexed(ctx context.Context, userID string, atRestNames []str
 // is deleted and then its index entry removed (endKeys), its cookie is
 // expired with the same Path and Domain (when it had a record or the
 // request carried its cookie), and its state and values are reset. It
-// returns e with the session's user and reference filled in, for the
+// returns e with the session's user and ref filled in, for the
 // caller to report. When Redis fails it changes nothing, reports a store
 // error and returns it. It costs two round trips for a logged-in session,
 // one for an anonymous one, none for a session without a record.
 func (s *Store) destroy(ctx context.Context, w http.ResponseWriter, sess *gsessions.Session, st *state, e Event) (Event, error) {
 	e.UserID = st.user
 	if st.exists {
-		e.Session = s.ref(st.atRest)
+		e.Ref = s.ref(st.atRest)
 		if _, err := s.endKeys(ctx, st.user, []string{st.atRest}, nil); err != nil {
 			s.emit(ctx, Event{Type: EventStoreError, Err: err})
 			return e, err

@@ -68,7 +68,7 @@ var (
 	// ErrInvalidUserID is returned by Login for an empty or oversized user ID.
 	ErrInvalidUserID = errors.New("ginsession: user ID must be 1 to 256 bytes")
 	// ErrUnknownSession is returned by RevokeSession when the user's index
-	// does not list the reference: it names no session of that user that
+	// does not list the ref: it names no session of that user that
 	// is still listed (see RevokeSession).
 	ErrUnknownSession = errors.New("ginsession: no such session for this user")
 	// ErrStaleLogin is returned by Login when the user's sessions were

@@ -70,5 +70,5 @@ func (s *Store) userKey(userID string) string { return s.cfg.KeyPrefix + "u:" + 
 // SessionInfo.Ref and sessions.Session.ID() show it instead of the ID.
 func (s *Store) ref(atRest string) string { return atRest[:refLen] }
 
-// refLen is the length of a session reference.
+// refLen is the length of a session ref.
 const refLen = 16

@@ -89,7 +89,8 @@ func (s *Store) unindex(ctx context.Context, user string, members ...any) {
 // SessionInfo describes one live session of a user, for a "your sessions"
 // page. It holds nothing secret.
 type SessionInfo struct {
-	// Ref is the session's opaque reference: pass it to RevokeSession.
+	// Ref is the session's ref: the opaque, non-secret name our API gives
+	// a session (never its ID), which sessions.Session.ID() returns too.
 	Ref string `json:"ref"`
 	// Created is when the session was created (the login).
 	Created time.Time `json:"created"`
@@ -99,21 +100,16 @@ type SessionInfo struct {
 	Device string `json:"device"`
 	// Remembered is true for a session Login started with Remember.
 	Remembered bool `json:"remembered"`
-	// Current is true for the session whose reference UserSessions was
-	// given as currentRef: the caller's own.
+	// Current is true for the session whose ref UserSessions was given.
 	Current bool `json:"current"`
 }
 
 // UserSessions lists the live sessions of userID, most recently active
-// first. The session whose reference is currentRef is marked Current: pass
-// the caller's own, sessions.Default(c).ID() (the session's public
-// reference, never its ID), or "" to mark none. The comparison is by
-// reference alone, so it holds whatever a middleware did to c.Request.
-// Entries of sessions that have ended are left out of the list and pruned
-// from the index as they are found, except that the entry of a login of
-// the last 10 seconds is kept (not listed) when its session is not found:
-// on a Cluster its session write may still be on its way.
-func (s *Store) UserSessions(ctx context.Context, userID, currentRef string) ([]SessionInfo, error) {
+// first, and marks Current the one whose ref is ref (the caller's,
+// sessions.Default(c).ID(), or "" for none). It costs two round trips,
+// three when it prunes the index entries of ended sessions; an error wraps
+// ErrStoreUnavailable.
+func (s *Store) UserSessions(ctx context.Context, userID, ref string) ([]SessionInfo, error) {
 	atRestNames, scores, err := s.indexed(ctx, userID)
 	if err != nil || len(atRestNames) == 0 {
 		return nil, err
@@ -147,7 +143,7 @@ func (s *Store) UserSessions(ctx context.Context, userID, currentRef string) ([]
 			LastSeen:   time.UnixMilli(st.lastSeen()).UTC(),
 			Device:     device.Name(str(v[2])),
 			Remembered: str(v[4]) == "1",
-			Current:    currentRef != "" && s.ref(atRestNames[i]) == currentRef,
+			Current:    ref != "" && s.ref(atRestNames[i]) == ref,
 		})
 	}
 	if len(gone) > 0 {

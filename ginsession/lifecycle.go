@@ -145,7 +145,7 @@ func Login(c *gin.Context, userID string, opts ...LoginOption) error {
 	s.adopt(c.Writer, sess, st, o, f, fields, now)
 	s.warnPlainHTTP(c.Request, c, o.Secure)
 	c.Set(userIDKey, userID)
-	s.emit(ctx, Event{Type: EventLogin, UserID: userID, Session: s.ref(st.atRest)})
+	s.emit(ctx, Event{Type: EventLogin, UserID: userID, Ref: s.ref(st.atRest)})
 	if len(others) > 1 {
 		if err := s.enforceLimit(ctx, userID, others); err != nil {
 			// The new session exists; the ones not ended are still listed,

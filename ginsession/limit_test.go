@@ -23,7 +23,7 @@ func (h *harness) limitEvents() []string {
 	var refs []string
 	for _, e := range h.eventsOf(EventRevoked) {
 		if e.Reason == "session-limit" {
-			refs = append(refs, e.Session)
+			refs = append(refs, e.Ref)
 		}
 	}
 	return refs

@@ -229,7 +229,7 @@ func authenticate(c *gin.Context) verdict {
 		return verdictInvalid
 	}
 	if len(res.Soft) > 0 {
-		s.emit(ctx, Event{Type: EventFingerprintSoft, UserID: st.user, Session: s.ref(st.atRest), Fields: res.Fields(), Request: c.Request})
+		s.emit(ctx, Event{Type: EventFingerprintSoft, UserID: st.user, Ref: s.ref(st.atRest), Fields: res.Fields(), Request: c.Request})
 	}
 	if res.OldKey {
 		s.rekeyFingerprint(ctx, c, st)

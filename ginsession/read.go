@@ -51,7 +51,7 @@ func (s *Store) load(ctx context.Context, sess *gsessions.Session, st *state, id
 	st.atRest = atRest
 	if status != '1' {
 		st.expired = true
-		s.emit(ctx, Event{Type: EventExpired, UserID: st.user, Session: s.ref(atRest), Reason: s.expiryReason(st, now)})
+		s.emit(ctx, Event{Type: EventExpired, UserID: st.user, Ref: s.ref(atRest), Reason: s.expiryReason(st, now)})
 		st.user, st.fields = "", nil
 		return nil
 	}

@@ -8,10 +8,10 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// RevokeSession ends the session of userID whose reference is ref (from
+// RevokeSession ends the session of userID whose ref is ref (from
 // UserSessions), so that its next request gets 401, and reports it as
 // EventRevoked. It returns an error wrapping ErrUnknownSession when the
-// user's index does not list that reference, and nil without an event when
+// user's index does not list that ref, and nil without an event when
 // the listed session had already ended. On an error wrapping
 // ErrStoreUnavailable the session is either ended or still listed: call it
 // again.
@@ -43,13 +43,13 @@ func (s *Store) RevokeUser(ctx context.Context, userID string) (int, error) {
 }
 
 // RevokeOthers is RevokeUser for every session of userID except the one
-// whose reference is keepRef, the caller's own (sessions.Default(c).ID()):
+// whose ref is ref, the caller's own (sessions.Default(c).ID()):
 // "sign out other devices". Logins in flight are refused as by RevokeUser.
-func (s *Store) RevokeOthers(ctx context.Context, userID, keepRef string) (int, error) {
-	if keepRef == "" {
-		return 0, fmt.Errorf("%w: RevokeOthers needs the reference of the session to keep", ErrConfig)
+func (s *Store) RevokeOthers(ctx context.Context, userID, ref string) (int, error) {
+	if ref == "" {
+		return 0, fmt.Errorf("%w: RevokeOthers needs the ref of the session to keep", ErrConfig)
 	}
-	return s.revoke(ctx, userID, keepRef)
+	return s.revoke(ctx, userID, ref)
 }
 
 // markTTL is how long a revocation mark lasts, and so how long before its
@@ -57,8 +57,8 @@ func (s *Store) RevokeOthers(ctx context.Context, userID, keepRef string) (int, 
 const markTTL = 5 * time.Minute
 
 // revoke raises userID's revocation mark to now and reads the index in one
-// script (revokeScript), then ends every listed session but keepRef's.
-func (s *Store) revoke(ctx context.Context, userID, keepRef string) (int, error) {
+// script (revokeScript), then ends every listed session but ref's.
+func (s *Store) revoke(ctx context.Context, userID, ref string) (int, error) {
 	now := s.cfg.Now()
 	res, err := runScript(ctx, s.rdb, revokeScript, redis.NewZSliceCmd, []string{s.userKey(userID)},
 		now.Unix(), now.UnixMicro(), markTTL.Milliseconds()).Result()
@@ -69,7 +69,7 @@ func (s *Store) revoke(ctx context.Context, userID, keepRef string) (int, error)
 	var scores []float64
 	for _, z := range res {
 		m := str(z.Member)
-		if m == markMember || (keepRef != "" && s.ref(memberAtRest(m)) == keepRef) {
+		if m == markMember || (ref != "" && s.ref(memberAtRest(m)) == ref) {
 			continue
 		}
 		atRestNames, scores = append(atRestNames, memberAtRest(m)), append(scores, z.Score)
