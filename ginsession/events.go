@@ -52,12 +52,12 @@ const (
 // cookie value, a password or a raw header. Request is never logged; an
 // OnEvent hook reads what it needs from it and never logs or keeps it.
 type Event struct {
-	Type    EventType
-	UserID  string   // the user, when known
-	Ref     string   // the session's ref (see SessionInfo.Ref), when known
-	Fields  []string // mismatched fingerprint fields
-	Reason  string   // why a session ended (logout, idle, absolute, fingerprint, revoked, session-limit, save)
-	Err     error    // the store error, for EventStoreError
+	Type   EventType
+	UserID string   // the user, when known
+	Ref    string   // the session's ref (see SessionInfo.Ref), when known
+	Fields []string // mismatched fingerprint fields
+	Reason string   // why a session ended (logout, idle, absolute, fingerprint, revoked, session-limit, save)
+	Err    error    // the store error, for EventStoreError
 	// Request is the request behind an invalid cookie or a fingerprint
 	// mismatch (hard or soft), for OnEvent hooks that count per client;
 	// nil for the other events. It is never logged: its headers hold the
