@@ -174,7 +174,7 @@ func (b *Binder) canonicalize(s *scratch, r *http.Request, clientIP string, want
 			continue
 		}
 		msg := append(s.msgs[f][:0], macPrefix...)
-		msg = append(msg, fieldNames[f]...)
+		msg = append(msg, macLabels[f]...)
 		msg = append(msg, 0)
 		ok := true
 		switch f {
@@ -280,9 +280,9 @@ func (b *Binder) Check(stored []byte, r *http.Request, clientIP string) Result {
 			continue
 		}
 		switch b.actions[f] {
-		case ActionDestroy:
+		case ActionHard:
 			res.Hard = append(res.Hard, f)
-		case ActionLog:
+		case ActionSoft:
 			res.Soft = append(res.Soft, f)
 		}
 	}
@@ -301,9 +301,9 @@ func wellFormed(stored []byte) bool {
 // Result lists the mismatched fields, split by the action configured for
 // them. The zero Result is a match.
 type Result struct {
-	// Hard lists mismatches of ActionDestroy fields, in Field order.
+	// Hard lists mismatches of ActionHard fields, in Field order.
 	Hard []Field
-	// Soft lists mismatches of ActionLog fields, in Field order.
+	// Soft lists mismatches of ActionSoft fields, in Field order.
 	Soft []Field
 	// Malformed reports that the stored fingerprint could not be parsed or
 	// that no key matched its key ID. Treat it like a hard mismatch.

@@ -55,7 +55,7 @@ func ExampleBinder_Check() {
 func ExampleNew_clientIP() {
 	// IP binding is off by default; enable it only when clientIP comes from
 	// trusted-proxy-aware resolution.
-	b, err := fingerprint.New([][]byte{secret}, fingerprint.Config{IPPrefix: fingerprint.ActionDestroy})
+	b, err := fingerprint.New([][]byte{secret}, fingerprint.Config{IPPrefix: fingerprint.ActionHard})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func ExampleNew_clientIP() {
 	fmt.Println("other network:", res.OK(), res.Fields())
 	// Output:
 	// same /24: true
-	// other network: false [client-ip]
+	// other network: false [ip-prefix]
 }
 
 func ExampleNew_rotation() {
@@ -102,7 +102,7 @@ func ExampleNew_errors() {
 	// Output:
 	// fingerprint: no secrets
 	// fingerprint: secret 0 is 9 bytes, need at least 32
-	// fingerprint: invalid action 7 for field client-ip
+	// fingerprint: invalid action 7 for field ip-prefix
 }
 
 func ExampleResult_Fields() {
