@@ -27,13 +27,14 @@ const (
 	keyInfo = "sessionshield/fingerprint/v1"
 	// keyLen is the size of a derived fingerprint key.
 	keyLen = 32
-	// minSecretLen is the minimum size of a secret passed to New.
-	minSecretLen = 32
 	// macPrefix starts every MAC input; a new format gets a new prefix.
 	macPrefix = "v1\x00"
 	// allFields is the presence bitmap with every defined field set.
 	allFields = 1<<numFields - 1
 )
+
+// MinSecretLen is the shortest secret New accepts, in bytes.
+const MinSecretLen = 32
 
 // Binder computes and checks fingerprints with keys derived from secrets.
 // A Binder is safe for concurrent use; create one with New.
@@ -79,8 +80,8 @@ func New(secrets [][]byte, cfg Config) (*Binder, error) {
 		actions: actions,
 	}
 	for i, s := range secrets {
-		if len(s) < minSecretLen {
-			return nil, fmt.Errorf("fingerprint: secret %d is %d bytes, need at least %d", i, len(s), minSecretLen)
+		if len(s) < MinSecretLen {
+			return nil, fmt.Errorf("fingerprint: secret %d is %d bytes, need at least %d", i, len(s), MinSecretLen)
 		}
 		k, err := hkdf.Key(sha256.New, s, nil, keyInfo, keyLen)
 		if err != nil {

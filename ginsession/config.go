@@ -30,7 +30,7 @@ const (
 	// number of sessions.
 	NoSessionLimit = -1
 	// MinSecretLen is the shortest secret NewStore accepts, in bytes.
-	MinSecretLen = 32
+	MinSecretLen = fingerprint.MinSecretLen
 )
 
 // Config configures a Store. The zero Config with Secrets set is the
@@ -117,8 +117,7 @@ type Config struct {
 	// a Domain, a __Secure- name with Insecure), instead of failing at the
 	// first request, and store.Options panics when it would. The store
 	// serves any name whether or not this is set, and logs once at Warn when
-	// sessions are asked for under a name other than this one. Default: ""
-	// (use Store.CheckCookieName to check a name at startup).
+	// sessions are asked for under a name other than this one. Default: "".
 	CookieName string
 
 	// MaxSessionBytes caps the encoded size of a session's values (each

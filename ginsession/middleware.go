@@ -130,8 +130,8 @@ func (s *Store) clientIP(c *gin.Context) string {
 // (ErrNoSessionMiddleware), when the store has no record of loading the
 // session (ErrNotLoaded), or when the store's settings make the cookie
 // name unusable (an error wrapping ErrConfig: a __Host- name with
-// Insecure, say); set Config.CookieName, or call Store.CheckCookieName, to
-// have such a name refused at startup instead.
+// Insecure, say); set Config.CookieName to have such a name refused at
+// startup instead.
 func RequireAuth() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		private(c.Writer.Header())

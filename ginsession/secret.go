@@ -4,14 +4,14 @@ import "fmt"
 
 // The limits CheckSecret applies besides MinSecretLen. A secret of
 // MinSecretLen bytes from crypto/rand essentially never trips them: it has
-// fewer than MinSecretDistinct distinct bytes with a probability below
+// fewer than minSecretDistinct distinct bytes with a probability below
 // 1e-44, and repeats a block of at most maxSecretPeriod bytes with one
 // below 1e-38. Even a 32-character hex secret (16 symbols) trips them with
 // a probability below 1e-12, a 32-digit decimal one below 1e-7.
 const (
-	// MinSecretDistinct is the fewest distinct byte values a secret must
+	// minSecretDistinct is the fewest distinct byte values a secret must
 	// contain.
-	MinSecretDistinct = 6
+	minSecretDistinct = 6
 	// maxSecretPeriod is the longest block whose repetition makes a
 	// secret obviously not random ("abcabcabc...", two copies of a
 	// 16-byte string).
@@ -24,7 +24,7 @@ const secretHelp = "generate one with: openssl rand -base64 48"
 // CheckSecret returns an error unless secret is long enough and does not
 // look obviously non-random: it wraps ErrNoSecret when secret is empty,
 // ErrShortSecret when it is shorter than MinSecretLen, and ErrWeakSecret
-// when it is whitespace only, has fewer than MinSecretDistinct distinct
+// when it is whitespace only, has fewer than minSecretDistinct distinct
 // bytes, or is a block of at most 16 bytes repeated (one byte repeated
 // included). These checks catch placeholders and typos, not every weak
 // secret: a secret must come from a random generator such as
@@ -71,8 +71,8 @@ func weakness(secret []byte) string {
 		return "whitespace only"
 	case distinct == 1:
 		return "one byte repeated"
-	case distinct < MinSecretDistinct:
-		return fmt.Sprintf("made of %d distinct bytes, fewer than %d", distinct, MinSecretDistinct)
+	case distinct < minSecretDistinct:
+		return fmt.Sprintf("made of %d distinct bytes, fewer than %d", distinct, minSecretDistinct)
 	}
 	for p := 2; p <= maxSecretPeriod && 2*p <= len(secret); p++ {
 		if periodic(secret, p) {

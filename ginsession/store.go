@@ -90,22 +90,6 @@ func NewStore(rdb redis.UniversalClient, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// CheckCookieName returns an error wrapping ErrConfig when sessions called
-// name cannot work with the store's cookie attributes: a __Host- name needs
-// Secure (no Config.Insecure), Path "/" and no Domain, a __Secure- name
-// needs Secure. Call it at startup with the name given to
-// sessions.Sessions, or set Config.CookieName, which NewStore checks.
-// Without either, a bad name fails at its first request: Get, Save, Login
-// and Logout return this error, and RequireAuth and Authenticate panic
-// with it.
-func (s *Store) CheckCookieName(name string) error {
-	return checkName(name, s.defaults())
-}
-
-// MaxSessionsPerUser returns the number of sessions a user may have (see
-// Config.MaxSessionsPerUser), or NoSessionLimit when there is no cap.
-func (s *Store) MaxSessionsPerUser() int { return s.cfg.MaxSessionsPerUser }
-
 // Get returns the session called name for r, loading it from Redis at most
 // once per request. It implements gorilla/sessions' Store. When Redis fails
 // the session is empty and the error wraps ErrStoreUnavailable; such a
