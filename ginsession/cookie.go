@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	gsessions "github.com/gorilla/sessions"
 )
 
@@ -30,6 +31,21 @@ func expiredCookie(name string, o gsessions.Options) *http.Cookie {
 	c := cookie(name, "", o, -1)
 	c.Expires = time.Unix(1, 0).UTC()
 	return c
+}
+
+// sendCookie sets the cookie of st's live session, signed with the newest
+// key and sent with attributes o, and warns once when a Secure cookie
+// answers plain http (c is nil in Save, which has no gin.Context).
+func (s *Store) sendCookie(w http.ResponseWriter, r *http.Request, c *gin.Context, st *state, o gsessions.Options, now int64) {
+	setCookie(w, cookie(st.name, s.sign(st.name, st.id), o, s.maxAge(o, st, now)))
+	st.resign = false
+	s.warnPlainHTTP(r, c, o.Secure)
+}
+
+// expireCookie expires the cookie of sess with the attributes it was
+// sent with.
+func (s *Store) expireCookie(w http.ResponseWriter, sess *gsessions.Session, st *state) {
+	setCookie(w, expiredCookie(st.name, s.sessionOptions(sess.Options)))
 }
 
 // setCookie adds c to the response, replacing any Set-Cookie for the same

@@ -97,7 +97,7 @@ func (s *Store) destroy(ctx context.Context, w http.ResponseWriter, sess *gsessi
 		}
 	}
 	if st.exists || st.hadCookie {
-		setCookie(w, expiredCookie(st.name, s.sessionOptions(sess.Options)))
+		s.expireCookie(w, sess, st)
 	}
 	st.exists, st.user, st.fields, st.id = false, "", nil, ""
 	resetValues(sess, st)

@@ -142,8 +142,8 @@ func Login(c *gin.Context, userID string, opts ...LoginOption) error {
 		s.emit(ctx, Event{Type: EventStaleLogin, UserID: userID})
 		return ErrStaleLogin
 	}
-	s.adopt(c.Writer, sess, st, o, f, fields, now)
-	s.warnPlainHTTP(c.Request, c, o.Secure)
+	s.adopt(sess, st, f, fields, now)
+	s.sendCookie(c.Writer, c.Request, c, st, o, now)
 	c.Set(userIDKey, userID)
 	s.emit(ctx, Event{Type: EventLogin, UserID: userID, Ref: s.ref(st.atRest)})
 	if len(others) > 1 {

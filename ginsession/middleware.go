@@ -205,13 +205,13 @@ func authenticate(c *gin.Context) verdict {
 	case st.loadErr != nil:
 		return verdictUnavailable
 	case st.expired:
-		setCookie(c.Writer, expiredCookie(st.name, s.sessionOptions(sess.Options)))
+		s.expireCookie(c.Writer, sess, st)
 		return verdictExpired
 	case !st.exists && st.hadCookie:
 		// A dead cookie: it failed verification, or its session is gone
 		// (revoked, logged out elsewhere, expired in Redis). Never after a
 		// Redis failure, which returned above: that session may be alive.
-		setCookie(c.Writer, expiredCookie(st.name, s.sessionOptions(sess.Options)))
+		s.expireCookie(c.Writer, sess, st)
 		return verdictNone
 	case !st.exists || st.user == "":
 		return verdictNone
@@ -235,7 +235,7 @@ func authenticate(c *gin.Context) verdict {
 		s.rekeyFingerprint(ctx, c, st)
 	}
 	if st.resign {
-		s.resignCookie(c, sess, st)
+		s.sendCookie(c.Writer, c.Request, c, st, s.sessionOptions(sess.Options), now)
 	}
 	c.Set(userIDKey, st.user)
 	return verdictOK
@@ -264,16 +264,6 @@ func (s *Store) rekeyFingerprint(ctx context.Context, c *gin.Context, st *state)
 		return
 	}
 	st.fp = fp
-}
-
-// resignCookie sets the cookie of a session that an older secret verified
-// again, signed with the newest secret and with the same attributes, so
-// that key rotation finishes for users who only read.
-func (s *Store) resignCookie(c *gin.Context, sess *gsessions.Session, st *state) {
-	o := s.sessionOptions(sess.Options)
-	setCookie(c.Writer, cookie(st.name, s.sign(st.name, st.id), o, s.maxAge(o, st, s.now())))
-	st.resign = false
-	s.warnPlainHTTP(c.Request, c, o.Secure)
 }
 
 // expiryReason says which timeout ended a session at now: "absolute" once

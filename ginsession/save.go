@@ -47,10 +47,10 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *gsessions.Ses
 		if len(fields) == 0 {
 			return nil
 		}
-		if err := s.create(ctx, w, sess, st, o, fields, now); err != nil {
+		if err := s.create(ctx, sess, st, fields, now); err != nil {
 			return err
 		}
-		s.warnPlainHTTP(r, nil, o.Secure)
+		s.sendCookie(w, r, nil, st, o, now)
 		return nil
 	}
 	if st.user == "" && len(fields) == 0 && st.opaque == 0 {
@@ -88,9 +88,7 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *gsessions.Ses
 		st.seenAfter = now - st.created
 	}
 	if st.resign || o != s.defaults() {
-		setCookie(w, cookie(st.name, s.sign(st.name, st.id), o, s.maxAge(o, st, now)))
-		st.resign = false
-		s.warnPlainHTTP(r, nil, o.Secure)
+		s.sendCookie(w, r, nil, st, o, now)
 	}
 	return nil
 }
@@ -163,19 +161,18 @@ func (s *Store) newFresh(st *state, fields map[string]string, now int64) fresh {
 	return fresh{id: id, key: key, atRest: key[len(s.cfg.KeyPrefix):], args: args}
 }
 
-// adopt makes f, now written, the request's session, and sets its cookie.
-func (s *Store) adopt(w http.ResponseWriter, sess *gsessions.Session, st *state, o gsessions.Options, f fresh, fields map[string]string, now int64) {
+// adopt makes f, now written, the request's session; the caller sends its
+// cookie.
+func (s *Store) adopt(sess *gsessions.Session, st *state, f fresh, fields map[string]string, now int64) {
 	st.id, st.atRest, st.key, st.exists = f.id, f.atRest, f.key, true
 	st.created, st.seenAfter, st.fields, st.expired, st.resign = now, 0, fields, false, false
 	sess.ID = s.ref(f.atRest)
 	sess.IsNew = false
-	setCookie(w, cookie(st.name, s.sign(st.name, f.id), o, s.maxAge(o, st, now)))
 }
 
 // create writes a new session under a new ID with fields plus the store's
-// metadata, in one round trip, and sets its cookie.
-func (s *Store) create(ctx context.Context, w http.ResponseWriter, sess *gsessions.Session, st *state,
-	o gsessions.Options, fields map[string]string, now int64) error {
+// metadata, in one round trip, and adopts it.
+func (s *Store) create(ctx context.Context, sess *gsessions.Session, st *state, fields map[string]string, now int64) error {
 	f := s.newFresh(st, fields, now)
 	n, err := runScript(ctx, s.rdb, createScript, redis.NewIntCmd, []string{f.key}, f.args...).Result()
 	if err == nil && n != 1 {
@@ -186,6 +183,6 @@ func (s *Store) create(ctx context.Context, w http.ResponseWriter, sess *gsessio
 		s.emit(ctx, Event{Type: EventStoreError, Err: err})
 		return err
 	}
-	s.adopt(w, sess, st, o, f, fields, now)
+	s.adopt(sess, st, f, fields, now)
 	return nil
 }

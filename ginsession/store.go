@@ -119,7 +119,7 @@ func (s *Store) New(r *http.Request, name string) (*gsessions.Session, error) {
 	st := &state{name: name, opts: s.defaults()}
 	sess.Options = &st.opts
 	sess.IsNew = true
-	s.attach(r, sess, st)
+	attach(r, sess, st)
 	if s.cfg.CookieName != "" && name != s.cfg.CookieName {
 		s.warnCookieName(name)
 	}
