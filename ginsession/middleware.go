@@ -11,7 +11,6 @@ import (
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
 	gsessions "github.com/gorilla/sessions"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionshield/sessionshield/fingerprint"
 )
@@ -217,8 +216,8 @@ func authenticate(c *gin.Context) verdict {
 		return verdictNone
 	}
 	now := s.now()
-	if idle, abs := s.timeouts(st.remember); now-st.lastSeen() >= idle || now-st.created >= abs {
-		e, _ := s.destroy(ctx, c.Writer, sess, st, Event{Type: EventExpired, Reason: s.expiryReason(st, now)})
+	if reason := s.expiredBy(st.remember, st.created, st.seenAfter, now); reason != "" {
+		e, _ := s.destroy(ctx, c.Writer, sess, st, Event{Type: EventExpired, Reason: reason})
 		s.emit(ctx, e) // even when the destroy failed (a store error too): the session is refused anyway
 		return verdictExpired
 	}
@@ -258,22 +257,12 @@ func (s *Store) rekeyFingerprint(ctx context.Context, c *gin.Context, st *state)
 	}
 	now := s.now()
 	// The activity is written with the TTL, as Save does, so the two agree.
-	err := runScript(ctx, s.rdb, updateScript, redis.NewIntCmd, []string{st.key}, s.ttl(st.remember, st.created, now), 0, metaFP, fp, metaLastSeen, now-st.created).Err()
+	_, err := s.update(ctx, st, now, nil, []string{metaFP, string(fp)})
 	if err != nil {
 		s.emit(ctx, Event{Type: EventStoreError, Err: s.unavailable("re-keying a fingerprint", err)})
 		return
 	}
 	st.fp = fp
-}
-
-// expiryReason says which timeout ended a session at now: "absolute" once
-// its absolute deadline has passed (or its creation time is missing),
-// "idle" otherwise.
-func (s *Store) expiryReason(st *state, now int64) string {
-	if _, abs := s.timeouts(st.remember); now-st.created >= abs {
-		return "absolute"
-	}
-	return "idle"
 }
 
 // RequireFreshAuth returns a middleware for sensitive routes, to be used

@@ -1,6 +1,7 @@
 package ginsession
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -51,7 +52,7 @@ func (s *Store) load(ctx context.Context, sess *gsessions.Session, st *state, id
 	st.atRest = atRest
 	if status != '1' {
 		st.expired = true
-		s.emit(ctx, Event{Type: EventExpired, UserID: st.user, Ref: s.ref(atRest), Reason: s.expiryReason(st, now)})
+		s.emit(ctx, Event{Type: EventExpired, UserID: st.user, Ref: s.ref(atRest), Reason: cmp.Or(s.expiredBy(st.remember, st.created, st.seenAfter, now), "idle")})
 		st.user, st.fields = "", nil
 		return nil
 	}
@@ -96,7 +97,7 @@ func (s *Store) read(ctx context.Context, key, atRest string, now int64) ([]stri
 		for f, v := range m {
 			res = append(res, f, v)
 		}
-		if c, a, r, ok := metaTimes(res); ok && now-(c+a) < s.everyMS && now-c < s.absOf(r) { // everyMS <= idleMS: not idle either
+		if c, a, r, ok := metaTimes(res); ok && now-(c+a) < s.everyMS && s.expiredBy(r, c, a, now) == "" {
 			return res, '1', nil
 		}
 	}
@@ -137,11 +138,4 @@ func metaTimes(res []string) (created, seenAfter int64, remember, ok bool) {
 		}
 	}
 	return st.created, st.seenAfter, st.remember, hasC && hasA
-}
-
-// absOf returns the absolute timeout, in ms, of a session that is
-// remembered or not.
-func (s *Store) absOf(remember bool) int64 {
-	_, abs := s.timeouts(remember)
-	return abs
 }

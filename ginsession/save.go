@@ -57,30 +57,25 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *gsessions.Ses
 		_, err := s.destroy(ctx, w, sess, st, Event{}) // anonymous: nothing to report
 		return err
 	}
-	args := make([]any, 2, 2+len(st.fields)+2*len(fields)+2)
-	args[0] = s.ttl(st.remember, st.created, now)
-	ndel := 0
+	var del, set []string
 	for f := range st.fields {
 		if _, ok := fields[f]; !ok {
-			args = append(args, f)
-			ndel++
+			del = append(del, f)
 		}
 	}
-	args[1] = ndel
 	for f, v := range fields {
 		if old, ok := st.fields[f]; !ok || old != v {
-			args = append(args, f, v)
+			set = append(set, f, v)
 		}
 	}
-	if len(args) > 2 {
-		args = append(args, metaLastSeen, now-st.created)
-		n, err := runScript(ctx, s.rdb, updateScript, redis.NewIntCmd, []string{st.key}, args...).Result()
+	if len(del)+len(set) > 0 {
+		live, err := s.update(ctx, st, now, del, set)
 		if err != nil {
 			err = s.unavailable("saving session", err)
 			s.emit(ctx, Event{Type: EventStoreError, Err: err})
 			return err
 		}
-		if n == 0 {
+		if !live {
 			st.exists, st.user = false, ""
 			return ErrSessionGone
 		}
@@ -91,6 +86,24 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *gsessions.Ses
 		s.sendCookie(w, r, nil, st, o, now)
 	}
 	return nil
+}
+
+// update runs updateScript on st's session: it deletes the fields del,
+// sets the field-value pairs set, and writes the last activity (now) and
+// the TTL, atomically and only if the session still exists (live reports
+// whether it did). It costs one round trip.
+func (s *Store) update(ctx context.Context, st *state, now int64, del, set []string) (live bool, err error) {
+	args := make([]any, 0, 2+len(del)+len(set)+2)
+	args = append(args, s.ttl(st.remember, st.created, now), len(del))
+	for _, f := range del {
+		args = append(args, f)
+	}
+	for _, v := range set {
+		args = append(args, v)
+	}
+	args = append(args, metaLastSeen, now-st.created)
+	n, err := runScript(ctx, s.rdb, updateScript, redis.NewIntCmd, []string{st.key}, args...).Result()
+	return n == 1, err
 }
 
 // writable returns the cookie attributes sess is written with, or the

@@ -156,6 +156,19 @@ func (s *Store) timeouts(remember bool) (idle, abs int64) {
 	return s.idleMS, s.absMS
 }
 
+// expiredBy returns the timeout a session has passed at now, "absolute"
+// or "idle", or "" while it is live: the Go side of loadScript's check.
+func (s *Store) expiredBy(remember bool, created, seenAfter, now int64) string {
+	idle, abs := s.timeouts(remember)
+	switch {
+	case now-created >= abs:
+		return "absolute"
+	case now-(created+seenAfter) >= idle:
+		return "idle"
+	}
+	return ""
+}
+
 // ttl returns the Redis TTL of a session created at created, at now:
 // min(idle timeout, time left to the absolute deadline), at least 1 ms.
 func (s *Store) ttl(remember bool, created, now int64) int64 {
