@@ -14,18 +14,12 @@ import (
 // always meets the tombstone.
 const tombstoneTTL = 60 * time.Second
 
-// endKeys is the one way sessions end in Redis (a logout, a revocation,
-// the cap, a destroy after a mismatch or a timeout): in one pipelined
-// round trip it deletes the keys of the sessions whose at-rest names are
-// atRestNames (those whose scores say a login of the last few seconds go
-// through endScript), and then, when userID is set, removes from the
-// user's index in another only the entries whose command succeeded. The
-// two keys may live on different Cluster nodes, which fail independently;
-// in this order a failure can leave an index entry naming a session that
-// has ended (harmless: UserSessions prunes it), never a live session that
-// nothing lists. It returns which sessions were live, and, when a command
-// failed, an error wrapping ErrStoreUnavailable: the sessions it did not
-// end are still listed, so a retry, RevokeSession or RevokeUser finds them.
+// endKeys is the one way sessions end in Redis: one round trip deletes the
+// keys of the sessions atRestNames (in-flight ones through endScript, which
+// leaves a tombstone), then, when userID is set, another removes their index
+// entries, only those whose delete succeeded. It reports which sessions were
+// live; on an error wrapping ErrStoreUnavailable the ones it did not end are
+// still listed.
 func (s *Store) endKeys(ctx context.Context, userID string, atRestNames []string, scores []float64) ([]bool, error) {
 	ends := make([]redis.Cmder, len(atRestNames))
 	err := s.pipelineScripts(ctx, func(p redis.Pipeliner, eval evalFunc) {
@@ -79,14 +73,11 @@ func (s *Store) endIndexed(ctx context.Context, userID string, atRestNames []str
 	return n, err
 }
 
-// destroy is the one way a session loaded in this request ends: its key
-// is deleted and then its index entry removed (endKeys), its cookie is
-// expired with the same Path and Domain (when it had a record or the
-// request carried its cookie), and its state and values are reset. It
-// returns e with the session's user and ref filled in, for the
-// caller to report. When Redis fails it changes nothing, reports a store
-// error and returns it. It costs two round trips for a logged-in session,
-// one for an anonymous one, none for a session without a record.
+// destroy is the one way a session loaded in this request ends: endKeys, its
+// cookie expired with the same Path and Domain (when it had a record or a
+// cookie), and its state and values reset. It returns e with the user and ref
+// filled in, for the caller to report. When Redis fails it changes nothing
+// and returns the error.
 func (s *Store) destroy(ctx context.Context, w http.ResponseWriter, sess *gsessions.Session, st *state, e Event) (Event, error) {
 	e.UserID = st.user
 	if st.exists {

@@ -18,19 +18,10 @@ import (
 const markMember = "revoked"
 
 // enforceLimit keeps userID within Config.MaxSessionsPerUser after a Login
-// whose index script found more entries than the cap; others are the
-// user's other entries (the new session's and the replaced one's
-// excluded), oldest first, as the script returned them. An entry may name
-// a session that ended without leaving the index (it idled out), so it
-// first checks which sessions still exist, in one pipelined HEXISTS of its creation time (the
-// sessions live in other Cluster slots than the index, so the script
-// cannot). An entry whose session is gone is pruned, unless it is inFlight:
-// that one counts as live, since its session may still be on its way. Then
-// it ends the oldest live sessions beyond the cap, the new one counting,
-// with endIndexed, whose index removal prunes the dead entries too. It
-// costs one round trip (HEXISTS) and then one (the prune) when no live
-// session is beyond the cap, or two (DELs, then the index removal) when
-// some are.
+// whose index script returned others (the user's other entries, oldest
+// first): it checks which sessions still exist, prunes the entries of those
+// that ended (but in-flight ones), and ends the oldest live ones beyond the
+// cap. It costs one to three round trips (see docs/design.md).
 func (s *Store) enforceLimit(ctx context.Context, userID string, others []string) error {
 	n := len(others) / 2
 	atRestNames, scores := make([]string, n), make([]float64, n)
@@ -167,13 +158,10 @@ func deadlineSeconds(ms int64) int64 { return (ms + 999) / 1000 }
 // entry to stay listed when its session is not found: see inFlight.
 const inFlightSeconds = 10
 
-// inFlight reports whether an index entry's score (its session's absolute
-// deadline in seconds) is that of a login of the last inFlightSeconds. On
-// a Cluster, Login's index entry and session write go to different nodes
-// in parallel, so such a session may not be written yet: its entry stays
-// listed when a read or a DEL finds nothing, instead of being dropped and
-// leaving the session, written a moment later, live and unlisted. An entry
-// of a recent session that did end is pruned once it is older.
+// inFlight reports whether an index entry's score is that of a login of the
+// last inFlightSeconds, whose session write may still be on its way on a
+// Cluster: such an entry is kept when its session is not found (see
+// docs/design.md).
 func (s *Store) inFlight(score float64) bool {
 	now := s.now()
 	for _, abs := range [2]int64{s.absMS, s.rAbsMS} { // an entry's score does not say which it has

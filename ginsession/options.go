@@ -126,25 +126,14 @@ func (s *Store) sessionOptions(o *gsessions.Options) gsessions.Options {
 	return e
 }
 
-// Options sets the cookie attributes of sessions from this store: it is
-// configuration, like Config, and may choose what Config may (Lax, a
-// Domain), unlike session.Options in request code, which can never weaken
-// the cookie. The attributes are merged into the current ones rather than
-// replacing them, unlike in the other gin-contrib stores: a zero field
-// keeps the current value (sessions.Options{SameSite: http.SameSiteLaxMode}
-// keeps Max-Age); a Path, a Domain, a positive MaxAge (capped, when the
-// cookie is sent, at the time left to the absolute timeout) and SameSite
-// Strict or Lax are taken; HttpOnly and Secure cannot be switched off;
-// SameSite None is dropped with a warning; a negative MaxAge, which on a
-// session's Options destroys it on Save, is ignored (it would destroy
-// every session). A browser-session cookie (no Max-Age) is
-// Config.BrowserSessionCookie. The table in docs/cookie-options.md lists
-// every case.
-//
-// With Config.CookieName set, Options panics with an error wrapping
-// ErrConfig when the new attributes would make that name unusable (a
-// Domain or a Path other than "/" for a __Host- name): call it at startup.
-// It is safe to call while serving.
+// Options sets the cookie attributes of this store's sessions. Unlike in the
+// other gin-contrib stores, which replace them, o is merged: a zero field
+// keeps the current value, so Options{SameSite: http.SameSiteLaxMode} keeps
+// Max-Age and Path. HttpOnly and Secure cannot be switched off, SameSite None
+// is dropped with a warning and a negative MaxAge is ignored;
+// docs/cookie-options.md lists every case. With Config.CookieName set, it
+// panics with an ErrConfig error when o would make that name unusable: call
+// it at startup. It is safe to call while serving.
 func (s *Store) Options(o sessions.Options) {
 	merged, dropped := storeOptions(s.defaults(), o.ToGorillaOptions())
 	for _, opt := range dropped {

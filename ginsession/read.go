@@ -72,17 +72,10 @@ func (s *Store) runLoad(ctx context.Context, key string, now int64) ([]string, e
 	return res, nil
 }
 
-// read returns a session's fields and values, and its status: '1' live,
-// '2' expired (and now deleted), 0 no record. It usually costs one round
-// trip: a plain HGETALL when the memo says the session's activity was written less
-// than refreshEvery ago, so there is probably nothing to refresh;
-// loadScript otherwise. The HGETALL's answer stands only if the session's
-// own times say what loadScript would: live, and last active less than
-// refreshEvery ago (no slide due). Anything else (expired, a slide due,
-// missing or malformed times) goes through loadScript, which deletes an
-// expired session: a second round trip. It is rare: for a live session it
-// takes a memo that was wrong (a tag collision, one in 2^40, or an activity
-// write that Redis refused when out of memory).
+// read returns a session's fields and values and its status: '1' live, '2'
+// expired (now deleted), 0 no record. It is a plain HGETALL when the memo
+// says no refresh is due and loadScript otherwise: one round trip, two when
+// the HGETALL finds something the script must do (see docs/design.md).
 func (s *Store) read(ctx context.Context, key, atRest string, now int64) ([]string, byte, error) {
 	if !s.memoOff && s.memo.fresh(atRest, now, s.everyMS) {
 		// HGetAll's map, not a []string: over RESP3 the reply is a map.

@@ -36,19 +36,10 @@ func (s *Store) unavailable(doing string, err error) error {
 	return fmt.Errorf("%w: %s: %w", ErrStoreUnavailable, doing, err)
 }
 
-// reloadAfter asks a ClusterClient to reload its slot map when a command
-// failed without a reply from Redis (a refused or broken connection, a
-// timeout): after a master dies, its replica takes its slots within a few
-// seconds, but go-redis learns of it only from a MOVED reply, which a dead
-// node never sends, or from its periodic reload (every 60 s by default).
-// Until then it keeps sending that master's slots to the dead address.
-// Reloads are asked for at most once per reloadEvery, without a lock, and
-// keep being asked for as long as commands fail, so the new map is picked
-// up at most about reloadEvery after the cluster has promoted the replica.
-// ReloadState itself returns at once: go-redis reads CLUSTER SLOTS from a
-// live node in the background. A reply from Redis (redis.Nil, NOSCRIPT, a
-// CLUSTERDOWN while the cluster elects a new master) and a request that the
-// client gave up (context.Canceled) ask for nothing.
+// reloadAfter asks a ClusterClient to reload its slot map when err came
+// without a reply from Redis (a dead master's replica may have taken its
+// slots), at most once per reloadEvery, without a lock. docs/design.md says
+// why.
 func (s *Store) reloadAfter(err error) {
 	if s.cluster == nil || err == nil || errors.Is(err, context.Canceled) {
 		return

@@ -8,13 +8,10 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// RevokeSession ends the session of userID whose ref is ref (from
-// UserSessions), so that its next request gets 401, and reports it as
+// RevokeSession ends the session of userID whose ref is ref and reports it as
 // EventRevoked. It returns an error wrapping ErrUnknownSession when the
-// user's index does not list that ref, and nil without an event when
-// the listed session had already ended. On an error wrapping
-// ErrStoreUnavailable the session is either ended or still listed: call it
-// again.
+// user's index does not list ref, and nil when that session had already
+// ended. On an error wrapping ErrStoreUnavailable, call it again.
 func (s *Store) RevokeSession(ctx context.Context, userID, ref string) error {
 	atRestNames, scores, err := s.indexed(ctx, userID)
 	if err != nil {
@@ -29,15 +26,11 @@ func (s *Store) RevokeSession(ctx context.Context, userID, ref string) error {
 	return ErrUnknownSession
 }
 
-// RevokeUser ends every session of userID ("log out everywhere", a
-// password change, a disabled account) and returns how many live sessions
-// it ended. It also refuses every Login of userID whose credentials were
-// checked before this call (see CheckedAt), including logins in
-// flight at this moment, for the next 5 minutes. It costs three round
-// trips. When it returns nil, no session of userID authenticated before
-// the call is left; on an error wrapping ErrStoreUnavailable the count is
-// of the sessions it did end and the others are still listed: call it
-// again. It sets no cookie: call Logout(c) after it for the caller's own.
+// RevokeUser ends every session of userID and returns how many live sessions
+// it ended; it also refuses, for 5 minutes, every Login whose credentials
+// were checked before it (see CheckedAt). It costs three round trips and sets
+// no cookie. On an error wrapping ErrStoreUnavailable the sessions it did not
+// end are still listed: call it again.
 func (s *Store) RevokeUser(ctx context.Context, userID string) (int, error) {
 	return s.revoke(ctx, userID, "")
 }

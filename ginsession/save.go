@@ -10,17 +10,13 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Save writes the session to Redis. It implements gorilla/sessions' Store;
-// applications call session.Save(). It writes only what changed: the fields
-// that were set or changed and the deletion of the ones removed, together
-// with the TTL, in one atomic round trip. A new session with no values is
-// never written and sets no cookie; an existing anonymous session that
-// becomes empty is deleted and its cookie expired; a logged-in session
-// that is emptied is written (its login stays); an unchanged session is
-// not rewritten. A new
-// session (or one whose cookie named no live record) gets a new ID. A
-// negative MaxAge in the session's options destroys it: the Redis key is
-// deleted and the cookie expired with the same Path and Domain.
+// Save writes the session to Redis (gorilla/sessions' Store; applications
+// call session.Save()). It writes only the fields that changed, with the TTL,
+// atomically and only if the session still exists, in one round trip; a new
+// session gets a new ID, and one with no values is not written. An emptied
+// anonymous session, or a negative MaxAge, destroys the session and expires
+// its cookie. It returns ErrSessionGone when another request destroyed the
+// session, ErrTooLarge, ErrEncode, or the load's error.
 func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *gsessions.Session) error {
 	st := s.stateOf(r.Context(), sess)
 	if st == nil {

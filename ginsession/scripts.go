@@ -1,16 +1,11 @@
 package ginsession
 
-// loadScript reads a session and, if it is live, refreshes its last-seen
-// time (_a, in ms after the creation time _c) and its TTL in the same round
-// trip. The timeouts (ARGV[2] and [3], or [5] and [6] for a remembered
-// session, whose _r is "1") are checked here too, with the application's clock, so
-// a stale TTL never keeps a session alive: an expired session is deleted.
-// The refresh is written at most once per refreshEvery: a busy session does
-// not write on every read, and may end up to that much before its idle
-// timeout, never after.
-//
-// The reply is the hash's fields and values followed by a status: "1" live,
-// "2" expired and deleted. A missing session replies an empty array.
+// loadScript reads a session (KEYS[1]) and checks its timeouts at ARGV[1]
+// (idle and absolute ARGV[2] and [3], or [5] and [6] for a remembered one):
+// an expired session is deleted; a live one gets its last activity and TTL
+// refreshed when ARGV[4] ms have passed. The reply is the hash's fields and
+// values and a status, "1" live or "2" expired; a missing session replies an
+// empty array.
 var loadScript = newScript(`
 local v = redis.call('HGETALL', KEYS[1])
 if #v == 0 then return v end
@@ -64,22 +59,14 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1
 `)
 
-// indexScript adds a new session to its user's index (KEYS[1]) unless the
-// user's revocation mark is after the login's credential check, and,
-// when the index then holds more sessions than the user's cap, returns
-// every other entry, oldest first, as member and score pairs, without
-// removing any: the index counts entries, and some of them may name
-// sessions that idled out, so Login checks which are live before it ends
-// any (see enforceLimit). Below the cap it returns an empty array; a
-// refused login gets the one-element array {markMember}. It first prunes
-// the entries whose absolute deadline has passed, and extends the index's
-// TTL to the new session's lifetime when that is longer. ARGV: the current
-// time in seconds, the new entry's score (its absolute deadline in
-// seconds) and member, the TTL in ms, the cap (negative: none), the member
-// of the pre-login session that this login replaces, or "", and the time
-// of the credential check in Unix µs. The new and the replaced entries are
-// never returned and the replaced one does not count. Entries with equal
-// scores are ordered by member, which is random.
+// indexScript adds a login's session to its user's index (KEYS[1]), or, when
+// the user's revocation mark is after the credential check, refuses it and
+// returns {markMember}. Beyond the cap it returns the user's other entries,
+// oldest first, with scores, removing none; else an empty array. It prunes
+// entries past their deadline and keeps the index at least as long as the new
+// session. ARGV: now (s), the new entry's score (its deadline, s) and member,
+// the TTL (ms), the cap (negative: none), the replaced pre-login entry or "",
+// the check time (µs).
 var indexScript = newScript(`
 local mark = redis.call('ZSCORE', KEYS[1], 'revoked')
 if mark and tonumber(ARGV[7]) < tonumber(mark) then return {'revoked'} end

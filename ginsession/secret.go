@@ -21,16 +21,12 @@ const (
 // secretHelp says how to make a good secret; every secret error ends with it.
 const secretHelp = "generate one with: openssl rand -base64 48"
 
-// CheckSecret returns an error unless secret is long enough and does not
-// look obviously non-random: it wraps ErrNoSecret when secret is empty,
-// ErrShortSecret when it is shorter than MinSecretLen, and ErrWeakSecret
-// when it is whitespace only, has fewer than minSecretDistinct distinct
-// bytes, or is a block of at most 16 bytes repeated (one byte repeated
-// included). These checks catch placeholders and typos, not every weak
-// secret: a secret must come from a random generator such as
-// openssl rand -base64 48. NewStore checks every secret with it; call it
-// to check a secret earlier, when the configuration is read. The error
-// never contains the secret.
+// CheckSecret returns an error wrapping ErrNoSecret for an empty secret,
+// ErrShortSecret for one shorter than MinSecretLen, and ErrWeakSecret for one
+// that is obviously not random (whitespace only, too few distinct bytes, a
+// short block repeated). It catches placeholders and typos, not every weak
+// secret. NewStore checks every secret with it. The error never contains the
+// secret.
 func CheckSecret(secret []byte) error {
 	return secretError(secret, "it")
 }

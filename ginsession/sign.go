@@ -53,17 +53,9 @@ func (m *macState) sum(parts ...string) [sha256.Size]byte {
 	return m.out
 }
 
-// cookieValue returns the value of the session cookie called name in r's
-// Cookie headers, as net/http's r.Cookie finds it: a name matches only
-// exactly, after trimming ASCII space and tab (never Unicode spaces, so
-// "\u2000__Host-id" is another cookie, which net/http skips as an invalid
-// name); cookies with an invalid name or value are skipped; surrounding
-// double quotes are dropped. Of several cookies with the name, the first
-// valid one in header order wins. Browsers send the one with the longer
-// Path first and, for equal paths, the older one first (RFC 6265, section
-// 5.4), so the first is the most specific and oldest: a cookie planted
-// later for the same Path comes after the real one. verify then checks the
-// value's exact form.
+// cookieValue returns the value of the cookie called name in r, as r.Cookie
+// finds it: an exact name, the first valid one in header order (the most
+// specific and oldest, RFC 6265 5.4). verify then checks its form.
 func cookieValue(r *http.Request, name string) (string, bool) {
 	c, err := r.Cookie(name)
 	if err != nil {

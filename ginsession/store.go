@@ -90,12 +90,10 @@ func NewStore(rdb redis.UniversalClient, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// Get returns the session called name for r, loading it from Redis at most
-// once per request. It implements gorilla/sessions' Store. When Redis fails
-// the session is empty and the error wraps ErrStoreUnavailable; such a
-// session is never saved and never counts as logged in. Every Get of the
-// request also returns the load's other errors: ErrDecode for a stored
-// value that does not decode, an ErrConfig error for an unusable name.
+// Get returns the session called name for r, loaded at most once per request
+// (gorilla/sessions' Store). Every Get of the request returns the load's
+// error: one wrapping ErrStoreUnavailable (the session is then empty and
+// never saved), ErrDecode, or an ErrConfig error for an unusable name.
 func (s *Store) Get(r *http.Request, name string) (*gsessions.Session, error) {
 	if sess, st := loaded(r.Context(), s, name); sess != nil {
 		if st.loadErr != nil {
@@ -107,13 +105,10 @@ func (s *Store) Get(r *http.Request, name string) (*gsessions.Session, error) {
 }
 
 // New loads the session called name from the request's cookie, or starts a
-// new one. It implements gorilla/sessions' Store; applications call Get (or
-// sessions.Default) instead. A missing, forged, tampered, malformed or
-// oversized cookie starts a new session without any Redis command, and an
-// ID that has no live record is never adopted: the first write gets a new ID.
-// Reading a live session refreshes its idle timeout in the same round trip
-// when a refresh is due (at most once per min(1 s, IdleTimeout/60)); see
-// the package documentation for what a read costs.
+// new one (gorilla/sessions' Store; applications call Get or
+// sessions.Default). A missing or invalid cookie costs no Redis command; a
+// valid one costs one round trip, which also slides the expiry. An ID without
+// a live record is never adopted.
 func (s *Store) New(r *http.Request, name string) (*gsessions.Session, error) {
 	sess := gsessions.NewSession(s, name)
 	st := &state{name: name, opts: s.defaults()}
