@@ -27,13 +27,14 @@ const (
 	keyInfo = "sessionshield/fingerprint/v1"
 	// keyLen is the size of a derived fingerprint key.
 	keyLen = 32
-	// minSecretLen is the minimum size of a secret passed to New.
-	minSecretLen = 32
 	// macPrefix starts every MAC input; a new format gets a new prefix.
 	macPrefix = "v1\x00"
 	// allFields is the presence bitmap with every defined field set.
 	allFields = 1<<numFields - 1
 )
+
+// MinSecretLen is the shortest secret New accepts, in bytes.
+const MinSecretLen = 32
 
 // Binder computes and checks fingerprints with keys derived from secrets.
 // A Binder is safe for concurrent use; create one with New.
@@ -52,19 +53,11 @@ type scratch struct {
 	sum  [sha256.Size]byte
 }
 
-// New derives one fingerprint key per secret with HKDF-SHA256 (info
-// "sessionshield/fingerprint/v1", no salt, 32-byte key) and returns a Binder
-// that applies cfg.
-//
-// The secrets are newest first: the first is used for new fingerprints, and
-// all are accepted when checking, so a secret can be rotated by prepending
-// the new one and dropping the old one once the fingerprints it keyed have
-// expired or been made again with Rekey. Secrets are not retained; only
-// the derived keys are.
-//
-// New returns an error, prefixed "fingerprint: ", when there are no secrets,
-// a secret is shorter than 32 bytes, or cfg has an invalid Action. Errors
-// never contain secret bytes.
+// New returns a Binder that applies cfg, with one key per secret derived with
+// HKDF-SHA256, newest first: the first keys new fingerprints, all check them.
+// It returns an error, prefixed "fingerprint: ", when there are no secrets,
+// one is shorter than MinSecretLen, or cfg has an invalid Action; the error
+// never contains secret bytes.
 func New(secrets [][]byte, cfg Config) (*Binder, error) {
 	if len(secrets) == 0 {
 		return nil, errors.New("fingerprint: no secrets")
@@ -79,8 +72,8 @@ func New(secrets [][]byte, cfg Config) (*Binder, error) {
 		actions: actions,
 	}
 	for i, s := range secrets {
-		if len(s) < minSecretLen {
-			return nil, fmt.Errorf("fingerprint: secret %d is %d bytes, need at least %d", i, len(s), minSecretLen)
+		if len(s) < MinSecretLen {
+			return nil, fmt.Errorf("fingerprint: secret %d is %d bytes, need at least %d", i, len(s), MinSecretLen)
 		}
 		k, err := hkdf.Key(sha256.New, s, nil, keyInfo, keyLen)
 		if err != nil {
@@ -95,20 +88,11 @@ func New(secrets [][]byte, cfg Config) (*Binder, error) {
 	return b, nil
 }
 
-// Compute returns the compact binary fingerprint of r to be stored
-// server-side, next to the session; it must never be put in a cookie.
-//
-// clientIP is the already-resolved client address: with a proxy in front of
-// the application, pass a value that only trusts X-Forwarded-For from
-// configured proxies (in Gin, c.ClientIP() after SetTrustedProxies, or
-// c.RemoteIP()). A port, as in http.Request.RemoteAddr, is accepted and
-// ignored. clientIP is only used when IPPrefix is not ActionOff; an unparsable or
-// empty clientIP binds nothing for that field. Likewise Accept-Language is
-// bound only when r carries a non-empty one. The User-Agent is always bound
-// unless it is ActionOff, an absent one as empty.
-//
-// The result is 3 bytes plus 8 per bound field: 19 bytes for User-Agent and
-// Accept-Language. Compute returns nil if b was not created by New.
+// Compute returns the fingerprint of r to store server-side, next to the
+// session, never in a cookie: 3 bytes plus 8 per bound field. clientIP is the
+// resolved client address (a port is ignored), used only when IPPrefix is on;
+// resolve it with trusted-proxy configuration. A field with no value in r is
+// not bound. Compute returns nil if b was not made by New.
 func (b *Binder) Compute(r *http.Request, clientIP string) []byte {
 	if b == nil || len(b.keys) == 0 {
 		return nil
@@ -119,14 +103,10 @@ func (b *Binder) Compute(r *http.Request, clientIP string) []byte {
 	return b.encode(s, b.canonicalize(s, r, clientIP, allFields))
 }
 
-// Rekey returns stored made again with the newest key, so that it still
-// checks once the key that made it is dropped, or nil when Check finds
-// stored malformed or r a hard mismatch. It binds the fields stored binds,
-// less those now ActionOff, and no other (a field turned on after the
-// login stays unchecked, as Config promises): the hard ones with their
-// unchanged values, each soft one with r's value, which may differ from
-// the login's, or not at all when r has none. It costs a Check and a MAC
-// per bound field.
+// Rekey returns stored made again with the newest key, binding the fields
+// stored binds (less those now ActionOff): the hard ones with their values,
+// the soft ones with r's. It returns nil when Check finds stored malformed or
+// r a hard mismatch. It costs a Check and a MAC per field.
 func (b *Binder) Rekey(stored []byte, r *http.Request, clientIP string) []byte {
 	if !b.Check(stored, r, clientIP).OK() {
 		return nil
@@ -174,7 +154,7 @@ func (b *Binder) canonicalize(s *scratch, r *http.Request, clientIP string, want
 			continue
 		}
 		msg := append(s.msgs[f][:0], macPrefix...)
-		msg = append(msg, fieldNames[f]...)
+		msg = append(msg, macLabels[f]...)
 		msg = append(msg, 0)
 		ok := true
 		switch f {
@@ -215,17 +195,12 @@ func (b *Binder) mac(s *scratch, k int, f Field) []byte {
 	return m.Sum(s.sum[:0])[:macLen]
 }
 
-// Check compares r with a stored fingerprint made by Compute. clientIP is
-// resolved as for Compute.
-//
-// Fields that are absent from stored (Accept-Language not sent at login, IP
-// binding enabled after login) or ActionOff in the current config are not checked.
-// A field that was bound at login but is missing now (no Accept-Language, an
-// unparsable clientIP) is a mismatch. Mismatches are split by the configured
-// action into Result.Hard and Result.Soft. A stored value that cannot be
-// parsed, or whose key ID matches none of the Binder's keys (its secret was
-// rotated out), gives a Malformed Result. Result.OldKey reports that a key
-// other than the newest checked it. Check never panics on any input.
+// Check compares r with a stored fingerprint made by Compute and splits the
+// mismatched fields into Result.Hard and Result.Soft by their action. Fields
+// not bound at login, or now ActionOff, are not checked; a bound field
+// missing from r is a mismatch. A stored value that does not parse, or whose
+// key is not among the Binder's, gives a Malformed Result. Check never
+// panics.
 func (b *Binder) Check(stored []byte, r *http.Request, clientIP string) Result {
 	if b == nil || len(b.keys) == 0 || !wellFormed(stored) {
 		return Result{Malformed: true}
@@ -280,9 +255,9 @@ func (b *Binder) Check(stored []byte, r *http.Request, clientIP string) Result {
 			continue
 		}
 		switch b.actions[f] {
-		case ActionDestroy:
+		case ActionHard:
 			res.Hard = append(res.Hard, f)
-		case ActionLog:
+		case ActionSoft:
 			res.Soft = append(res.Soft, f)
 		}
 	}
@@ -301,9 +276,9 @@ func wellFormed(stored []byte) bool {
 // Result lists the mismatched fields, split by the action configured for
 // them. The zero Result is a match.
 type Result struct {
-	// Hard lists mismatches of ActionDestroy fields, in Field order.
+	// Hard lists mismatches of ActionHard fields, in Field order.
 	Hard []Field
-	// Soft lists mismatches of ActionLog fields, in Field order.
+	// Soft lists mismatches of ActionSoft fields, in Field order.
 	Soft []Field
 	// Malformed reports that the stored fingerprint could not be parsed or
 	// that no key matched its key ID. Treat it like a hard mismatch.

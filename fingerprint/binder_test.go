@@ -1,6 +1,7 @@
 package fingerprint
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"strings"
 	"sync"
@@ -108,7 +109,7 @@ func TestAcceptLanguageBinding(t *testing.T) {
 		{name: "absent at login is not checked", login: "", now: "ja"},
 		{name: "absent both times", login: "", now: ""},
 		{name: "wildcard bound", login: "*", now: "fr", wantSoft: []Field{AcceptLanguage}},
-		{name: "Destroy makes it hard", cfg: Config{AcceptLanguage: ActionDestroy}, login: "en", now: "ja", wantHard: []Field{AcceptLanguage}},
+		{name: "ActionHard makes it hard", cfg: Config{AcceptLanguage: ActionHard}, login: "en", now: "ja", wantHard: []Field{AcceptLanguage}},
 		{name: "Off is not checked", cfg: Config{AcceptLanguage: ActionOff}, login: "en", now: "ja"},
 	}
 	for _, tc := range tests {
@@ -126,7 +127,7 @@ func TestAcceptLanguageBinding(t *testing.T) {
 
 func TestOtherHeadersIgnored(t *testing.T) {
 	ua := uaByName(t, userAgents(t), "chrome131-macos")
-	b := newBinder(t, Config{IPPrefix: ActionDestroy})
+	b := newBinder(t, Config{IPPrefix: ActionHard})
 	login := newRequest(ua, "en-US,en;q=0.9")
 	login.Header.Set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
 	login.Header.Set("Accept-Encoding", "gzip, deflate, br, zstd")
@@ -157,21 +158,21 @@ func TestClientIPBinding(t *testing.T) {
 		wantSoft  []Field
 	}{
 		{name: "off by default", login: "10.0.1.5", now: "192.0.2.1"},
-		{name: "same address", cfg: Config{IPPrefix: ActionDestroy}, login: "10.0.1.5", now: "10.0.1.5", wantBound: true},
-		{name: "same IPv4 /24 kept", cfg: Config{IPPrefix: ActionDestroy}, login: "127.0.0.1", now: "127.0.0.2", wantBound: true},
-		{name: "different IPv4 /24 caught", cfg: Config{IPPrefix: ActionDestroy}, login: "10.0.1.5", now: "10.0.2.5", wantBound: true, wantHard: []Field{IPPrefix}},
-		{name: "log mode is soft", cfg: Config{IPPrefix: ActionLog}, login: "10.0.1.5", now: "10.0.2.5", wantBound: true, wantSoft: []Field{IPPrefix}},
-		{name: "same IPv6 /64 kept", cfg: Config{IPPrefix: ActionDestroy}, login: "2001:db8:1:2::1", now: "2001:db8:1:2:aaaa:bbbb:cccc:dddd", wantBound: true},
-		{name: "different IPv6 /64 caught", cfg: Config{IPPrefix: ActionDestroy}, login: "2001:db8:1:2::1", now: "2001:db8:1:3::1", wantBound: true, wantHard: []Field{IPPrefix}},
-		{name: "IPv4-mapped IPv6 is IPv4", cfg: Config{IPPrefix: ActionDestroy}, login: "::ffff:198.51.100.7", now: "198.51.100.200", wantBound: true},
-		{name: "IPv4 to IPv6 caught", cfg: Config{IPPrefix: ActionDestroy}, login: "198.51.100.7", now: "2001:db8::1", wantBound: true, wantHard: []Field{IPPrefix}},
-		{name: "port ignored", cfg: Config{IPPrefix: ActionDestroy}, login: "192.0.2.1:50000", now: "192.0.2.9", wantBound: true},
-		{name: "bracketed IPv6 with port", cfg: Config{IPPrefix: ActionDestroy}, login: "[2001:db8::1]:443", now: "2001:db8::2", wantBound: true},
-		{name: "zone ignored", cfg: Config{IPPrefix: ActionDestroy}, login: "fe80::1%eth0", now: "fe80::2", wantBound: true},
-		{name: "empty at login binds nothing", cfg: Config{IPPrefix: ActionDestroy}, login: "", now: "10.0.2.5"},
-		{name: "unparsable at login binds nothing", cfg: Config{IPPrefix: ActionDestroy}, login: "not-an-ip", now: "10.0.2.5"},
-		{name: "unparsable later is a mismatch", cfg: Config{IPPrefix: ActionDestroy}, login: "10.0.1.5", now: "garbage", wantBound: true, wantHard: []Field{IPPrefix}},
-		{name: "empty later is a mismatch", cfg: Config{IPPrefix: ActionDestroy}, login: "10.0.1.5", now: "", wantBound: true, wantHard: []Field{IPPrefix}},
+		{name: "same address", cfg: Config{IPPrefix: ActionHard}, login: "10.0.1.5", now: "10.0.1.5", wantBound: true},
+		{name: "same IPv4 /24 kept", cfg: Config{IPPrefix: ActionHard}, login: "127.0.0.1", now: "127.0.0.2", wantBound: true},
+		{name: "different IPv4 /24 caught", cfg: Config{IPPrefix: ActionHard}, login: "10.0.1.5", now: "10.0.2.5", wantBound: true, wantHard: []Field{IPPrefix}},
+		{name: "ActionSoft makes it soft", cfg: Config{IPPrefix: ActionSoft}, login: "10.0.1.5", now: "10.0.2.5", wantBound: true, wantSoft: []Field{IPPrefix}},
+		{name: "same IPv6 /64 kept", cfg: Config{IPPrefix: ActionHard}, login: "2001:db8:1:2::1", now: "2001:db8:1:2:aaaa:bbbb:cccc:dddd", wantBound: true},
+		{name: "different IPv6 /64 caught", cfg: Config{IPPrefix: ActionHard}, login: "2001:db8:1:2::1", now: "2001:db8:1:3::1", wantBound: true, wantHard: []Field{IPPrefix}},
+		{name: "IPv4-mapped IPv6 is IPv4", cfg: Config{IPPrefix: ActionHard}, login: "::ffff:198.51.100.7", now: "198.51.100.200", wantBound: true},
+		{name: "IPv4 to IPv6 caught", cfg: Config{IPPrefix: ActionHard}, login: "198.51.100.7", now: "2001:db8::1", wantBound: true, wantHard: []Field{IPPrefix}},
+		{name: "port ignored", cfg: Config{IPPrefix: ActionHard}, login: "192.0.2.1:50000", now: "192.0.2.9", wantBound: true},
+		{name: "bracketed IPv6 with port", cfg: Config{IPPrefix: ActionHard}, login: "[2001:db8::1]:443", now: "2001:db8::2", wantBound: true},
+		{name: "zone ignored", cfg: Config{IPPrefix: ActionHard}, login: "fe80::1%eth0", now: "fe80::2", wantBound: true},
+		{name: "empty at login binds nothing", cfg: Config{IPPrefix: ActionHard}, login: "", now: "10.0.2.5"},
+		{name: "unparsable at login binds nothing", cfg: Config{IPPrefix: ActionHard}, login: "not-an-ip", now: "10.0.2.5"},
+		{name: "unparsable later is a mismatch", cfg: Config{IPPrefix: ActionHard}, login: "10.0.1.5", now: "garbage", wantBound: true, wantHard: []Field{IPPrefix}},
+		{name: "empty later is a mismatch", cfg: Config{IPPrefix: ActionHard}, login: "10.0.1.5", now: "", wantBound: true, wantHard: []Field{IPPrefix}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -192,14 +193,14 @@ func TestFieldEnabledAfterLogin(t *testing.T) {
 	before := newBinder(t, Config{})
 	stored := before.Compute(newRequest(ua, ""), "10.0.1.5")
 
-	after := newBinder(t, Config{IPPrefix: ActionDestroy})
+	after := newBinder(t, Config{IPPrefix: ActionHard})
 	res := after.Check(stored, newRequest(ua, "ja"), "192.0.2.1")
 	assert.Equal(t, Result{}, res, "fields not bound at login are not checked")
 }
 
 func TestFieldTurnedOffAfterLogin(t *testing.T) {
 	uas := userAgents(t)
-	before := newBinder(t, Config{IPPrefix: ActionDestroy})
+	before := newBinder(t, Config{IPPrefix: ActionHard})
 	stored := before.Compute(newRequest(uaByName(t, uas, "chrome131-windows"), "en"), "10.0.1.5")
 
 	after := newBinder(t, Config{UserAgent: ActionOff, AcceptLanguage: ActionOff})
@@ -209,13 +210,13 @@ func TestFieldTurnedOffAfterLogin(t *testing.T) {
 
 func TestMultipleMismatches(t *testing.T) {
 	uas := userAgents(t)
-	b := newBinder(t, Config{IPPrefix: ActionLog})
+	b := newBinder(t, Config{IPPrefix: ActionSoft})
 	stored := b.Compute(newRequest(uaByName(t, uas, "chrome131-windows"), "en-US"), "10.0.1.5")
 	res := b.Check(stored, newRequest(uaByName(t, uas, "python-requests2.32"), "ja"), "10.9.9.9")
 	assert.False(t, res.OK())
 	assert.Equal(t, []Field{UserAgent}, res.Hard)
 	assert.Equal(t, []Field{AcceptLanguage, IPPrefix}, res.Soft)
-	assert.Equal(t, []string{"user-agent", "accept-language", "client-ip"}, res.Fields())
+	assert.Equal(t, []string{"user-agent", "accept-language", "ip-prefix"}, res.Fields())
 }
 
 func TestComputeFormat(t *testing.T) {
@@ -229,8 +230,8 @@ func TestComputeFormat(t *testing.T) {
 	}{
 		{name: "UA only", wantLen: 11, wantMap: 0b001},
 		{name: "UA and Accept-Language", lang: "en", wantLen: 19, wantMap: 0b011},
-		{name: "all fields", cfg: Config{IPPrefix: ActionLog}, lang: "en", ip: "10.0.0.1", wantLen: 27, wantMap: 0b111},
-		{name: "IP bound, no Accept-Language", cfg: Config{IPPrefix: ActionDestroy}, ip: "10.0.0.1", wantLen: 19, wantMap: 0b101},
+		{name: "all fields", cfg: Config{IPPrefix: ActionSoft}, lang: "en", ip: "10.0.0.1", wantLen: 27, wantMap: 0b111},
+		{name: "IP bound, no Accept-Language", cfg: Config{IPPrefix: ActionHard}, ip: "10.0.0.1", wantLen: 19, wantMap: 0b101},
 		{name: "everything off", cfg: Config{UserAgent: ActionOff, AcceptLanguage: ActionOff}, lang: "en", ip: "10.0.0.1", wantLen: 3, wantMap: 0},
 	}
 	for _, tc := range tests {
@@ -322,8 +323,8 @@ func TestKeyRotation(t *testing.T) {
 func TestRekeyBindsTheSameFields(t *testing.T) {
 	ua := uaByName(t, userAgents(t), "firefox133-linux")
 	stored := newBinder(t, Config{}, secret1).Compute(newRequest(ua, "en"), "198.51.100.7")
-	rotated := newBinder(t, Config{IPPrefix: ActionDestroy}, secret2, secret1)
-	dropped := newBinder(t, Config{IPPrefix: ActionDestroy}, secret2)
+	rotated := newBinder(t, Config{IPPrefix: ActionHard}, secret2, secret1)
+	dropped := newBinder(t, Config{IPPrefix: ActionHard}, secret2)
 	require.Equal(t, Result{OldKey: true}, rotated.Check(stored, newRequest(ua, "en"), "198.51.100.7"))
 
 	again := rotated.Rekey(stored, newRequest(ua, "en"), "198.51.100.7")
@@ -357,7 +358,7 @@ func TestRekeyWhateverTheSoftFields(t *testing.T) {
 	ua := uaByName(t, userAgents(t), "firefox133-linux")
 	type req struct{ ua, lang, ip string }
 	const ipA, ipSame24, ipB = "198.51.100.7", "198.51.100.200", "203.0.113.9"
-	softIP, hardIP := Config{IPPrefix: ActionLog}, Config{IPPrefix: ActionDestroy}
+	softIP, hardIP := Config{IPPrefix: ActionSoft}, Config{IPPrefix: ActionHard}
 	tests := []struct {
 		name  string
 		cfg   Config
@@ -411,7 +412,7 @@ func TestKeyIDCollision(t *testing.T) {
 
 func TestMalformedStored(t *testing.T) {
 	ua := uaByName(t, userAgents(t), "chrome131-windows")
-	b := newBinder(t, Config{IPPrefix: ActionDestroy})
+	b := newBinder(t, Config{IPPrefix: ActionHard})
 	r := newRequest(ua, "en")
 	good := b.Compute(r, "10.0.0.1")
 	require.Len(t, good, 27)
@@ -477,15 +478,15 @@ func TestNew(t *testing.T) {
 	}{
 		{name: "one secret", secrets: [][]byte{long(32)}},
 		{name: "rotation", secrets: [][]byte{long(64), long(32)}},
-		{name: "every action", secrets: [][]byte{long(32)}, cfg: Config{UserAgent: ActionLog, AcceptLanguage: ActionDestroy, IPPrefix: ActionOff}},
+		{name: "every action", secrets: [][]byte{long(32)}, cfg: Config{UserAgent: ActionSoft, AcceptLanguage: ActionHard, IPPrefix: ActionOff}},
 		{name: "nil secrets", secrets: nil, wantErr: "fingerprint: no secrets"},
 		{name: "empty secrets", secrets: [][]byte{}, wantErr: "fingerprint: no secrets"},
 		{name: "nil secret", secrets: [][]byte{nil}, wantErr: "fingerprint: secret 0 is 0 bytes"},
 		{name: "31-byte secret", secrets: [][]byte{long(31)}, wantErr: "fingerprint: secret 0 is 31 bytes, need at least 32"},
 		{name: "short old secret", secrets: [][]byte{long(32), []byte("0123456789abcdef")}, wantErr: "fingerprint: secret 1 is 16 bytes"},
-		{name: "invalid UserAgent action", secrets: [][]byte{long(32)}, cfg: Config{UserAgent: ActionDestroy + 1}, wantErr: "fingerprint: invalid action 4 for field user-agent"},
+		{name: "invalid UserAgent action", secrets: [][]byte{long(32)}, cfg: Config{UserAgent: ActionHard + 1}, wantErr: "fingerprint: invalid action 4 for field user-agent"},
 		{name: "invalid AcceptLanguage action", secrets: [][]byte{long(32)}, cfg: Config{AcceptLanguage: 200}, wantErr: "fingerprint: invalid action 200 for field accept-language"},
-		{name: "invalid ClientIP action", secrets: [][]byte{long(32)}, cfg: Config{IPPrefix: 9}, wantErr: "fingerprint: invalid action 9 for field client-ip"},
+		{name: "invalid IPPrefix action", secrets: [][]byte{long(32)}, cfg: Config{IPPrefix: 9}, wantErr: "fingerprint: invalid action 9 for field ip-prefix"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -523,8 +524,8 @@ func TestDerivedKeys(t *testing.T) {
 
 func TestDefaultActions(t *testing.T) {
 	b := newBinder(t, Config{})
-	assert.Equal(t, ActionDestroy, b.actions[UserAgent])
-	assert.Equal(t, ActionLog, b.actions[AcceptLanguage])
+	assert.Equal(t, ActionHard, b.actions[UserAgent])
+	assert.Equal(t, ActionSoft, b.actions[AcceptLanguage])
 	assert.Equal(t, ActionOff, b.actions[IPPrefix])
 }
 
@@ -536,13 +537,13 @@ func TestStrings(t *testing.T) {
 	}{
 		{"UserAgent", UserAgent.String(), "user-agent"},
 		{"AcceptLanguage", AcceptLanguage.String(), "accept-language"},
-		{"ClientIP", IPPrefix.String(), "client-ip"},
+		{"IPPrefix", IPPrefix.String(), "ip-prefix"},
 		{"zero Field", Field(0).String(), "Field(0)"},
 		{"unknown Field", Field(7).String(), "Field(7)"},
 		{"Default", ActionDefault.String(), "default"},
 		{"Off", ActionOff.String(), "off"},
-		{"Log", ActionLog.String(), "log"},
-		{"Destroy", ActionDestroy.String(), "destroy"},
+		{"Soft", ActionSoft.String(), "soft"},
+		{"Hard", ActionHard.String(), "hard"},
 		{"unknown Action", Action(42).String(), "Action(42)"},
 	}
 	for _, tc := range tests {
@@ -562,7 +563,7 @@ func TestResult(t *testing.T) {
 		{name: "zero", res: Result{}, wantOK: true},
 		{name: "soft only", res: Result{Soft: []Field{AcceptLanguage}}, wantOK: true, wantFields: []string{"accept-language"}},
 		{name: "hard", res: Result{Hard: []Field{UserAgent}}, wantOK: false, wantFields: []string{"user-agent"}},
-		{name: "field order", res: Result{Hard: []Field{IPPrefix}, Soft: []Field{AcceptLanguage}}, wantOK: false, wantFields: []string{"accept-language", "client-ip"}},
+		{name: "field order", res: Result{Hard: []Field{IPPrefix}, Soft: []Field{AcceptLanguage}}, wantOK: false, wantFields: []string{"accept-language", "ip-prefix"}},
 		{name: "malformed", res: Result{Malformed: true}, wantOK: false},
 	}
 	for _, tc := range tests {
@@ -575,7 +576,7 @@ func TestResult(t *testing.T) {
 
 func TestFieldsNeverContainRawValues(t *testing.T) {
 	uas := userAgents(t)
-	b := newBinder(t, Config{IPPrefix: ActionLog})
+	b := newBinder(t, Config{IPPrefix: ActionSoft})
 	login := newRequest(uaByName(t, uas, "chrome131-windows"), "en-US,en;q=0.9")
 	now := newRequest(uaByName(t, uas, "firefox133-linux"), "ja-JP")
 	stored := b.Compute(login, "10.0.1.5")
@@ -587,13 +588,13 @@ func TestFieldsNeverContainRawValues(t *testing.T) {
 		assert.NotContains(t, joined, raw)
 	}
 	for _, n := range names {
-		assert.Contains(t, []string{"user-agent", "accept-language", "client-ip"}, n)
+		assert.Contains(t, []string{"user-agent", "accept-language", "ip-prefix"}, n)
 	}
 }
 
 func TestConcurrentUse(t *testing.T) {
-	b := newBinder(t, Config{IPPrefix: ActionLog}, secret2, secret1)
-	old := newBinder(t, Config{IPPrefix: ActionLog}, secret1)
+	b := newBinder(t, Config{IPPrefix: ActionSoft}, secret2, secret1)
+	old := newBinder(t, Config{IPPrefix: ActionSoft}, secret1)
 	rows := loadUserAgents(t)
 	var wg sync.WaitGroup
 	for i := range 8 {
@@ -612,4 +613,23 @@ func TestConcurrentUse(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestMACLabelsNeverChange pins the MAC input of each field: fingerprints
+// stored before IPPrefix was renamed ("client-ip" to "ip-prefix" in logs)
+// must still check.
+func TestMACLabelsNeverChange(t *testing.T) {
+	b := newBinder(t, Config{AcceptLanguage: ActionHard, IPPrefix: ActionHard})
+	r := newRequest("curl/8.5.0", "en-US")
+	stored := b.Compute(r, "10.0.1.5")
+	require.Len(t, stored, headerLen+3*macLen)
+	want := func(input string) []byte {
+		m := hmac.New(sha256.New, b.keys[0])
+		m.Write([]byte(input))
+		return m.Sum(nil)[:macLen]
+	}
+	assert.Equal(t, want("v1\x00user-agent\x00curl/#"), stored[headerLen:headerLen+macLen])
+	assert.Equal(t, want("v1\x00accept-language\x00en"), stored[headerLen+macLen:headerLen+2*macLen])
+	assert.Equal(t, want("v1\x00client-ip\x0010.0.1.0/24"), stored[headerLen+2*macLen:])
+	assert.Equal(t, "ip-prefix", IPPrefix.String())
 }

@@ -21,12 +21,19 @@ const numFields = 3
 var fieldNames = [numFields + 1]string{
 	UserAgent:      "user-agent",
 	AcceptLanguage: "accept-language",
+	IPPrefix:       "ip-prefix",
+}
+
+// macLabels name the fields in the MAC input. They never change: stored
+// fingerprints were computed with them (IPPrefix's is its first name).
+var macLabels = [numFields + 1]string{
+	UserAgent:      "user-agent",
+	AcceptLanguage: "accept-language",
 	IPPrefix:       "client-ip",
 }
 
-// String returns the field's name as used in logs and in the MAC input:
-// "user-agent", "accept-language" or "client-ip" (IPPrefix keeps the name
-// it had as ClientIP, since stored fingerprints were computed with it).
+// String returns the field's name in logs and Result.Fields: "user-agent",
+// "accept-language" or "ip-prefix".
 func (f Field) String() string {
 	if f.valid() {
 		return fieldNames[f]
@@ -46,18 +53,18 @@ type Action uint8
 const (
 	ActionDefault Action = iota // the field's default action
 	ActionOff                   // the field is not bound
-	ActionLog                   // soft: a mismatch is reported, the session survives
-	ActionDestroy               // hard: a mismatch ends the session
+	ActionSoft                  // a mismatch is reported, the session survives
+	ActionHard                  // a mismatch ends the session
 )
 
 var actionNames = [...]string{
 	ActionDefault: "default",
 	ActionOff:     "off",
-	ActionLog:     "log",
-	ActionDestroy: "destroy",
+	ActionSoft:    "soft",
+	ActionHard:    "hard",
 }
 
-// String returns the action's name: "default", "off", "log" or "destroy".
+// String returns the action's name: "default", "off", "soft" or "hard".
 func (a Action) String() string {
 	if int(a) < len(actionNames) {
 		return actionNames[a]
@@ -66,16 +73,16 @@ func (a Action) String() string {
 }
 
 // Config chooses the action per field. The zero Config is the safe default:
-// UserAgent ActionDestroy, AcceptLanguage ActionLog, IPPrefix ActionOff.
+// UserAgent ActionHard, AcceptLanguage ActionSoft, IPPrefix ActionOff.
 //
 // Turning a field on after sessions were created does not affect those
 // sessions: a field that was not bound at login is never checked. Turning a
 // field ActionOff stops checking it at once.
 type Config struct {
-	// UserAgent is the action for a User-Agent mismatch. Default: ActionDestroy.
+	// UserAgent is the action for a User-Agent mismatch. Default: ActionHard.
 	UserAgent Action
 	// AcceptLanguage is the action for an Accept-Language mismatch.
-	// Default: ActionLog.
+	// Default: ActionSoft.
 	AcceptLanguage Action
 	// IPPrefix is the action for a mismatch of the client address's prefix
 	// (its /24 for IPv4, its /64 for IPv6). Enable it only
@@ -85,8 +92,8 @@ type Config struct {
 }
 
 var defaultActions = [numFields + 1]Action{
-	UserAgent:      ActionDestroy,
-	AcceptLanguage: ActionLog,
+	UserAgent:      ActionHard,
+	AcceptLanguage: ActionSoft,
 	IPPrefix:       ActionOff,
 }
 
@@ -100,7 +107,7 @@ func (c Config) resolve() ([numFields + 1]Action, error) {
 		switch a {
 		case ActionDefault:
 			out[f] = defaultActions[f]
-		case ActionOff, ActionLog, ActionDestroy:
+		case ActionOff, ActionSoft, ActionHard:
 			out[f] = a
 		default:
 			return out, fmt.Errorf("fingerprint: invalid action %d for field %s", uint8(a), Field(f))

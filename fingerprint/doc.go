@@ -8,9 +8,8 @@
 // and the session should be destroyed. Soft mismatches are reported so that
 // they can be logged, or the session marked as needing re-authentication.
 //
-// The package depends on the standard library only (and, for Device, on
-// this module's internal/device) and works with any net/http based
-// framework. It is safe for concurrent use.
+// The package depends on the standard library only and works with any
+// net/http based framework. It is safe for concurrent use.
 //
 // # What it protects against
 //

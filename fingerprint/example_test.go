@@ -55,7 +55,7 @@ func ExampleBinder_Check() {
 func ExampleNew_clientIP() {
 	// IP binding is off by default; enable it only when clientIP comes from
 	// trusted-proxy-aware resolution.
-	b, err := fingerprint.New([][]byte{secret}, fingerprint.Config{IPPrefix: fingerprint.ActionDestroy})
+	b, err := fingerprint.New([][]byte{secret}, fingerprint.Config{IPPrefix: fingerprint.ActionHard})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func ExampleNew_clientIP() {
 	fmt.Println("other network:", res.OK(), res.Fields())
 	// Output:
 	// same /24: true
-	// other network: false [client-ip]
+	// other network: false [ip-prefix]
 }
 
 func ExampleNew_rotation() {
@@ -102,29 +102,7 @@ func ExampleNew_errors() {
 	// Output:
 	// fingerprint: no secrets
 	// fingerprint: secret 0 is 9 bytes, need at least 32
-	// fingerprint: invalid action 7 for field client-ip
-}
-
-func ExampleDevice() {
-	for _, ua := range []string{
-		chrome131,
-		firefox,
-		"Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
-		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0",
-		"Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36",
-		"curl/8.5.0",
-		"",
-	} {
-		fmt.Println(fingerprint.Device(ua))
-	}
-	// Output:
-	// Chrome on Windows
-	// Firefox on Linux
-	// Safari on iPhone
-	// Edge on Windows
-	// Chrome on Android
-	// curl
-	// Unknown device
+	// fingerprint: invalid action 7 for field ip-prefix
 }
 
 func ExampleResult_Fields() {

@@ -16,7 +16,7 @@ const userAgentsFile = "../testdata/useragents/useragents.tsv"
 // userAgent is one row of the User-Agent fixture file.
 type userAgent struct {
 	name   string // stable row name, such as "chrome131-windows"
-	device string // expected Device result
+	device string // what a sessions list shows (internal/device)
 	ua     string // the real User-Agent string
 }
 

@@ -182,7 +182,7 @@ func TestAcceptLanguageIsSoftByDefault(t *testing.T) {
 	require.Len(t, ev, 1)
 	assert.Equal(t, []string{"accept-language"}, ev[0].Fields)
 
-	hard := newHarness(t, func(c *Config) { c.Fingerprint.AcceptLanguage = fingerprint.ActionDestroy })
+	hard := newHarness(t, func(c *Config) { c.Fingerprint.AcceptLanguage = fingerprint.ActionHard })
 	c = hard.client(chromeWin)
 	c.headers["Accept-Language"] = "en"
 	require.Equal(t, http.StatusOK, c.do("POST", "/login?user=frank").status)
@@ -421,7 +421,7 @@ func dialFrom(local string) *http.Client {
 }
 
 func TestIPBinding(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.Fingerprint.IPPrefix = fingerprint.ActionDestroy })
+	h := newHarness(t, func(c *Config) { c.Fingerprint.IPPrefix = fingerprint.ActionHard })
 	c := h.login(chromeWin, "omar") // from 127.0.0.1
 	c.headers["X-Forwarded-For"] = "203.0.113.7"
 	assert.Equal(t, http.StatusOK, c.do("GET", "/api/profile").status, "a spoofed X-Forwarded-For from an untrusted peer is ignored")
@@ -439,7 +439,7 @@ func TestIPBinding(t *testing.T) {
 	assert.Equal(t, ipBody, r.body, "an IP and a UA mismatch are the same bytes (no oracle)")
 	ev := h.eventsOf(EventFingerprintMismatch)
 	require.Len(t, ev, 2)
-	assert.Equal(t, []string{"client-ip"}, ev[0].Fields)
+	assert.Equal(t, []string{"ip-prefix"}, ev[0].Fields)
 }
 
 func TestEventsNeverLeakSecrets(t *testing.T) {

@@ -30,33 +30,18 @@ const (
 	// number of sessions.
 	NoSessionLimit = -1
 	// MinSecretLen is the shortest secret NewStore accepts, in bytes.
-	MinSecretLen = 32
+	MinSecretLen = fingerprint.MinSecretLen
 )
 
 // Config configures a Store. The zero Config with Secrets set is the
 // hardened default: no other field has to be set to be safe.
 type Config struct {
-	// Secrets sign session cookies and key the fingerprints, newest
-	// first: the first signs, every one verifies. Each must be at least 32
-	// random bytes (openssl rand -base64 48), from a secret store, never
-	// generated at startup; NewStore refuses one that is obviously not
-	// random (see CheckSecret). Required.
-	//
-	// Key rotation: put the new secret first on every instance. A
-	// logged-in session's next request through RequireAuth or Authenticate
-	// re-signs its cookie and stores its fingerprint again with the new
-	// key, whatever its soft fields say: the new fingerprint binds the
-	// fields the login bound, the hard ones with their unchanged values and
-	// each soft one with that request's value (no longer at all when the
-	// request has none). Save re-signs the cookie of a session it writes.
-	// A session still live IdleTimeout later has made a request since;
-	// when the application reads logged-in sessions only behind
-	// RequireAuth or Authenticate, every one of them is then on the new
-	// secret (unless Redis failed each of its re-keys), and the old secret
-	// can be dropped. A logged-in session used only on other routes ends
-	// when it is (401 on its next guarded request), and an anonymous
-	// session that was only read, never saved, is lost. AbsoluteTimeout
-	// after the rotation no session from before it is left at all.
+	// Secrets sign session cookies and key the fingerprints, newest first: the
+	// first signs, every one verifies. Each must be at least MinSecretLen random
+	// bytes (openssl rand -base64 48) from a secret store; NewStore refuses one
+	// that is obviously not random (see CheckSecret). Required. To rotate, put
+	// the new secret first; drop the old one IdleTimeout later (docs/design.md,
+	// "Key rotation").
 	Secrets [][]byte
 
 	// KeyPrefix is put in front of every Redis key the store writes.
@@ -118,8 +103,7 @@ type Config struct {
 	// a Domain, a __Secure- name with Insecure), instead of failing at the
 	// first request, and store.Options panics when it would. The store
 	// serves any name whether or not this is set, and logs once at Warn when
-	// sessions are asked for under a name other than this one. Default: ""
-	// (use Store.CheckCookieName to check a name at startup).
+	// sessions are asked for under a name other than this one. Default: "".
 	CookieName string
 
 	// MaxSessionBytes caps the encoded size of a session's values (each
@@ -128,19 +112,11 @@ type Config struct {
 	// NewStore refuses a negative value. Default (0): 4096.
 	MaxSessionBytes int
 
-	// MaxSessionsPerUser caps the live sessions a user may have: a Login
-	// that would leave the user with more ends the oldest ones, by login
-	// time (to the second; the order of sessions that began within the
-	// same second is arbitrary), never the session it creates. Each ended
-	// session is reported as EventRevoked with Reason "session-limit" and
-	// gets 401 on its next request. Only live sessions count: when the
-	// user's index holds more entries than the cap, Login checks which
-	// sessions still exist and prunes the entries of those that ended
-	// without leaving it (idled out, never logged out), so such entries
-	// never cost a live session. An entry of a login of the last 10
-	// seconds counts even when its session is not found yet (on a Cluster
-	// its write may still be on its way). NoSessionLimit removes the cap;
-	// other negative values are refused. Default (0):
+	// MaxSessionsPerUser caps the live sessions a user may have: a Login beyond
+	// it ends the user's oldest sessions by login time (never the one it
+	// creates), each reported as EventRevoked with Reason "session-limit".
+	// Sessions that ended without leaving the index do not count. NoSessionLimit
+	// removes the cap; other negative values are refused. Default (0):
 	// DefaultMaxSessionsPerUser, 10.
 	MaxSessionsPerUser int
 

@@ -2,6 +2,7 @@ package ginsession
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -99,7 +100,7 @@ func optionCases() []optionCase {
 
 		{row: "Cookie name|Config", name: "checked by NewStore", run: testCookieNameInConfig},
 		{row: "Cookie name|store.Options", name: "panics when it breaks the name", run: testStoreOptionsBreakingTheName},
-		{row: "Cookie name|Store.CheckCookieName", name: "checks any name", run: testCheckCookieName},
+		{row: "Cookie name|sessions.Sessions", name: "an unchecked name fails at its first request", run: testUncheckedCookieName},
 	}
 }
 
@@ -254,13 +255,17 @@ func testStoreOptionsBreakingTheName(t *testing.T) {
 	assert.NotPanics(t, func() { h.store.Options(sessions.Options{SameSite: http.SameSiteLaxMode, MaxAge: 3600}) })
 }
 
-func testCheckCookieName(t *testing.T) {
+func testUncheckedCookieName(t *testing.T) {
+	get := func(s *Store, name string) error {
+		_, err := s.Get(httptest.NewRequest("GET", "/", nil), name)
+		return err
+	}
 	h := newHarness(t, nil) // Insecure
-	assert.ErrorIs(t, h.store.CheckCookieName("__Host-id"), ErrConfig)
-	assert.ErrorIs(t, h.store.CheckCookieName("__Secure-id"), ErrConfig)
-	assert.NoError(t, h.store.CheckCookieName("id"))
+	assert.ErrorIs(t, get(h.store, "__Host-id"), ErrConfig)
+	assert.ErrorIs(t, get(h.store, "__Secure-id"), ErrConfig)
+	assert.NoError(t, get(h.store, "id"))
 	secure := newHarness(t, func(c *Config) { c.Insecure = false })
-	assert.NoError(t, secure.store.CheckCookieName("__Host-id"))
+	assert.NoError(t, get(secure.store, "__Host-id"))
 	secure.store.Options(sessions.Options{Domain: "example.test"}) // no Config.CookieName: allowed
-	assert.ErrorIs(t, secure.store.CheckCookieName("__Host-id"), ErrConfig, "checks the current options")
+	assert.ErrorIs(t, get(secure.store, "__Host-id"), ErrConfig, "checks the current options")
 }

@@ -41,27 +41,13 @@
 // # A request
 //
 // A request's cookie is verified before anything touches Redis: a missing,
-// forged, tampered, malformed or oversized cookie is simply no session, at
-// no Redis command. A valid one costs one Redis round trip: a Lua script
-// reads the session hash, checks the timeouts and slides the expiry. The
-// expiry slides at most once per min(IdleTimeout/60, 1s), so a read that
-// comes sooner than that after the last activity write this Store saw is a
-// plain HGETALL instead, with the timeouts checked in Go. A read costs two
-// round trips when that plain read finds something the script must act on (a
-// slide due, an expired or malformed session to delete) and the script runs
-// after it, or when Redis answers NOSCRIPT (its script cache was emptied: a
-// restart, SCRIPT FLUSH) and the script's source is sent again. A
-// ClusterClient that reads from replicas always uses the script. RequireAuth
-// then checks the user and the browser fingerprint in memory; destroying a
-// session it refuses (fingerprint mismatch) costs the destroy's round trips
-// on top: the DEL and then, for a logged-in session, the removal of its
-// index entry. During a key rotation, the first guarded read of a session
-// whose fingerprint an older secret keyed costs one more, once, to store
-// it again with the newest key. TestGuardedReadRoundTrips measures each
-// case, TestRotationFinishesForReadOnlyUsers the re-key. Save writes
-// only the fields that changed, atomically and only if the session still
-// exists, so two concurrent requests that set different keys both survive
-// and a save never recreates a session another request destroyed.
+// forged, tampered, malformed or oversized cookie is no session, at no
+// Redis command. A valid one costs one round trip, which checks the
+// timeouts and slides the expiry. RequireAuth then checks the user and the
+// fingerprint in memory. Save writes only the fields that changed,
+// atomically and only if the session still exists. docs/design.md
+// describes the read path, the refresh memo, the revocation marks and
+// tombstones, and what each operation costs.
 //
 // # At rest
 //

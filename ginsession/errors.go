@@ -10,20 +10,19 @@ import (
 // from Redis also wrap the Redis error. No error ever contains a session ID,
 // a cookie value or a raw request header.
 var (
-	// ErrConfig is wrapped by every configuration error: ErrNoClient,
-	// ErrNoSecret, ErrShortSecret, ErrWeakSecret, the other errors of
-	// NewStore and those of the cookie-name checks: CheckCookieName's and,
-	// for a name the settings make unusable, those of Get, Save, Login and
-	// Logout and what RequireAuth, Authenticate and store.Options panic with.
+	// ErrConfig is wrapped by every configuration error: those of NewStore
+	// and, for a cookie name the settings make unusable, those of Get,
+	// Save, Login and Logout and the panics of RequireAuth, Authenticate
+	// and store.Options.
 	ErrConfig = errors.New("ginsession: invalid configuration")
 	// ErrNoClient is returned by NewStore when the Redis client is nil.
 	ErrNoClient = fmt.Errorf("%w: a Redis client is required", ErrConfig)
 	// ErrNoSecret is returned by NewStore when Config.Secrets is empty or
 	// holds an empty secret, and by CheckSecret for an empty secret.
-	ErrNoSecret = fmt.Errorf("%w: Config.Secrets is required: set at least one secret of 32 bytes or more, newest first", ErrConfig)
+	ErrNoSecret = fmt.Errorf("%w: Config.Secrets is required: set at least one secret of %d bytes or more, newest first", ErrConfig, MinSecretLen)
 	// ErrShortSecret is returned by NewStore and CheckSecret when a secret
-	// is shorter than 32 bytes.
-	ErrShortSecret = fmt.Errorf("%w: each secret in Config.Secrets must be at least 32 bytes", ErrConfig)
+	// is shorter than MinSecretLen.
+	ErrShortSecret = fmt.Errorf("%w: each secret in Config.Secrets must be at least %d bytes", ErrConfig, MinSecretLen)
 	// ErrWeakSecret is returned by NewStore and CheckSecret when a secret is
 	// obviously not random: whitespace only, too few distinct bytes, or a
 	// short block repeated.
@@ -66,9 +65,9 @@ var (
 	// unusable cookie name (see RequireAuth).
 	ErrNoSessionMiddleware = errors.New("ginsession: the route needs r.Use(sessions.Sessions(name, store)) with a *ginsession.Store before it")
 	// ErrInvalidUserID is returned by Login for an empty or oversized user ID.
-	ErrInvalidUserID = errors.New("ginsession: user ID must be 1 to 256 bytes")
+	ErrInvalidUserID = fmt.Errorf("ginsession: user ID must be 1 to %d bytes", maxUserIDLen)
 	// ErrUnknownSession is returned by RevokeSession when the user's index
-	// does not list the reference: it names no session of that user that
+	// does not list the ref: it names no session of that user that
 	// is still listed (see RevokeSession).
 	ErrUnknownSession = errors.New("ginsession: no such session for this user")
 	// ErrStaleLogin is returned by Login when the user's sessions were

@@ -48,20 +48,16 @@ const (
 	EventInvalidCookie EventType = "invalid_cookie"
 )
 
-// Event is one security event. Its fields other than Request never hold a
-// session ID, a cookie value, a password or a raw request header: Session
-// is the session's opaque reference (the same one UserSessions and
-// Session.ID show). Request is the whole request, headers (Cookie
-// included) and all: the Logger never logs it, and an OnEvent hook should
-// read only what it needs from it (the client's address, its User-Agent)
-// and never log or keep it.
+// Event is one security event. No field but Request holds a session ID, a
+// cookie value, a password or a raw header. Request is never logged; an
+// OnEvent hook reads what it needs from it and never logs or keeps it.
 type Event struct {
-	Type    EventType
-	UserID  string   // the user, when known
-	Session string   // the session's reference, when known
-	Fields  []string // mismatched fingerprint fields
-	Reason  string   // why a session ended (logout, idle, absolute, fingerprint, revoked, session-limit, save)
-	Err     error    // the store error, for EventStoreError
+	Type   EventType
+	UserID string   // the user, when known
+	Ref    string   // the session's ref (see SessionInfo.Ref), when known
+	Fields []string // mismatched fingerprint fields
+	Reason string   // why a session ended (logout, idle, absolute, fingerprint, revoked, session-limit, save)
+	Err    error    // the store error, for EventStoreError
 	// Request is the request behind an invalid cookie or a fingerprint
 	// mismatch (hard or soft), for OnEvent hooks that count per client;
 	// nil for the other events. It is never logged: its headers hold the
@@ -83,8 +79,8 @@ func (s *Store) emit(ctx context.Context, e Event) {
 	if e.UserID != "" {
 		attrs = append(attrs, slog.String("user", e.UserID))
 	}
-	if e.Session != "" {
-		attrs = append(attrs, slog.String("session", e.Session))
+	if e.Ref != "" {
+		attrs = append(attrs, slog.String("ref", e.Ref))
 	}
 	if len(e.Fields) > 0 {
 		attrs = append(attrs, slog.Any("fields", e.Fields))

@@ -2,9 +2,12 @@ package ginsession
 
 import (
 	"bufio"
+	"math"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -54,9 +57,9 @@ func FuzzVerifyCookie(f *testing.F) {
 
 // FuzzDecodeValue feeds arbitrary stored fields to the value decoder: a
 // corrupt or hostile Redis value is an error, never a panic, and whatever
-// decodes encodes again.
+// decodes encodes again and decodes back to the same value.
 func FuzzDecodeValue(f *testing.F) {
-	for _, v := range []any{"s", 42, int64(-1), 3.5, true, []byte{1, 2}, nil} {
+	for _, v := range []any{"s", 42, int64(-1), 3.5, true, []byte{1, 2}, nil, time.Date(2025, 1, 2, 3, 4, 5, 6, time.FixedZone("X", 3600)), []any{"flash"}} {
 		e, err := encodeValue(v)
 		if err != nil {
 			f.Fatal(err)
@@ -70,8 +73,20 @@ func FuzzDecodeValue(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if _, err := encodeValue(v); err != nil {
+		e, err := encodeValue(v)
+		if err != nil {
 			t.Fatalf("decoded %T does not encode again: %v", v, err)
+		}
+		back, err := decodeValue(e)
+		if err != nil {
+			t.Fatalf("re-encoded %T does not decode: %v", v, err)
+		}
+		if f, ok := v.(float64); ok && math.IsNaN(f) {
+			if g, ok := back.(float64); !ok || !math.IsNaN(g) {
+				t.Fatalf("NaN came back as %#v", back)
+			}
+		} else if !reflect.DeepEqual(v, back) {
+			t.Fatalf("round trip changed the value: %#v became %#v", v, back)
 		}
 		_, _ = decodeKey(stored)
 	})

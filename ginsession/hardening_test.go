@@ -31,7 +31,7 @@ func TestLoginDropsAnotherUsersValues(t *testing.T) {
 }
 
 func TestIPBindingIgnoresForwardingHeadersByDefault(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.Fingerprint.IPPrefix = fingerprint.ActionDestroy })
+	h := newHarness(t, func(c *Config) { c.Fingerprint.IPPrefix = fingerprint.ActionHard })
 	r := gin.New() // Gin's defaults: every proxy trusted, X-Forwarded-For believed
 	r.Use(sessions.Sessions(cookieName, h.store))
 	r.POST("/login", func(c *gin.Context) { require.NoError(t, Login(c, "una")) })
@@ -46,13 +46,13 @@ func TestIPBindingIgnoresForwardingHeadersByDefault(t *testing.T) {
 	thief.http = dialFrom("127.0.1.2")
 	thief.headers["X-Forwarded-For"] = "127.0.0.1" // claims the victim's address
 	assert.Equal(t, http.StatusUnauthorized, thief.do("GET", "/p").status)
-	assert.Equal(t, []string{"client-ip"}, h.eventsOf(EventFingerprintMismatch)[0].Fields)
+	assert.Equal(t, []string{"ip-prefix"}, h.eventsOf(EventFingerprintMismatch)[0].Fields)
 }
 
 func TestConfigClientIPBehindAProxy(t *testing.T) {
 	var asked int
 	h := newHarness(t, func(c *Config) {
-		c.Fingerprint.IPPrefix = fingerprint.ActionDestroy
+		c.Fingerprint.IPPrefix = fingerprint.ActionHard
 		c.ClientIP = func(c *gin.Context) string { asked++; return c.ClientIP() }
 	})
 	require.NoError(t, h.engine.SetTrustedProxies([]string{"127.0.0.1"})) // the proxy

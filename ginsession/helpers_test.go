@@ -349,3 +349,9 @@ func (h *harness) concurrentSets(cookie string, n int, value string) {
 		require.Equal(h.t, "s"+value, all[fmt.Sprintf("k%d", i)], "key %d", i)
 	}
 }
+
+// atRestName returns the at-rest name of the session with ID id.
+func atRestName(id string) string {
+	name := atRest(id)
+	return string(name[:])
+}

@@ -1,14 +1,11 @@
 package ginsession
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	gsessions "github.com/gorilla/sessions"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionshield/sessionshield/internal/device"
@@ -25,14 +22,11 @@ type loginOptions struct {
 	remember  bool
 }
 
-// CheckedAt tells Login when the application began checking the
-// credentials: take time.Now() before reading the password hash. Login
-// then refuses, with ErrStaleLogin, credentials checked before a
-// RevokeUser or RevokeOthers of the user, or more than 5 minutes earlier,
-// so that a login in flight while the password changes never outlives the
-// change. Without it, Login counts the credentials as checked when Login
-// is called. The instances of an application must share a clock (NTP):
-// the check is a comparison of their times.
+// CheckedAt tells Login when the application began checking the credentials
+// (take time.Now() before reading the password hash). Login then returns
+// ErrStaleLogin for credentials checked before a RevokeUser or RevokeOthers
+// of the user, or more than 5 minutes earlier. The instances must share a
+// clock (NTP).
 func CheckedAt(t time.Time) LoginOption {
 	return func(o *loginOptions) { o.checkedAt = t }
 }
@@ -46,18 +40,16 @@ func Remember() LoginOption {
 	return func(o *loginOptions) { o.remember = true }
 }
 
-// Login starts an authenticated session for userID, after the application
-// has checked the credentials. It issues a new session ID and destroys the
-// pre-login session, so an ID planted before login (fixation) is worthless
-// after it; the values of an anonymous pre-login session, or of the same
-// user's, carry over. It stores the user, the login time and the
-// browser's fingerprint, lists the session in the user's index and sets
-// the cookie, in one pipelined round trip; beyond Config.MaxSessionsPerUser
-// it then ends the user's oldest sessions (see docs/lifecycle.md for every
-// round trip). It returns ErrStaleLogin when a revocation came after the
-// credential check (see CheckedAt), and an error wrapping
-// ErrStoreUnavailable when Redis failed: then no one is logged in, no
-// cookie is set, and the pre-login session may be gone.
+// Login starts an authenticated session for userID once the application has
+// checked the credentials: a new session ID (the pre-login session is
+// destroyed, its values carried over unless they were another user's), the
+// user, the login time and the fingerprint stored, the user's index updated
+// and the cookie set, in one pipelined round trip. Beyond
+// Config.MaxSessionsPerUser it then ends the user's oldest sessions. It
+// returns ErrStaleLogin when the user's sessions were revoked after the
+// credential check (see CheckedAt), ErrInvalidUserID, ErrTooLarge or
+// ErrEncode, and an error wrapping ErrStoreUnavailable when Redis failed:
+// then no one is logged in and no cookie is set.
 func Login(c *gin.Context, userID string, opts ...LoginOption) error {
 	if userID == "" || len(userID) > maxUserIDLen {
 		return ErrInvalidUserID
@@ -145,10 +137,10 @@ func Login(c *gin.Context, userID string, opts ...LoginOption) error {
 		s.emit(ctx, Event{Type: EventStaleLogin, UserID: userID})
 		return ErrStaleLogin
 	}
-	s.adopt(c.Writer, sess, st, o, f, fields, now)
-	s.warnPlainHTTP(c.Request, c, o.Secure)
+	s.adopt(sess, st, f, fields, now)
+	s.sendCookie(c.Writer, c.Request, c, st, o, now)
 	c.Set(userIDKey, userID)
-	s.emit(ctx, Event{Type: EventLogin, UserID: userID, Session: s.ref(st.atRest)})
+	s.emit(ctx, Event{Type: EventLogin, UserID: userID, Ref: s.ref(st.atRest)})
 	if len(others) > 1 {
 		if err := s.enforceLimit(ctx, userID, others); err != nil {
 			// The new session exists; the ones not ended are still listed,
@@ -159,18 +151,11 @@ func Login(c *gin.Context, userID string, opts ...LoginOption) error {
 	return nil
 }
 
-// Logout ends the current session: it deletes it in Redis, then removes
-// it from the user's index (only once the DEL has succeeded), and expires
-// the cookie with the same attributes. Without a session it only expires
-// the cookie. It sends no Clear-Site-Data header: "cookies" would clear
-// every cookie of the registrable domain (other subdomains' and, on an IP
-// address, other ports'), and Chromium ignores every Set-Cookie of a
-// response that carries it, so a login in the same response would be lost.
-// When Redis cannot be reached it returns an error wrapping
-// ErrStoreUnavailable and leaves the cookie alone, so the user can try
-// again (the session would otherwise live on in Redis with no way to end
-// it from this browser): answer 503. The session is then still listed in
-// the user's index, so RevokeUser ends it too.
+// Logout ends the current session: its key is deleted, then its index entry,
+// and its cookie is expired; without a session it only expires the cookie.
+// When Redis fails it returns an error wrapping ErrStoreUnavailable and
+// leaves the cookie, so the user can try again: answer 503. It sends no
+// Clear-Site-Data (see docs/security.md).
 func Logout(c *gin.Context) error {
 	s, sess, st, err := current(c)
 	if err != nil {
@@ -189,31 +174,4 @@ func Logout(c *gin.Context) error {
 		s.emit(c.Request.Context(), e)
 	}
 	return nil
-}
-
-// destroy is the one way a session loaded in this request ends: its key
-// is deleted and then its index entry removed (endKeys), its cookie is
-// expired with the same Path and Domain (when it had a record or the
-// request carried its cookie), and its state and values are reset. It
-// returns e with the session's user and reference filled in, for the
-// caller to report. When Redis fails it changes nothing, reports a store
-// error and returns it. It costs two round trips for a logged-in session,
-// one for an anonymous one, none for a session without a record.
-func (s *Store) destroy(ctx context.Context, w http.ResponseWriter, sess *gsessions.Session, st *state, e Event) (Event, error) {
-	e.UserID = st.user
-	if st.exists {
-		e.Session = s.ref(st.atRest)
-		if _, err := s.endKeys(ctx, st.user, []string{st.atRest}, nil); err != nil {
-			s.emit(ctx, Event{Type: EventStoreError, Err: err})
-			return e, err
-		}
-	}
-	if st.exists || st.hadCookie {
-		setCookie(w, expiredCookie(st.name, s.sessionOptions(sess.Options)))
-	}
-	st.exists, st.user, st.fields, st.id = false, "", nil, ""
-	resetValues(sess, st)
-	sess.ID = ""
-	sess.IsNew = true
-	return e, nil
 }

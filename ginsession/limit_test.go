@@ -23,7 +23,7 @@ func (h *harness) limitEvents() []string {
 	var refs []string
 	for _, e := range h.eventsOf(EventRevoked) {
 		if e.Reason == "session-limit" {
-			refs = append(refs, e.Session)
+			refs = append(refs, e.Ref)
 		}
 	}
 	return refs
@@ -168,10 +168,10 @@ func TestSessionLimitNeverEndsTheNewSession(t *testing.T) {
 }
 
 // TestSessionLimitDefaultsToTen checks the default: the eleventh login
-// ends the first session, and Store.MaxSessionsPerUser reports 10.
+// ends the first session.
 func TestSessionLimitDefaultsToTen(t *testing.T) {
 	h := newHarness(t, nil)
-	require.Equal(t, 10, h.store.MaxSessionsPerUser())
+	require.Equal(t, 10, h.store.cfg.MaxSessionsPerUser)
 	clients := h.loginsOneSecondApart("max", 10)
 	assert.Len(t, h.indexMembers("max"), 10)
 	assert.Empty(t, h.limitEvents())
@@ -188,7 +188,7 @@ func TestSessionLimitDefaultsToTen(t *testing.T) {
 // TestNoSessionLimit checks that NoSessionLimit removes the cap.
 func TestNoSessionLimit(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.MaxSessionsPerUser = NoSessionLimit })
-	require.Equal(t, NoSessionLimit, h.store.MaxSessionsPerUser())
+	require.Equal(t, NoSessionLimit, h.store.cfg.MaxSessionsPerUser)
 	clients := h.loginsOneSecondApart("uma", 15)
 	for i, c := range clients {
 		assert.Equal(t, http.StatusOK, h.status(c), "session %d", i)
@@ -205,7 +205,7 @@ func TestMaxSessionsPerUserConfig(t *testing.T) {
 	}{{0, 10}, {1, 1}, {500, 500}, {NoSessionLimit, NoSessionLimit}} {
 		s, err := NewStore(rdb, Config{Secrets: [][]byte{[]byte(testSecret)}, MaxSessionsPerUser: tc.in})
 		require.NoError(t, err, tc.in)
-		assert.Equal(t, tc.want, s.MaxSessionsPerUser(), tc.in)
+		assert.Equal(t, tc.want, s.cfg.MaxSessionsPerUser, tc.in)
 	}
 	for _, bad := range []int{-2, -10} {
 		_, err := NewStore(rdb, Config{Secrets: [][]byte{[]byte(testSecret)}, MaxSessionsPerUser: bad})

@@ -5,22 +5,11 @@ import (
 	"sync/atomic"
 )
 
-// refreshMemo remembers, for the sessions this Store read recently, when
-// their last activity (_a) was last written. A read of a session whose
-// activity was written less than refreshEvery ago has nothing to refresh:
-// loadScript would only read the hash and check the timeouts, which a plain
-// HGETALL and Go do without a Lua call. The memo never decides that a
-// session is live; it only lets a read skip a refresh that loadScript would
-// skip too.
-//
-// It takes 2 MiB per Store, allocated once, and no lock: 2^15 buckets of 8
-// words, each word the low 24 bits of a write's Unix ms and a 40-bit tag of
-// the session's at-rest name plus the rest of that time, so that another
-// session's entry, or one 2^24 ms older, matches one time in 2^40. A record
-// evicts the bucket's oldest write: the memo keeps every one of 8,000
-// sessions read within one refresh window, and more than 99% of 100,000. A
-// missing or evicted entry only means the next read runs loadScript, as
-// every read did before. The zero refreshMemo knows nothing.
+// refreshMemo remembers when the sessions a Store read recently last had
+// their activity written, so that a read with no refresh due can be a plain
+// HGETALL. It never decides that a session is live. It takes 2 MiB, allocated
+// once, and no lock; docs/design.md describes its layout. The zero
+// refreshMemo knows nothing.
 type refreshMemo struct {
 	ways *[memoBuckets * memoWays]atomic.Uint64 // bucket b is ways[b*memoWays:][:memoWays]: one 64-byte cache line
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
 	gsessions "github.com/gorilla/sessions"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionshield/sessionshield/fingerprint"
 )
@@ -97,41 +96,19 @@ func (s *Store) clientIP(c *gin.Context) string {
 	return c.RemoteIP()
 }
 
-// RequireAuth returns a middleware for route groups that lets a request
-// through only with a live, logged-in session whose fingerprint matches.
-// It costs no Redis command for a missing or forged cookie, and one round
-// trip for a live session, sliding expiry included, or two in the rare
-// cases the package documentation lists (see "A request"), a fingerprint
-// re-key during a key rotation among them; destroying a session it
-// refuses costs more. It answers, with Cache-Control: no-store and Vary:
-// Cookie on every response:
+// RequireAuth returns a middleware that lets a request through only with a
+// live, logged-in session whose fingerprint matches; UserID(c) then returns
+// the user. Otherwise it answers 401 {"error":"not logged in"},
+// {"error":"session invalid"} (a hard fingerprint mismatch: the session is
+// destroyed) or {"error":"session expired"}, or 503 {"error":"session store
+// unavailable"} when Redis fails, always with Cache-Control: no-store and
+// Vary: Cookie; a dead cookie is expired. It costs one round trip for a live
+// session (docs/design.md lists the others) and re-signs a cookie or
+// fingerprint an older secret made.
 //
-//   - 401 {"error":"not logged in"}: no session, or one without a user; a
-//     cookie that fails verification or names a session that is gone
-//     (revoked, logged out elsewhere, expired in Redis) is expired;
-//   - 401 {"error":"session invalid"}: a hard fingerprint field differs,
-//     or the stored fingerprint cannot be checked (malformed, or keyed
-//     with a secret dropped from Config.Secrets); the session is destroyed
-//     (key deleted, index updated, cookie expired);
-//   - 401 {"error":"session expired"}: the idle or absolute timeout passed;
-//     the session is destroyed;
-//   - 503 {"error":"session store unavailable"}: Redis failed or timed out;
-//     no cookie is set or expired, and nothing is treated as logged in.
-//
-// Otherwise UserID(c) returns the user and the next handler runs. Key
-// rotation finishes on guarded requests: when an older secret of
-// Config.Secrets verified the cookie, the response re-sends it signed with
-// the newest one, with the same attributes, and when an older secret keyed
-// the session's fingerprint, it is stored again with the newest key,
-// whatever the soft fields say (see Config.Secrets).
-//
-// RequireAuth panics, with an error that says what is wrong, when the
-// route is not behind sessions.Sessions(name, store) with a *Store
-// (ErrNoSessionMiddleware), when the store has no record of loading the
-// session (ErrNotLoaded), or when the store's settings make the cookie
-// name unusable (an error wrapping ErrConfig: a __Host- name with
-// Insecure, say); set Config.CookieName, or call Store.CheckCookieName, to
-// have such a name refused at startup instead.
+// It panics with ErrNoSessionMiddleware, ErrNotLoaded, or an ErrConfig error
+// for a cookie name the settings make unusable (set Config.CookieName to
+// catch that at startup).
 func RequireAuth() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		private(c.Writer.Header())
@@ -150,21 +127,10 @@ func RequireAuth() gin.HandlerFunc {
 	}
 }
 
-// Authenticate returns a middleware for routes outside RequireAuth, such
-// as public pages, that want to know who is logged in: it runs the same
-// checks as RequireAuth, with the same effects, and then always lets the
-// request through. With a live, logged-in session whose fingerprint
-// matches, UserID(c) returns the user; otherwise UserID(c) is "" and the
-// request goes on anonymously: a hard fingerprint mismatch destroys the
-// session (key deleted, index updated, cookie expired) and reports it, an
-// expired session, a session that is gone or a cookie that fails
-// verification has its cookie expired, and a Redis failure is reported
-// as a store error and never counts as logged in. It never answers 401 or
-// 503 itself, so a handler that needs a user must check UserID(c) (or sit
-// behind RequireAuth). It sets Cache-Control: no-store and Vary: Cookie,
-// since the response depends on the session, re-signs a cookie and
-// re-keys a fingerprint an older secret made, as RequireAuth does, and
-// panics in the same cases.
+// Authenticate returns a middleware for public routes that want to know who
+// is logged in: it runs RequireAuth's checks, with the same effects, and
+// always lets the request through, with UserID(c) "" unless the session
+// passed. It never answers 401 or 503 itself. It panics as RequireAuth does.
 func Authenticate() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		private(c.Writer.Header())
@@ -184,15 +150,9 @@ const (
 	verdictUnavailable                // Redis failed: nothing is logged in
 )
 
-// authenticate makes the checks RequireAuth and Authenticate share, with
-// their effects: it destroys a session that is past its timeouts or whose
-// hard fingerprint fields differ, expires the cookie of one the load found
-// expired or gone and a cookie that failed verification (never after a
-// Redis failure), reports soft mismatches, stores the fingerprint again with the
-// newest key and re-signs a cookie an older secret verified, and, when
-// the session passes, sets the user for UserID. It panics with current's
-// error (ErrNoSessionMiddleware, ErrNotLoaded) or, when the cookie name is
-// unusable with the store's settings, with the load's ErrConfig error.
+// authenticate runs RequireAuth's checks on c's session and returns their
+// verdict; it sets the user for UserID when the session passes. It panics as
+// RequireAuth does.
 func authenticate(c *gin.Context) verdict {
 	s, sess, st, err := current(c)
 	if err != nil {
@@ -205,20 +165,20 @@ func authenticate(c *gin.Context) verdict {
 	case st.loadErr != nil:
 		return verdictUnavailable
 	case st.expired:
-		setCookie(c.Writer, expiredCookie(st.name, s.sessionOptions(sess.Options)))
+		s.expireCookie(c.Writer, sess, st)
 		return verdictExpired
 	case !st.exists && st.hadCookie:
 		// A dead cookie: it failed verification, or its session is gone
 		// (revoked, logged out elsewhere, expired in Redis). Never after a
 		// Redis failure, which returned above: that session may be alive.
-		setCookie(c.Writer, expiredCookie(st.name, s.sessionOptions(sess.Options)))
+		s.expireCookie(c.Writer, sess, st)
 		return verdictNone
 	case !st.exists || st.user == "":
 		return verdictNone
 	}
 	now := s.now()
-	if idle, abs := s.timeouts(st.remember); now-st.lastSeen() >= idle || now-st.created >= abs {
-		e, _ := s.destroy(ctx, c.Writer, sess, st, Event{Type: EventExpired, Reason: s.expiryReason(st, now)})
+	if reason := s.expiredBy(st.remember, st.created, st.seenAfter, now); reason != "" {
+		e, _ := s.destroy(ctx, c.Writer, sess, st, Event{Type: EventExpired, Reason: reason})
 		s.emit(ctx, e) // even when the destroy failed (a store error too): the session is refused anyway
 		return verdictExpired
 	}
@@ -229,28 +189,22 @@ func authenticate(c *gin.Context) verdict {
 		return verdictInvalid
 	}
 	if len(res.Soft) > 0 {
-		s.emit(ctx, Event{Type: EventFingerprintSoft, UserID: st.user, Session: s.ref(st.atRest), Fields: res.Fields(), Request: c.Request})
+		s.emit(ctx, Event{Type: EventFingerprintSoft, UserID: st.user, Ref: s.ref(st.atRest), Fields: res.Fields(), Request: c.Request})
 	}
 	if res.OldKey {
 		s.rekeyFingerprint(ctx, c, st)
 	}
 	if st.resign {
-		s.resignCookie(c, sess, st)
+		s.sendCookie(c.Writer, c.Request, c, st, s.sessionOptions(sess.Options), now)
 	}
 	c.Set(userIDKey, st.user)
 	return verdictOK
 }
 
-// rekeyFingerprint replaces a session's stored fingerprint, which an older
-// secret's key checked and the request passed (soft mismatches or not),
-// with one computed with the newest key, so that the session still checks
-// once the old secret is dropped: one more round trip, once per session
-// and rotation. The new fingerprint binds the fields the old one bound and
-// no other (fingerprint.Binder.Rekey): the hard ones with the values the
-// request matched, the soft ones with the request's values, a soft one
-// the request lacks no longer. It only updates a session that still exists. A Redis failure is reported as a
-// store error and changes nothing: the request was already authenticated,
-// and the next guarded request tries again.
+// rekeyFingerprint stores st's fingerprint again with the newest key
+// (fingerprint.Binder.Rekey), binding the fields the old one bound: one round
+// trip, once per session and rotation. A Redis failure is reported as a store
+// error and changes nothing; the next guarded request tries again.
 func (s *Store) rekeyFingerprint(ctx context.Context, c *gin.Context, st *state) {
 	fp := s.fp.Rekey(st.fp, c.Request, s.clientIP(c))
 	if fp == nil {
@@ -258,32 +212,12 @@ func (s *Store) rekeyFingerprint(ctx context.Context, c *gin.Context, st *state)
 	}
 	now := s.now()
 	// The activity is written with the TTL, as Save does, so the two agree.
-	err := runScript(ctx, s.rdb, updateScript, redis.NewIntCmd, []string{st.key}, s.ttl(st.remember, st.created, now), 0, metaFP, fp, metaLastSeen, now-st.created).Err()
+	_, err := s.update(ctx, st, now, nil, []string{metaFP, string(fp)})
 	if err != nil {
 		s.emit(ctx, Event{Type: EventStoreError, Err: s.unavailable("re-keying a fingerprint", err)})
 		return
 	}
 	st.fp = fp
-}
-
-// resignCookie sets the cookie of a session that an older secret verified
-// again, signed with the newest secret and with the same attributes, so
-// that key rotation finishes for users who only read.
-func (s *Store) resignCookie(c *gin.Context, sess *gsessions.Session, st *state) {
-	o := s.sessionOptions(sess.Options)
-	setCookie(c.Writer, cookie(st.name, s.sign(st.name, st.id), o, s.maxAge(o, st, s.now())))
-	st.resign = false
-	s.warnPlainHTTP(c.Request, c, o.Secure)
-}
-
-// expiryReason says which timeout ended a session at now: "absolute" once
-// its absolute deadline has passed (or its creation time is missing),
-// "idle" otherwise.
-func (s *Store) expiryReason(st *state, now int64) string {
-	if _, abs := s.timeouts(st.remember); now-st.created >= abs {
-		return "absolute"
-	}
-	return "idle"
 }
 
 // RequireFreshAuth returns a middleware for sensitive routes, to be used

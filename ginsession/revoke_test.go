@@ -438,7 +438,7 @@ func TestRevokeSessionOfAnEndedSession(t *testing.T) {
 	require.NoError(t, h.store.RevokeSession(ctx, "cy", liveRef))
 	ev := h.eventsOf(EventRevoked)
 	require.Len(t, ev, 1, "a live session is reported once")
-	assert.Equal(t, liveRef, ev[0].Session)
+	assert.Equal(t, liveRef, ev[0].Ref)
 	assert.Equal(t, "revoked", ev[0].Reason)
 	assert.Empty(t, h.indexMembers("cy"))
 	assert.Equal(t, http.StatusUnauthorized, live.do("GET", "/api/profile").status)

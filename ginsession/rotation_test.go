@@ -93,7 +93,7 @@ func TestRotationDoesNotBindNewFields(t *testing.T) {
 	secretB := []byte("secret B, which replaces secret A, 32+ bytes")
 	st, err := NewStore(h.rdb, Config{
 		Secrets: [][]byte{secretB, []byte(testSecret)}, KeyPrefix: h.prefix, Insecure: true, Now: h.clock.Now, Logger: discardLogger,
-		Fingerprint: fingerprint.Config{IPPrefix: fingerprint.ActionDestroy},
+		Fingerprint: fingerprint.Config{IPPrefix: fingerprint.ActionHard},
 		ClientIP:    func(c *gin.Context) string { return c.GetHeader("X-Test-IP") },
 	})
 	require.NoError(t, err)

@@ -1,25 +1,11 @@
 package ginsession
 
-import (
-	"context"
-	"crypto/sha1"
-	"encoding/hex"
-	"errors"
-
-	"github.com/redis/go-redis/v9"
-)
-
-// loadScript reads a session and, if it is live, refreshes its last-seen
-// time (_a, in ms after the creation time _c) and its TTL in the same round
-// trip. The timeouts (ARGV[2] and [3], or [5] and [6] for a remembered
-// session, whose _r is "1") are checked here too, with the application's clock, so
-// a stale TTL never keeps a session alive: an expired session is deleted.
-// The refresh is written at most once per refreshEvery: a busy session does
-// not write on every read, and may end up to that much before its idle
-// timeout, never after.
-//
-// The reply is the hash's fields and values followed by a status: "1" live,
-// "2" expired and deleted. A missing session replies an empty array.
+// loadScript reads a session (KEYS[1]) and checks its timeouts at ARGV[1]
+// (idle and absolute ARGV[2] and [3], or [5] and [6] for a remembered one):
+// an expired session is deleted; a live one gets its last activity and TTL
+// refreshed when ARGV[4] ms have passed. The reply is the hash's fields and
+// values and a status, "1" live or "2" expired; a missing session replies an
+// empty array.
 var loadScript = newScript(`
 local v = redis.call('HGETALL', KEYS[1])
 if #v == 0 then return v end
@@ -73,188 +59,76 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1
 `)
 
-// refreshEvery returns how often, in ms, reads of a session write its last
-// activity and TTL: 1/60 of the idle timeout, at most one second.
-func refreshEvery(idleMS int64) int64 { return min(idleMS/60, 1000) }
+// indexScript adds a login's session to its user's index (KEYS[1]), or, when
+// the user's revocation mark is after the credential check, refuses it and
+// returns {markMember}. Beyond the cap it returns the user's other entries,
+// oldest first, with scores, removing none; else an empty array. It prunes
+// entries past their deadline and keeps the index at least as long as the new
+// session. ARGV: now (s), the new entry's score (its deadline, s) and member,
+// the TTL (ms), the cap (negative: none), the replaced pre-login entry or "",
+// the check time (µs).
+var indexScript = newScript(`
+local mark = redis.call('ZSCORE', KEYS[1], 'revoked')
+if mark and tonumber(ARGV[7]) < tonumber(mark) then return {'revoked'} end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
+local cap = tonumber(ARGV[5])
+if cap < 0 then return {} end
+local all = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+local excess = #all / 2 - cap
+for i = 1, #all, 2 do
+  if all[i] == ARGV[6] or all[i] == 'revoked' then excess = excess - 1 end
+end
+if excess <= 0 then return {} end
+local out = {}
+for i = 1, #all, 2 do
+  if all[i] ~= ARGV[3] and all[i] ~= ARGV[6] and all[i] ~= 'revoked' then
+    out[#out + 1] = all[i]
+    out[#out + 1] = all[i + 1]
+  end
+end
+return out
+`)
 
-// luaScript is a Lua script the store runs. runScript and
-// pipelineScripts are the one way to run one: by its SHA1 (EVALSHA), and
-// again with its source (EVAL, which caches it) when Redis answers
-// NOSCRIPT because its script cache was emptied (a restart, SCRIPT FLUSH,
-// a failover to a replica that never ran it).
-type luaScript struct {
-	src   string
-	sha   string
-	bySHA [2]any // "evalsha" and the SHA1, boxed once
-	bySrc [2]any // "eval" and the source, boxed once
-}
+// revokeScript raises the user's revocation mark (KEYS[1], the index) to
+// ARGV[2] (Unix µs), keeps the index at least ARGV[3] ms, prunes the
+// entries past their absolute deadline (ARGV[1], seconds) and returns the
+// index, with scores. Raising the mark and reading the index in one script
+// splits every Login in two: one whose index entry came first is in the
+// list, and one that comes after finds the mark.
+var revokeScript = newScript(`
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local cur = redis.call('ZSCORE', KEYS[1], 'revoked')
+if not cur or tonumber(cur) < tonumber(ARGV[2]) then redis.call('ZADD', KEYS[1], ARGV[2], 'revoked') end
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+`)
 
-func newScript(src string) *luaScript {
-	sum := sha1.Sum([]byte(src))
-	sc := &luaScript{src: src, sha: hex.EncodeToString(sum[:])}
-	sc.bySHA = [2]any{"evalsha", sc.sha}
-	sc.bySrc = [2]any{"eval", sc.src}
-	return sc
-}
+// unindexScript removes members (ARGV[2] on) from a user's index (KEYS[1]);
+// when only the revocation mark is left, the index lives no longer than
+// the mark must (ARGV[1] ms), so that nothing of a user whose sessions all
+// ended stays in Redis for long.
+var unindexScript = newScript(`
+for i = 2, #ARGV, 1000 do
+  redis.call('ZREM', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+if redis.call('ZCARD', KEYS[1]) == 1 and redis.call('ZSCORE', KEYS[1], 'revoked') then
+  if redis.call('PTTL', KEYS[1]) > tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+end
+return 0
+`)
 
-// args returns the arguments of the command that runs sc on keys with
-// args, by SHA1 when sha is set and by source otherwise, in one
-// allocation.
-func (sc *luaScript) args(sha bool, keys []string, args []any) []any {
-	all := make([]any, 0, 3+len(keys)+len(args))
-	if sha {
-		all = append(all, sc.bySHA[:]...)
-	} else {
-		all = append(all, sc.bySrc[:]...)
-	}
-	all = append(all, len(keys))
-	for _, k := range keys {
-		all = append(all, k)
-	}
-	return append(all, args...)
-}
-
-// noScript reports whether err is Redis's NOSCRIPT: the script is not in
-// its cache.
-func noScript(err error) bool { return err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") }
-
-// runScript runs sc on keys with args, outside a pipeline, and returns the
-// reply as newCmd types it: redis.NewStringSliceCmd reads loadScript's
-// reply as a plain []string, where go-redis's Script.Run would box every
-// element in an interface. It sends sc by SHA1 and, on NOSCRIPT, once more
-// with its source.
-func runScript[C redis.Cmder](ctx context.Context, rdb redis.UniversalClient, sc *luaScript,
-	newCmd func(context.Context, ...any) C, keys []string, args ...any) C {
-	cmd := newCmd(ctx, sc.args(true, keys, args)...)
-	_ = rdb.Process(ctx, cmd)
-	if noScript(cmd.Err()) {
-		cmd = newCmd(ctx, sc.args(false, keys, args)...)
-		_ = rdb.Process(ctx, cmd)
-	}
-	return cmd
-}
-
-// evalFunc queues a Lua script in a pipeline, as pipelineScripts decides:
-// by its SHA1 or with its source.
-type evalFunc func(sc *luaScript, keys []string, args ...any) *redis.Cmd
-
-// pipelineScripts runs the commands queue queues in one pipeline, one
-// round trip; queue queues scripts with eval, which sends them by SHA1.
-// When Redis answers NOSCRIPT the whole pipeline runs again with the
-// scripts' sources, so everything queue queues must be idempotent.
-func (s *Store) pipelineScripts(ctx context.Context, queue func(p redis.Pipeliner, eval evalFunc)) error {
-	run := func(sha bool) error {
-		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			queue(p, func(sc *luaScript, keys []string, args ...any) *redis.Cmd {
-				cmd := redis.NewCmd(ctx, sc.args(sha, keys, args)...)
-				_ = p.Process(ctx, cmd)
-				return cmd
-			})
-			return nil
-		})
-		return err
-	}
-	err := run(true)
-	if noScript(err) {
-		err = run(false)
-	}
-	return err
-}
-
-// runLoad runs loadScript on key and returns its reply (see loadScript).
-func (s *Store) runLoad(ctx context.Context, key string, now int64) ([]string, error) {
-	res, err := runScript(ctx, s.rdb, loadScript, redis.NewStringSliceCmd, []string{key}, now, s.idleArg, s.absArg, s.everyArg, s.rIdleArg, s.rAbsArg).Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, err
-	}
-	return res, nil
-}
-
-// read returns a session's fields and values, and its status: '1' live,
-// '2' expired (and now deleted), 0 no record. It usually costs one round
-// trip: a plain HGETALL when the memo says the session's activity was written less
-// than refreshEvery ago, so there is probably nothing to refresh;
-// loadScript otherwise. The HGETALL's answer stands only if the session's
-// own times say what loadScript would: live, and last active less than
-// refreshEvery ago (no slide due). Anything else (expired, a slide due,
-// missing or malformed times) goes through loadScript, which deletes an
-// expired session: a second round trip. It is rare: for a live session it
-// takes a memo that was wrong (a tag collision, one in 2^40, or an activity
-// write that Redis refused when out of memory).
-func (s *Store) read(ctx context.Context, key, atRest string, now int64) ([]string, byte, error) {
-	if !s.memoOff && s.memo.fresh(atRest, now, s.everyMS) {
-		// HGetAll's map, not a []string: over RESP3 the reply is a map.
-		m, err := s.rdb.HGetAll(ctx, key).Result()
-		if err != nil {
-			return nil, 0, err
-		}
-		if len(m) == 0 {
-			return nil, 0, nil
-		}
-		res := make([]string, 0, 2*len(m)) // one allocation, so load reads both paths alike
-		for f, v := range m {
-			res = append(res, f, v)
-		}
-		if c, a, r, ok := metaTimes(res); ok && now-(c+a) < s.everyMS && now-c < s.absOf(r) { // everyMS <= idleMS: not idle either
-			return res, '1', nil
-		}
-	}
-	res, err := s.runLoad(ctx, key, now)
-	if err != nil {
-		return nil, 0, err
-	}
-	if len(res)%2 != 1 || len(res[len(res)-1]) != 1 {
-		return nil, 0, nil
-	}
-	status := res[len(res)-1][0]
-	res = res[:len(res)-1]
-	if c, a, _, ok := metaTimes(res); ok && status == '1' {
-		last := c + a // what loadScript did: refreshed now, or left as is
-		if now-last >= s.everyMS {
-			last = now
-		}
-		s.memo.record(atRest, last)
-	}
-	return res, status, nil
-}
-
-// readsFromReplicas reports whether rdb may send read-only commands such as
-// HGETALL to replicas (a ClusterClient with ReadOnly, RouteByLatency or
-// RouteRandomly, which is also what NewFailoverClusterClient returns). A
-// replica can lag behind a logout on the primary, so such a Store never
-// takes the plain-read path: loadScript always runs on the primary.
-func readsFromReplicas(rdb redis.UniversalClient) bool {
-	cc, ok := rdb.(*redis.ClusterClient)
-	if !ok {
-		return false
-	}
-	o := cc.Options()
-	return o.ReadOnly || o.RouteByLatency || o.RouteRandomly
-}
-
-// metaTimes returns the creation time, the last activity (ms after it)
-// and whether the session is remembered from a session's fields and
-// values, parsed by setMeta, and whether both times were there and well
-// formed.
-func metaTimes(res []string) (created, seenAfter int64, remember, ok bool) {
-	var st state
-	var hasC, hasA bool
-	for i := 0; i+1 < len(res); i += 2 {
-		switch res[i] {
-		case metaCreated:
-			hasC = st.setMeta(res[i], res[i+1])
-		case metaLastSeen:
-			hasA = st.setMeta(res[i], res[i+1])
-		case metaRemember:
-			st.setMeta(res[i], res[i+1])
-		}
-	}
-	return st.created, st.seenAfter, st.remember, hasC && hasA
-}
-
-// absOf returns the absolute timeout, in ms, of a session that is
-// remembered or not.
-func (s *Store) absOf(remember bool) int64 {
-	_, abs := s.timeouts(remember)
-	return abs
-}
+// endScript ends one session (KEYS[1]): it deletes its key and returns 1,
+// or, when there was no session, leaves a tombstone there for ARGV[1] ms
+// and returns 0. A session whose index entry was written but whose own write
+// is still on its way (a Login on a Cluster, where the two go to different
+// nodes in parallel) then finds the tombstone and is not created
+// (createScript), so its entry can leave the index at once.
+var endScript = newScript(`
+if redis.call('HEXISTS', KEYS[1], '_t') == 1 then return 0 end
+if redis.call('DEL', KEYS[1]) == 1 then return 1 end
+redis.call('HSET', KEYS[1], '_t', '1')
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 0
+`)

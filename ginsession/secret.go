@@ -4,14 +4,14 @@ import "fmt"
 
 // The limits CheckSecret applies besides MinSecretLen. A secret of
 // MinSecretLen bytes from crypto/rand essentially never trips them: it has
-// fewer than MinSecretDistinct distinct bytes with a probability below
+// fewer than minSecretDistinct distinct bytes with a probability below
 // 1e-44, and repeats a block of at most maxSecretPeriod bytes with one
 // below 1e-38. Even a 32-character hex secret (16 symbols) trips them with
 // a probability below 1e-12, a 32-digit decimal one below 1e-7.
 const (
-	// MinSecretDistinct is the fewest distinct byte values a secret must
+	// minSecretDistinct is the fewest distinct byte values a secret must
 	// contain.
-	MinSecretDistinct = 6
+	minSecretDistinct = 6
 	// maxSecretPeriod is the longest block whose repetition makes a
 	// secret obviously not random ("abcabcabc...", two copies of a
 	// 16-byte string).
@@ -21,16 +21,12 @@ const (
 // secretHelp says how to make a good secret; every secret error ends with it.
 const secretHelp = "generate one with: openssl rand -base64 48"
 
-// CheckSecret returns an error unless secret is long enough and does not
-// look obviously non-random: it wraps ErrNoSecret when secret is empty,
-// ErrShortSecret when it is shorter than MinSecretLen, and ErrWeakSecret
-// when it is whitespace only, has fewer than MinSecretDistinct distinct
-// bytes, or is a block of at most 16 bytes repeated (one byte repeated
-// included). These checks catch placeholders and typos, not every weak
-// secret: a secret must come from a random generator such as
-// openssl rand -base64 48. NewStore checks every secret with it; call it
-// to check a secret earlier, when the configuration is read. The error
-// never contains the secret.
+// CheckSecret returns an error wrapping ErrNoSecret for an empty secret,
+// ErrShortSecret for one shorter than MinSecretLen, and ErrWeakSecret for one
+// that is obviously not random (whitespace only, too few distinct bytes, a
+// short block repeated). It catches placeholders and typos, not every weak
+// secret. NewStore checks every secret with it. The error never contains the
+// secret.
 func CheckSecret(secret []byte) error {
 	return secretError(secret, "it")
 }
@@ -71,8 +67,8 @@ func weakness(secret []byte) string {
 		return "whitespace only"
 	case distinct == 1:
 		return "one byte repeated"
-	case distinct < MinSecretDistinct:
-		return fmt.Sprintf("made of %d distinct bytes, fewer than %d", distinct, MinSecretDistinct)
+	case distinct < minSecretDistinct:
+		return fmt.Sprintf("made of %d distinct bytes, fewer than %d", distinct, minSecretDistinct)
 	}
 	for p := 2; p <= maxSecretPeriod && 2*p <= len(secret); p++ {
 		if periodic(secret, p) {

@@ -73,20 +73,6 @@ type stateEntry struct {
 
 type statesKey struct{}
 
-// attach records st for sess in r's context. Like gorilla's session
-// registry, which it replaces, it replaces *r with a shallow copy that
-// carries the new context, so the caller's *http.Request (gin's c.Request)
-// sees it: a session is loaded at most once per request.
-func attach(r *http.Request, sess *gsessions.Session, st *state) {
-	if rs, ok := r.Context().Value(statesKey{}).(*requestStates); ok {
-		rs.entries = append(rs.entries, stateEntry{sess, st})
-		return
-	}
-	rs := &requestStates{first: [1]stateEntry{{sess, st}}}
-	rs.entries = rs.first[:]
-	*r = *r.WithContext(context.WithValue(r.Context(), statesKey{}, rs))
-}
-
 // loaded returns the session called name that store s already loaded in
 // the request behind ctx, and its state, or nils.
 func loaded(ctx context.Context, s *Store, name string) (*gsessions.Session, *state) {
@@ -111,10 +97,20 @@ func loaded(ctx context.Context, s *Store, name string) (*gsessions.Session, *st
 // serves Save, which gets gin-contrib's own request).
 type stateMarker struct{}
 
-// attach records st for sess in r's context and in sess.Values.
-func (s *Store) attach(r *http.Request, sess *gsessions.Session, st *state) {
-	attach(r, sess, st)
+// attach records st for sess in r's context and in sess.Values, so that
+// a session is loaded at most once per request. Like gorilla's session
+// registry, which it replaces, it replaces *r with a shallow copy that
+// carries the new context, so the caller's *http.Request (gin's
+// c.Request) sees it.
+func attach(r *http.Request, sess *gsessions.Session, st *state) {
 	sess.Values[stateMarker{}] = st
+	if rs, ok := r.Context().Value(statesKey{}).(*requestStates); ok {
+		rs.entries = append(rs.entries, stateEntry{sess, st})
+		return
+	}
+	rs := &requestStates{first: [1]stateEntry{{sess, st}}}
+	rs.entries = rs.first[:]
+	*r = *r.WithContext(context.WithValue(r.Context(), statesKey{}, rs))
 }
 
 // resetValues empties a session's values, keeping its state marker.

@@ -110,3 +110,14 @@ func (s *Store) warnCookieName(name string) {
 func hasSuffixFold(s, suffix string) bool {
 	return len(s) >= len(suffix) && strings.EqualFold(s[len(s)-len(suffix):], suffix)
 }
+
+// warnDropped logs, at Warn level and once per Store, source and option,
+// that a cookie option was dropped because it would weaken the cookie. The
+// line names the option, never a value.
+func (s *Store) warnDropped(source, opt string) {
+	if !s.firstWarning(source + " " + opt) {
+		return
+	}
+	s.log.Warn("ginsession: cookie option dropped: it would weaken the session cookie (see docs/cookie-options.md)",
+		slog.String("source", source), slog.String("option", opt))
+}

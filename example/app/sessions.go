@@ -21,8 +21,8 @@ func (a *App) sessions(c *gin.Context) {
 		list = []ginsession.SessionInfo{}
 	}
 	// limit is how many sessions the user may have: a login beyond it
-	// ends the oldest (ginsession.Config.MaxSessionsPerUser, default 10).
-	c.JSON(http.StatusOK, gin.H{"sessions": list, "limit": a.store.MaxSessionsPerUser()})
+	// ends the oldest (the app keeps ginsession.Config.MaxSessionsPerUser's default).
+	c.JSON(http.StatusOK, gin.H{"sessions": list, "limit": ginsession.DefaultMaxSessionsPerUser})
 }
 
 // revokeSession ends one of the caller's sessions. Ending the caller's own

@@ -1,7 +1,7 @@
 // Package device turns a User-Agent into the short description a "your
 // sessions" list shows ("Chrome on Windows"), through a two-byte code that
-// the session store keeps next to a session. It is internal: the codes are
-// a storage format, and fingerprint.Device is the public helper.
+// the session store keeps next to a session. It is internal: the codes are a
+// storage format; ginsession's SessionInfo.Device shows the description.
 package device
 
 import "strings"
