@@ -30,12 +30,13 @@ import (
 //
 // Numbers are decimal text: readable in redis-cli and exact on the way back.
 const (
-	metaCreated  = "_c" // creation time, Unix ms; the authentication time once logged in
-	metaLastSeen = "_a" // last activity, ms after _c (a small number stores smaller)
-	metaUser     = "_u" // user ID, set by Login
-	metaFP       = "_f" // fingerprint MACs, set by Login
-	metaDevice   = "_d" // device code (internal/device's Code) for the sessions list, set by Login
-	metaRemember = "_r" // "1" for a session Login started with Remember: the longer timeouts
+	metaCreated   = "_c" // creation time, Unix ms; the authentication time once logged in
+	metaLastSeen  = "_a" // last activity, ms after _c (a small number stores smaller)
+	metaUser      = "_u" // user ID, set by Login
+	metaFP        = "_f" // fingerprint MACs, set by Login
+	metaDevice    = "_d" // device code (internal/device's Code) for the sessions list, set by Login
+	metaRemember  = "_r" // "1" for a session Login started with Remember: the longer timeouts
+	metaTombstone = "_t" // the only field of a tombstone: a key where a session must not be written (see endScript)
 )
 
 const (

@@ -9,10 +9,16 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// tombstoneTTL is how long endScript's tombstone lasts; Login gives up on
-// a pipeline that took longer (see Login), so a session write on its way
-// always meets the tombstone.
+// tombstoneTTL is how long endScript's tombstone lasts: longer than a
+// Login's round trip may take (loginGiveUp), so a session write on its way
+// always meets it.
 const tombstoneTTL = 60 * time.Second
+
+// loginGiveUp is how long a Login's round trip may take: a Login whose
+// session write may have landed after its entry stopped counting as in
+// flight (inFlightSeconds, on another instance's clock) fails instead. The
+// 5 seconds between the two allow for clocks that differ that much.
+const loginGiveUp = inFlightSeconds * time.Second / 2
 
 // endKeys is the one way sessions end in Redis: one round trip deletes the
 // keys of the sessions atRestNames (in-flight ones through endScript, which
@@ -21,8 +27,15 @@ const tombstoneTTL = 60 * time.Second
 // live; on an error wrapping ErrStoreUnavailable the ones it did not end are
 // still listed.
 func (s *Store) endKeys(ctx context.Context, userID string, atRestNames []string, scores []float64) ([]bool, error) {
-	ends := make([]redis.Cmder, len(atRestNames))
+	found := make([]bool, len(atRestNames))
+	var ends []redis.Cmder
 	err := s.pipelineScripts(ctx, func(p redis.Pipeliner, eval evalFunc) {
+		if ends != nil { // sent again after NOSCRIPT: what the first run deleted counts
+			for i, c := range ends {
+				found[i] = found[i] || deleted(c)
+			}
+		}
+		ends = make([]redis.Cmder, len(atRestNames))
 		for i, h := range atRestNames {
 			if scores != nil && s.inFlight(scores[i]) {
 				ends[i] = eval(endScript, []string{s.atRestKey(h)}, tombstoneTTL.Milliseconds())
@@ -31,19 +44,12 @@ func (s *Store) endKeys(ctx context.Context, userID string, atRestNames []string
 			}
 		}
 	})
-	found := make([]bool, len(atRestNames))
 	ended := make([]any, 0, len(atRestNames))
 	for i, h := range atRestNames {
 		if ends[i].Err() != nil {
 			continue // still listed: a retry finds it
 		}
-		switch c := ends[i].(type) {
-		case *redis.IntCmd:
-			found[i] = c.Val() == 1
-		case *redis.Cmd:
-			n, _ := c.Int64()
-			found[i] = n == 1
-		}
+		found[i] = found[i] || deleted(ends[i])
 		ended = append(ended, indexMember(h))
 	}
 	if userID != "" && len(ended) > 0 {
@@ -53,6 +59,18 @@ func (s *Store) endKeys(ctx context.Context, userID string, atRestNames []string
 		return found, s.unavailable("ending sessions", err)
 	}
 	return found, nil
+}
+
+// deleted reports whether c, a DEL or endScript, deleted a session.
+func deleted(c redis.Cmder) bool {
+	switch c := c.(type) {
+	case *redis.IntCmd:
+		return c.Err() == nil && c.Val() == 1
+	case *redis.Cmd:
+		n, err := c.Int64()
+		return err == nil && n == 1
+	}
+	return false
 }
 
 // endIndexed ends the sessions of userID whose at-rest names are
@@ -91,6 +109,7 @@ func (s *Store) destroy(ctx context.Context, w http.ResponseWriter, sess *gsessi
 		s.expireCookie(w, sess, st)
 	}
 	st.exists, st.user, st.fields, st.id = false, "", nil, ""
+	st.remember, st.fp, st.device = false, nil, ""
 	resetValues(sess, st)
 	sess.ID = ""
 	sess.IsNew = true

@@ -616,3 +616,12 @@ func TestFaultRestart(t *testing.T) {
 		assert.Equal(t, http.StatusUnauthorized, c.do("GET", "/api/profile").status, "old session %d", i)
 	}
 }
+
+// TestFaultLoginWriteLate holds a login's session write on a Cluster node
+// for 11 s after its index entry is in, longer than an entry counts as in
+// flight, while RevokeUser runs: Login gives up on a round trip that long
+// (loginGiveUp), so the session it wrote late is ended, not left alive and
+// unlisted.
+func TestFaultLoginWriteLate(t *testing.T) {
+	loginWriteOnItsWay(t, false, (inFlightSeconds+1)*time.Second)
+}

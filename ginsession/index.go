@@ -70,7 +70,7 @@ func (s *Store) enforceLimit(ctx context.Context, userID string, others []string
 // deadline.
 func (s *Store) unindex(ctx context.Context, user string, members ...any) {
 	args := make([]any, 0, 1+len(members))
-	args = append(args, markTTL.Milliseconds())
+	args = append(args, markLife.Milliseconds())
 	args = append(args, members...)
 	if err := runScript(ctx, s.rdb, unindexScript, redis.NewCmd, []string{s.userKey(user)}, args...).Err(); err != nil {
 		s.reloadAfter(err)

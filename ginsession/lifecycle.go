@@ -112,10 +112,12 @@ func Login(c *gin.Context, userID string, opts ...LoginOption) error {
 		added = eval(indexScript, []string{idx}, now/1000, deadlineSeconds(now+abs), member,
 			abs, s.cfg.MaxSessionsPerUser, replaced, checked)
 	})
-	if err == nil && time.Since(began) >= tombstoneTTL/2 {
-		// A write this late may have missed a tombstone (see endScript).
+	if err == nil && time.Since(began) >= loginGiveUp {
+		// Its write may have landed after a revocation no longer took this
+		// entry for one in flight (see inFlight), so it ended the entry
+		// without a tombstone.
 		_, _ = s.endKeys(ctx, userID, []string{f.atRest}, nil)
-		err = errors.New("the login's round trip took longer than " + (tombstoneTTL / 2).String())
+		err = errors.New("the login's round trip took longer than " + loginGiveUp.String())
 	}
 	if err != nil {
 		*st = old

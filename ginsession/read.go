@@ -83,7 +83,7 @@ func (s *Store) read(ctx context.Context, key, atRest string, now int64) ([]stri
 		if err != nil {
 			return nil, 0, err
 		}
-		if len(m) == 0 {
+		if _, tomb := m[metaTombstone]; len(m) == 0 || tomb {
 			return nil, 0, nil
 		}
 		res := make([]string, 0, 2*len(m)) // one allocation, so load reads both paths alike

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-contrib/sessions"
+	"github.com/gin-gonic/gin"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -103,4 +105,30 @@ func TestRememberTimeoutsAreChecked(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, DefaultRememberIdleTimeout, s.cfg.RememberIdleTimeout)
 	assert.Equal(t, DefaultRememberAbsoluteTimeout, s.cfg.RememberAbsoluteTimeout)
+}
+
+// TestLogoutThenSaveIsNotRemembered checks that a session saved after a
+// Logout of a remembered one, in the same request, is an ordinary
+// anonymous session: not remembered, the short TTL, the store's cookie.
+func TestLogoutThenSaveIsNotRemembered(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx := context.Background()
+	c := h.client(firefoxLinx)
+	require.Equal(t, http.StatusOK, c.do("POST", "/login?user=rex&remember=1").status)
+	h.handler = func(g *gin.Context) {
+		if err := Logout(g); err != nil {
+			g.AbortWithStatus(http.StatusServiceUnavailable)
+			return
+		}
+		s := sessions.Default(g)
+		s.Set("flash", "bye")
+		saveOr500(g, s)
+	}
+	r := c.do("POST", "/hook")
+	require.Equal(t, http.StatusOK, r.status, r.body)
+	assert.Equal(t, 86400, r.cookie(t).MaxAge)
+	key := h.keyOf(c.cookie)
+	assert.False(t, h.raw.HExists(ctx, key, metaRemember).Val(), "an anonymous session is not remembered")
+	assert.False(t, h.raw.HExists(ctx, key, metaUser).Val())
+	assert.InDelta(t, (30 * time.Minute).Seconds(), h.raw.PTTL(ctx, key).Val().Seconds(), 5)
 }

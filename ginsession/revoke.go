@@ -45,16 +45,20 @@ func (s *Store) RevokeOthers(ctx context.Context, userID, ref string) (int, erro
 	return s.revoke(ctx, userID, ref)
 }
 
-// markTTL is how long a revocation mark lasts, and so how long before its
-// Login a credential check may have been made (see CheckedAt).
-const markTTL = 5 * time.Minute
+// markTTL is how long before its Login a credential check may have been
+// made (see CheckedAt); a revocation mark lasts markLife, a minute more,
+// so that it outlives every Login it must refuse, round trip included.
+const (
+	markTTL  = 5 * time.Minute
+	markLife = markTTL + time.Minute
+)
 
 // revoke raises userID's revocation mark to now and reads the index in one
 // script (revokeScript), then ends every listed session but ref's.
 func (s *Store) revoke(ctx context.Context, userID, ref string) (int, error) {
 	now := s.cfg.Now()
 	res, err := runScript(ctx, s.rdb, revokeScript, redis.NewZSliceCmd, []string{s.userKey(userID)},
-		now.Unix(), now.UnixMicro(), markTTL.Milliseconds()).Result()
+		now.Unix(), now.UnixMicro(), markLife.Milliseconds()).Result()
 	if err != nil {
 		return 0, s.unavailable("revoking the user's sessions", err)
 	}

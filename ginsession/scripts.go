@@ -4,14 +4,15 @@ package ginsession
 // (idle and absolute ARGV[2] and [3], or [5] and [6] for a remembered one):
 // an expired session is deleted; a live one gets its last activity and TTL
 // refreshed when ARGV[4] ms have passed. The reply is the hash's fields and
-// values and a status, "1" live or "2" expired; a missing session replies an
-// empty array.
+// values and a status, "1" live or "2" expired; a missing session, or a
+// tombstone (see endScript), replies an empty array.
 var loadScript = newScript(`
 local v = redis.call('HGETALL', KEYS[1])
 if #v == 0 then return v end
 local c, a, r
 for i = 1, #v, 2 do
-  if v[i] == '_c' then c = tonumber(v[i+1]) elseif v[i] == '_a' then a = tonumber(v[i+1]) elseif v[i] == '_r' then r = v[i+1] end
+  if v[i] == '_c' then c = tonumber(v[i+1]) elseif v[i] == '_a' then a = tonumber(v[i+1]) elseif v[i] == '_r' then r = v[i+1]
+  elseif v[i] == '_t' then return {} end
 end
 local now, idle, abs, every = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 if r == '1' then idle, abs = tonumber(ARGV[5]), tonumber(ARGV[6]) end
@@ -119,16 +120,16 @@ end
 return 0
 `)
 
-// endScript ends one session (KEYS[1]): it deletes its key and returns 1,
-// or, when there was no session, leaves a tombstone there for ARGV[1] ms
-// and returns 0. A session whose index entry was written but whose own write
-// is still on its way (a Login on a Cluster, where the two go to different
-// nodes in parallel) then finds the tombstone and is not created
-// (createScript), so its entry can leave the index at once.
+// endScript ends the session of a recent login (KEYS[1]): it deletes its
+// key, leaves a tombstone there for ARGV[1] ms, and returns 1 if a session
+// was deleted. A session write still on its way (a Login on a Cluster, where
+// the write and the index entry go to different nodes in parallel, or a
+// write go-redis sends again after a lost reply) then finds the tombstone
+// and is not created (createScript), so its entry can leave the index.
 var endScript = newScript(`
 if redis.call('HEXISTS', KEYS[1], '_t') == 1 then return 0 end
-if redis.call('DEL', KEYS[1]) == 1 then return 1 end
+local live = redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], '_t', '1')
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return 0
+return live
 `)
