@@ -27,7 +27,7 @@ func (s *Store) RevokeSession(ctx context.Context, userID, ref string) error {
 }
 
 // RevokeUser ends every session of userID and returns how many live sessions
-// it ended; it also refuses, for 5 minutes, every Login whose credentials
+// it ended; it also refuses every Login whose credentials
 // were checked before it (see CheckedAt). It costs three round trips and sets
 // no cookie. On an error wrapping ErrStoreUnavailable the sessions it did not
 // end are still listed: call it again.

@@ -142,7 +142,7 @@ func (a *App) changePassword(c *gin.Context) {
 // entry in the email index (so the email can sign up again), every session
 // and every login under way, and the account's login throttle counters.
 // The session cookie is expired. What is left is the session index holding
-// the revocation mark alone, which expires within 5 minutes.
+// the revocation mark alone, which expires within 6 minutes.
 func (a *App) deleteAccount(c *gin.Context) {
 	var in accountDeletion
 	if !decodeJSON(c, &in) {

@@ -175,7 +175,7 @@ func (e *testEnv) keyDump(prefix string) map[string]string {
 func (e *testEnv) indexKey(id string) string { return e.prefix + "sess:u:" + id }
 
 // assertOnlyMark checks that the session index of user id lists no session
-// and holds only the revocation mark, which expires within 5 minutes.
+// and holds only the revocation mark, which expires within 6 minutes.
 func (e *testEnv) assertOnlyMark(id string) {
 	e.t.Helper()
 	ctx := e.t.Context()
@@ -185,7 +185,7 @@ func (e *testEnv) assertOnlyMark(id string) {
 	ttl, err := e.rdb.PTTL(ctx, e.indexKey(id)).Result()
 	require.NoError(e.t, err)
 	assert.Positive(e.t, ttl, "the mark expires")
-	assert.LessOrEqual(e.t, ttl, 5*time.Minute)
+	assert.LessOrEqual(e.t, ttl, 6*time.Minute)
 }
 
 func TestDeleteAccount(t *testing.T) {
@@ -219,7 +219,7 @@ func TestDeleteAccount(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, e.do(http.MethodGet, "/profile", "", withCookie(phone), withUA(firefoxUA)).status)
 
 	// Nothing in Redis names the user but the revocation mark, for at most
-	// 5 minutes: no other key, field or value holds the user ID, the email
+	// 6 minutes: no other key, field or value holds the user ID, the email
 	// or the email's hash. The other user is intact.
 	e.assertOnlyMark(id)
 	for k, v := range e.keyDump(e.prefix) {
