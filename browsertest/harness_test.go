@@ -444,16 +444,21 @@ func (e *env) cookie(ctx context.Context, name, domain string) *network.Cookie {
 	return nil
 }
 
-// sessionKeys returns the session keys (not the user indexes) under the
+// sessionKeys returns the session keys (not the user indexes, not the
+// tombstones of ended recent logins) under the
 // run's prefix, found with SCAN.
 func (e *env) sessionKeys() []string {
 	e.t.Helper()
 	sp := e.prefix + "sess:"
 	var keys []string
 	for _, k := range e.scan(sp + "*") {
-		if !strings.HasPrefix(k, sp+"u:") {
-			keys = append(keys, k)
+		if strings.HasPrefix(k, sp+"u:") {
+			continue
 		}
+		if f, err := e.rdb.HKeys(context.Background(), k).Result(); err == nil && len(f) == 1 && f[0] == "_t" {
+			continue // a tombstone: where an ended recent login's write must not land
+		}
+		keys = append(keys, k)
 	}
 	return keys
 }
