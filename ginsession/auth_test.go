@@ -57,7 +57,7 @@ func TestLoginRotatesIDAndKeepsValues(t *testing.T) {
 	assert.Equal(t, int64(2), h.count.RoundTrips(), "the load, then Login in one round trip: %v", h.count.Names())
 	c1 := c.cookie
 	require.NotEqual(t, c0[:idLen], c1[:idLen], "login issues a new ID")
-	assert.False(t, h.exists(h.keyOf(c0)), "the pre-login session is destroyed")
+	assert.False(t, h.isSession(h.keyOf(c0)), "the pre-login session is destroyed")
 	assert.NotContains(t, r.body, c1[:idLen], "the ID is never in a body")
 
 	assert.Equal(t, "3", jsonField(t, c.do("GET", "/get?k=cart").body, "value"), "values carry over")
@@ -146,7 +146,7 @@ func TestStolenCookieFromAnotherBrowserIsDestroyed(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, r.status)
 	assert.JSONEq(t, `{"error":"session invalid"}`, r.body)
 	assert.Contains(t, strings.Join(r.setCookies, "\n"), "Max-Age=0", "the cookie is expired")
-	assert.False(t, h.exists(key), "the session is destroyed")
+	assert.False(t, h.isSession(key), "the session is destroyed")
 	assert.Empty(t, h.indexMembers("dave"), "and leaves the user's index")
 
 	r = victim.do("GET", "/api/profile")
@@ -204,7 +204,7 @@ func TestLogoutDestroysAndReplayIsRefused(t *testing.T) {
 	assert.Contains(t, r.setCookies[0], "HttpOnly")
 	assert.Contains(t, r.setCookies[0], "SameSite=Strict")
 	assert.Contains(t, r.setCookies[0], "Path=/")
-	assert.False(t, h.exists(key))
+	assert.False(t, h.isSession(key))
 	assert.Empty(t, h.indexMembers("gina"))
 
 	replay := h.client(chromeWin)
@@ -216,7 +216,7 @@ func TestLogoutDestroysAndReplayIsRefused(t *testing.T) {
 	r = replay.do("POST", "/set?k=x&v=1")
 	require.Equal(t, http.StatusOK, r.status)
 	assert.NotEqual(t, saved[:idLen], replay.cookie[:idLen], "a write after logout never revives the old ID")
-	assert.False(t, h.exists(key))
+	assert.False(t, h.isSession(key))
 	require.Len(t, h.eventsOf(EventLogout), 1)
 }
 
@@ -264,7 +264,7 @@ func TestLogoutThenLoginInOneResponse(t *testing.T) {
 	require.NotNil(t, ck)
 	assert.Positive(t, ck.MaxAge)
 	assert.NotEqual(t, old, ck.Value)
-	assert.False(t, h.exists(h.keyOf(old)), "alice's session is gone")
+	assert.False(t, h.isSession(h.keyOf(old)), "alice's session is gone")
 	assert.JSONEq(t, `{"userId":"bob"}`, c.do("GET", "/api/profile").body)
 }
 
@@ -284,7 +284,7 @@ func TestIdleTimeout(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, r.status)
 	assert.JSONEq(t, `{"error":"session expired"}`, r.body)
 	assert.Contains(t, strings.Join(r.setCookies, "\n"), "Max-Age=0")
-	assert.False(t, h.exists(key), "the code check deletes it even though Redis's TTL had not run out")
+	assert.False(t, h.isSession(key), "the code check deletes it even though Redis's TTL had not run out")
 	require.Len(t, h.eventsOf(EventExpired), 1)
 	assert.Equal(t, "idle", h.eventsOf(EventExpired)[0].Reason, "the load path, which found it expired, says which timeout")
 }
@@ -307,7 +307,7 @@ func TestAbsoluteTimeoutIsNeverExtended(t *testing.T) {
 	r := c.do("GET", "/api/profile")
 	assert.Equal(t, http.StatusUnauthorized, r.status)
 	assert.JSONEq(t, `{"error":"session expired"}`, r.body)
-	assert.False(t, h.exists(key))
+	assert.False(t, h.isSession(key))
 }
 
 func TestStaleTTLCannotKeepASessionAlive(t *testing.T) {
@@ -317,7 +317,7 @@ func TestStaleTTLCannotKeepASessionAlive(t *testing.T) {
 	require.NoError(t, h.raw.Persist(context.Background(), key).Err()) // as if the TTL were lost
 	h.clock.Advance(2 * time.Minute)
 	assert.Equal(t, http.StatusUnauthorized, c.do("GET", "/api/profile").status)
-	assert.False(t, h.exists(key))
+	assert.False(t, h.isSession(key))
 }
 
 // TestVaryCookieOnceBehindBothMiddlewares checks the raw Vary headers of

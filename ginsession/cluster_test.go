@@ -48,11 +48,11 @@ func TestOnRedisCluster(t *testing.T) {
 	thief := h.client(firefoxLinx)
 	thief.cookie = clients[1].cookie
 	assert.Equal(t, http.StatusUnauthorized, thief.do("GET", "/api/profile").status)
-	assert.False(t, h.exists(h.keyOf(clients[1].cookie)))
+	assert.False(t, h.isSession(h.keyOf(clients[1].cookie)))
 
 	loggedOut := h.keyOf(clients[2].cookie)
 	require.Equal(t, http.StatusOK, clients[2].do("POST", "/logout").status)
-	assert.False(t, h.exists(loggedOut))
+	assert.False(t, h.isSession(loggedOut))
 	assert.Len(t, h.indexMembers("zoe"), 4)
 
 	list, err := h.store.UserSessions(ctx, "zoe", "")
@@ -88,5 +88,5 @@ func TestThroughSentinel(t *testing.T) {
 	require.Equal(t, http.StatusOK, c.do("GET", "/api/profile").status)
 	assert.Equal(t, int64(1), h.count.RoundTrips())
 	require.Equal(t, http.StatusOK, c.do("POST", "/logout").status)
-	assert.False(t, h.exists(key))
+	assert.False(t, h.isSession(key))
 }

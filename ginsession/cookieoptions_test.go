@@ -199,7 +199,7 @@ func testNegativeMaxAgeDestroys(t *testing.T) {
 	require.True(t, h.exists(key))
 	r := c.do("POST", "/destroy") // session.Options(sessions.Options{MaxAge: -1}) and Save
 	require.Equal(t, http.StatusOK, r.status, r.body)
-	assert.False(t, h.exists(key), "the Redis key is deleted")
+	assert.False(t, h.isSession(key), "the Redis key is deleted")
 	require.Len(t, r.setCookies, 1)
 	assert.Contains(t, r.setCookies[0], "Max-Age=0")
 	assert.NotContains(t, h.logs.String(), "cookie option dropped")

@@ -137,7 +137,7 @@ func TestHelpersBehindSessionsMany(t *testing.T) {
 	assert.Equal(t, http.StatusOK, c.do("GET", "/api/fresh").status)
 	key := h.keyOf(c.cookie)
 	require.Equal(t, http.StatusOK, c.do("POST", "/api/logout").status)
-	assert.False(t, h.exists(key))
+	assert.False(t, h.isSession(key))
 }
 
 func TestSessionOptionsCannotWidenTheDomain(t *testing.T) {

@@ -76,7 +76,7 @@ func TestSessionLimitAtItsBoundary(t *testing.T) {
 	fourth := h.login(chromeWin, "lea")
 	assert.Equal(t, int64(4), h.count.RoundTrips(), "beyond the cap: Login, the EXISTS, the DEL, the index entry's removal: %v", h.count.Names())
 	assert.Equal(t, http.StatusUnauthorized, h.status(clients[0]), "the oldest session is ended")
-	assert.False(t, h.exists(h.keyOf(clients[0].cookie)))
+	assert.False(t, h.isSession(h.keyOf(clients[0].cookie)))
 	for i, c := range append(clients[1:], fourth) {
 		assert.Equal(t, http.StatusOK, h.status(c), "session %d", i+1)
 	}
@@ -90,7 +90,7 @@ func TestSessionLimitAtItsBoundary(t *testing.T) {
 	// else ends.
 	replaced := h.keyOf(clients[1].cookie)
 	require.Equal(t, http.StatusOK, clients[1].do("POST", "/login?user=lea").status)
-	assert.False(t, h.exists(replaced))
+	assert.False(t, h.isSession(replaced))
 	for i, c := range []*client{clients[1], clients[2], fourth} {
 		assert.Equal(t, http.StatusOK, h.status(c), "session %d", i)
 	}
@@ -312,7 +312,7 @@ func TestSessionLimitOnRedisCluster(t *testing.T) {
 	want := []string{h.keyOf(clients[4].cookie), h.keyOf(clients[5].cookie)}
 	assert.ElementsMatch(t, want, prefixed(h.prefix, h.indexMembers("zed")))
 	for i, c := range clients[:4] {
-		assert.False(t, h.exists(h.keyOf(c.cookie)), "session %d", i)
+		assert.False(t, h.isSession(h.keyOf(c.cookie)), "session %d", i)
 	}
 	assert.Len(t, h.limitEvents(), 4)
 	n, err := h.store.RevokeUser(context.Background(), "zed")

@@ -93,7 +93,7 @@ func TestPlainReadStillChecksTheDeadline(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, r.status)
 	assert.JSONEq(t, `{"error":"session expired"}`, r.body)
 	assert.Equal(t, []string{"hgetall", "evalsha"}, h.count.Names(), "the plain read found it expired; the script deleted it")
-	assert.False(t, h.exists(key))
+	assert.False(t, h.isSession(key))
 	require.Len(t, h.eventsOf(EventExpired), 1)
 	assert.Equal(t, "absolute", h.eventsOf(EventExpired)[0].Reason)
 }
@@ -131,7 +131,7 @@ func TestPlainReadDefersToTheScript(t *testing.T) {
 			if tc.status == http.StatusOK {
 				assert.Equal(t, (5 * time.Second).Milliseconds(), h.lastSeen(key), "the script slid it")
 			} else {
-				assert.False(t, h.exists(key), "the script deleted it")
+				assert.False(t, h.isSession(key), "the script deleted it")
 			}
 		})
 	}
@@ -231,7 +231,7 @@ func TestPlainReadSeesADestroyFromElsewhere(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, r.status)
 	assert.JSONEq(t, `{"error":"not logged in"}`, r.body)
 	assert.Equal(t, []string{"hgetall"}, h.count.Names())
-	assert.False(t, h.exists(key), "nothing recreated it")
+	assert.False(t, h.isSession(key), "nothing recreated it")
 }
 
 // memoNames returns n at-rest names, as atRestName makes them.

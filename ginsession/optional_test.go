@@ -62,7 +62,7 @@ func TestAuthenticateOnAFingerprintMismatch(t *testing.T) {
 	require.NotNil(t, ck, "the cookie is expired")
 	assert.Less(t, ck.MaxAge, 0)
 	assert.Empty(t, ck.Value)
-	assert.False(t, h.exists(key))
+	assert.False(t, h.isSession(key))
 	assert.Empty(t, h.indexMembers("max"))
 	require.Len(t, h.eventsOf(EventFingerprintMismatch), 1)
 	assert.Equal(t, "max", h.eventsOf(EventFingerprintMismatch)[0].UserID)
@@ -79,7 +79,7 @@ func TestAuthenticateOnAnExpiredSession(t *testing.T) {
 	assert.Equal(t, http.StatusOK, r.status)
 	assert.JSONEq(t, `{"userId":""}`, r.body)
 	assert.Contains(t, strings.Join(r.setCookies, "\n"), "Max-Age=0", "the cookie is expired")
-	assert.False(t, h.exists(key))
+	assert.False(t, h.isSession(key))
 	require.Len(t, h.eventsOf(EventExpired), 1)
 	assert.Equal(t, "idle", h.eventsOf(EventExpired)[0].Reason)
 }

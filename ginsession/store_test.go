@@ -213,7 +213,7 @@ func TestMaxAgeNegativeDestroys(t *testing.T) {
 	require.True(t, h.exists(key))
 	r := c.do("POST", "/destroy")
 	require.Equal(t, http.StatusOK, r.status, r.body)
-	assert.False(t, h.exists(key), "the Redis key is deleted")
+	assert.False(t, h.isSession(key), "the Redis key is deleted")
 	ck := r.cookie(t)
 	require.NotNil(t, ck)
 	assert.Equal(t, -1, ck.MaxAge, "Max-Age=0 on the wire")
@@ -389,7 +389,7 @@ func TestNoEmptyOrNeedlessWrites(t *testing.T) {
 		h.handler = clearAndSave
 		r := c.do("POST", "/hook")
 		assert.Equal(t, http.StatusOK, r.status)
-		assert.False(t, h.exists(key))
+		assert.False(t, h.isSession(key))
 		assert.Contains(t, r.setCookies[0], "Max-Age=0")
 	})
 }
@@ -418,7 +418,7 @@ func TestStrictModeNeverAdoptsAnID(t *testing.T) {
 	ck := r.cookie(t)
 	require.NotNil(t, ck)
 	assert.NotEqual(t, old[:idLen], ck.Value[:idLen], "a new ID, never the replayed one")
-	assert.False(t, h.exists(oldKey), "the old key is never recreated")
+	assert.False(t, h.isSession(oldKey), "the old key is never recreated")
 	assert.True(t, h.exists(h.keyOf(ck.Value)))
 }
 
@@ -448,7 +448,7 @@ func TestSaveRacingDestroyDoesNotResurrect(t *testing.T) {
 	r := <-done
 	assert.ErrorIs(t, saveErr, ErrSessionGone)
 	assert.Empty(t, r.setCookies)
-	assert.False(t, h.exists(key), "the destroyed session is not recreated")
+	assert.False(t, h.isSession(key), "the destroyed session is not recreated")
 	assert.Empty(t, h.sessionKeys())
 }
 
@@ -608,7 +608,7 @@ func TestUndecodableValueKeptBySaveDroppedByLogin(t *testing.T) {
 	require.Equal(t, http.StatusOK, c.do("POST", "/set?k=good&v=3").status)
 
 	require.Equal(t, http.StatusOK, c.do("POST", "/login?user=una").status)
-	assert.False(t, h.exists(key), "the pre-login session is deleted")
+	assert.False(t, h.isSession(key), "the pre-login session is deleted")
 	all = fields(h.keyOf(c.cookie))
 	assert.NotContains(t, all, "bad", "Login drops it")
 	assert.Equal(t, "s3", all["good"], "and carries the values it decoded")
