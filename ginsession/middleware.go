@@ -154,6 +154,9 @@ const (
 // verdict; it sets the user for UserID when the session passes. It panics as
 // RequireAuth does.
 func authenticate(c *gin.Context) verdict {
+	if authenticateCached(c) {
+		return verdictOK
+	}
 	s, sess, st, err := current(c)
 	if err != nil {
 		panic(err)
@@ -196,6 +199,9 @@ func authenticate(c *gin.Context) verdict {
 	}
 	if st.resign {
 		s.sendCookie(c.Writer, c.Request, c, st, s.sessionOptions(sess.Options), now)
+	}
+	if s.cache != nil && st.readAt != 0 && !st.resign && !res.OldKey && len(res.Soft) == 0 {
+		s.cacheInsert(st.atRest, st, st.readAt)
 	}
 	c.Set(userIDKey, st.user)
 	return verdictOK

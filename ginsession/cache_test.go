@@ -1,0 +1,264 @@
+package ginsession
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sessionshield/sessionshield/internal/redistest"
+)
+
+// cachePair returns two Stores with the local cache on, on the same Redis
+// and prefix and with one clock: two instances of one application.
+func cachePair(t *testing.T, rdbA, rdbB redis.UniversalClient, countA, countB *redistest.Counter, raw redis.UniversalClient, mutate func(*Config)) (*harness, *harness) {
+	t.Helper()
+	a := newHarnessOn(t, rdbA, countA, raw, func(c *Config) {
+		c.LocalCache = time.Minute // heartbeats every 15 s: none but the first during a test
+		c.CookieName = cookieName
+		if mutate != nil {
+			mutate(c)
+		}
+	})
+	t.Cleanup(func() { _ = a.store.Close() })
+	b := newHarnessOn(t, rdbB, countB, raw, func(c *Config) {
+		c.LocalCache = time.Minute
+		c.CookieName = cookieName
+		c.KeyPrefix = a.prefix
+		c.Now = a.clock.Now
+		if mutate != nil {
+			mutate(c)
+		}
+	})
+	t.Cleanup(func() { _ = b.store.Close() })
+	b.prefix, b.clock = a.prefix, a.clock
+	waitProven(t, a)
+	waitProven(t, b)
+	a.clock.Advance(time.Millisecond) // reads from now on began after the subscriptions' flush
+	return a, b
+}
+
+// waitProven waits until h's Store has received its own heartbeat back.
+func waitProven(t *testing.T, h *harness) {
+	t.Helper()
+	require.Eventually(t, func() bool { return h.store.CacheStats().ProvenLag >= 0 }, 10*time.Second, 5*time.Millisecond)
+}
+
+// primed returns a copy of c whose session h has cached: one guarded read
+// loads and caches it, the next is a hit.
+func primed(t *testing.T, h *harness, c *client) *client {
+	t.Helper()
+	cl := h.client(c.ua)
+	cl.cookie = c.cookie
+	require.Equal(t, http.StatusOK, cl.do("GET", "/api/profile").status)
+	hits := h.store.CacheStats().Hits
+	require.Equal(t, http.StatusOK, cl.do("GET", "/api/profile").status)
+	require.Equal(t, hits+1, h.store.CacheStats().Hits, "the second guarded read is a hit")
+	return cl
+}
+
+func newCachePair(t *testing.T, mutate func(*Config)) (*harness, *harness) {
+	rdbA, countA := redistest.CountingClient(t)
+	rdbB, countB := redistest.CountingClient(t)
+	return cachePair(t, rdbA, rdbB, countA, countB, redistest.Client(t), mutate)
+}
+
+// TestLocalCacheHitCostsNoRedisCommand checks that a cached guarded read
+// answers with the user at zero Redis commands, and that a handler reading
+// the session after it still loads it from Redis.
+func TestLocalCacheHitCostsNoRedisCommand(t *testing.T) {
+	a, _ := newCachePair(t, nil)
+	cl := primed(t, a, a.login(chromeWin, "ann"))
+	a.count.Reset()
+	r := cl.do("GET", "/api/profile")
+	require.Equal(t, http.StatusOK, r.status)
+	assert.Equal(t, "ann", jsonField(t, r.body, "userId"))
+	assert.Zero(t, a.count.Commands(), "a hit sends no command: %v", a.count.Names())
+
+	r = cl.do("GET", "/api/fresh") // RequireFreshAuth loads the session
+	assert.Equal(t, http.StatusOK, r.status)
+	assert.NotZero(t, a.count.Commands())
+}
+
+// TestLocalCacheEndOnThisInstance checks that every way a session ends on
+// an instance makes that instance refuse it on the very next request, with
+// the clock frozen (so no entry could have aged out).
+func TestLocalCacheEndOnThisInstance(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		end  func(h *harness, c *client)
+	}{
+		{"logout", func(h *harness, c *client) {
+			cl := h.client(c.ua)
+			cl.cookie = c.cookie
+			require.Equal(t, http.StatusOK, cl.do("POST", "/logout").status)
+		}},
+		{"RevokeSession", func(h *harness, c *client) {
+			require.NoError(t, h.store.RevokeSession(ctx, "bo", h.refOf(c.cookie)))
+		}},
+		{"RevokeUser", func(h *harness, c *client) {
+			_, err := h.store.RevokeUser(ctx, "bo")
+			require.NoError(t, err)
+		}},
+		{"RevokeOthers", func(h *harness, c *client) {
+			keep := h.login(firefoxLinx, "bo")
+			_, err := h.store.RevokeOthers(ctx, "bo", h.refOf(keep.cookie))
+			require.NoError(t, err)
+		}},
+		{"fingerprint mismatch", func(h *harness, c *client) {
+			thief := h.client(firefoxLinx)
+			thief.cookie = c.cookie
+			require.Equal(t, http.StatusUnauthorized, thief.do("GET", "/api/profile").status)
+		}},
+		{"session cap", func(h *harness, c *client) {
+			h.clock.Advance(time.Second)
+			h.login(firefoxLinx, "bo")
+		}},
+		{"login again", func(h *harness, c *client) {
+			cl := h.client(c.ua)
+			cl.cookie = c.cookie
+			require.Equal(t, http.StatusOK, cl.do("POST", "/login?user=bo").status)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, _ := newCachePair(t, func(c *Config) { c.MaxSessionsPerUser = 1 })
+			c := primed(t, a, a.login(chromeWin, "bo"))
+			old := c.cookie
+			tc.end(a, c)
+			cl := a.client(chromeWin)
+			cl.cookie = old
+			assert.Equal(t, http.StatusUnauthorized, cl.do("GET", "/api/profile").status)
+		})
+	}
+}
+
+// TestLocalCacheRefusesAReadBegunBeforeAnEnd checks the race of a read
+// that began before an end and finishes after its invalidation: its entry
+// is not cached. Neither is one begun before a flush.
+func TestLocalCacheRefusesAReadBegunBeforeAnEnd(t *testing.T) {
+	a, _ := newCachePair(t, nil)
+	now := a.store.now()
+	st := &state{user: "cy", created: now, fp: []byte("x")}
+	a.store.cache.invalidate([]string{"name1"}, now+1)
+	a.store.cacheInsert("name1", st, now)
+	_, ok := a.store.cache.lookup("name1", now+2)
+	assert.False(t, ok, "a read begun before the end")
+	a.store.cacheInsert("name1", st, now+2)
+	_, ok = a.store.cache.lookup("name1", now+3)
+	assert.True(t, ok, "a read begun after the end")
+	_, ok = a.store.cache.lookup("name", now+3)
+	assert.False(t, ok, "an entry answers for its whole name only")
+
+	a.store.cache.flush(now + 5)
+	a.store.cacheInsert("name3", st, now+4)
+	_, ok = a.store.cache.lookup("name3", now+6)
+	assert.False(t, ok, "a read begun before a flush")
+}
+
+// TestLocalCacheOtherInstance checks that a session revoked on A is refused
+// by B, which had it cached, through the channel; that values are never
+// cached; and that B stops answering from the cache once its proof is
+// LocalCache old, whatever it holds.
+func TestLocalCacheOtherInstance(t *testing.T) {
+	a, b := newCachePair(t, nil)
+	ctx := context.Background()
+	c := a.login(chromeWin, "di")
+	onB := primed(t, b, c)
+
+	onA := a.client(chromeWin)
+	onA.cookie = c.cookie
+	require.Equal(t, http.StatusOK, onA.do("POST", "/set?k=color&v=red").status)
+	assert.Contains(t, onB.do("GET", "/get?k=color").body, "red", "B reads the value A wrote at once")
+
+	b.clock.Advance(b.store.cfg.LocalCache) // no heartbeat since: the proof is LocalCache old
+	hits := b.store.CacheStats().Hits
+	b.count.Reset()
+	assert.Equal(t, http.StatusOK, onB.do("GET", "/api/profile").status)
+	assert.Equal(t, hits, b.store.CacheStats().Hits, "no hit without a proof younger than LocalCache")
+	assert.NotZero(t, b.count.Commands())
+
+	// A fresh proof, a cached entry, then a revocation on A.
+	b.store.cache.kick <- struct{}{}
+	a.clock.Advance(time.Millisecond)
+	require.Eventually(t, func() bool { return b.store.CacheStats().ProvenLag == 0 }, 10*time.Second, 5*time.Millisecond)
+	onB = primed(t, b, c)
+	_, err := a.store.RevokeUser(ctx, "di")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return b.store.CacheStats().Invalidations > 0 }, 10*time.Second, 5*time.Millisecond)
+	assert.Equal(t, http.StatusUnauthorized, onB.do("GET", "/api/profile").status, "B refuses it once told, the clock unmoved")
+}
+
+// TestLocalCacheLostSubscription checks that when B's invalidation
+// connection is killed, B empties its cache and refuses a session revoked
+// meanwhile, then serves hits again once its heartbeat is back.
+func TestLocalCacheLostSubscription(t *testing.T) {
+	srv := redistest.StartServer(t)
+	opts := &redis.Options{Addr: srv.Addr}
+	rdbA, rdbB, raw := redis.NewClient(opts), redis.NewClient(opts), redis.NewClient(opts)
+	countA, countB := &redistest.Counter{}, &redistest.Counter{}
+	rdbA.AddHook(countA)
+	rdbB.AddHook(countB)
+	t.Cleanup(func() { _, _, _ = rdbA.Close(), rdbB.Close(), raw.Close() })
+	a, b := cachePair(t, rdbA, rdbB, countA, countB, raw, nil)
+	ctx := context.Background()
+
+	c := a.login(chromeWin, "ed")
+	other := a.login(chromeWin2, "fay")
+	onB, otherOnB := primed(t, b, c), primed(t, b, other)
+
+	require.NoError(t, raw.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub").Err())
+	require.Eventually(t, func() bool { return b.store.CacheStats().Entries == 0 }, 10*time.Second, 5*time.Millisecond, "the cache is emptied")
+	_, err := a.store.RevokeUser(ctx, "ed")
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusUnauthorized, onB.do("GET", "/api/profile").status)
+
+	a.clock.Advance(time.Millisecond)
+	waitProven(t, b)
+	a.clock.Advance(time.Millisecond)
+	primed(t, b, otherOnB) // hits again
+}
+
+// TestLocalCacheIdleTimeoutSlides checks that a session read only through
+// the cache still has its activity written: a hit is served only within
+// the refresh window, the next read writes it, and the session outlives
+// its idle timeout while requests keep coming.
+func TestLocalCacheIdleTimeoutSlides(t *testing.T) {
+	a, _ := newCachePair(t, func(c *Config) { c.IdleTimeout = 6 * time.Second }) // refreshed every 100 ms
+	c := primed(t, a, a.login(chromeWin, "gus"))
+	key := a.keyOf(c.cookie)
+	for range 4 {
+		a.clock.Advance(4 * time.Second)
+		a.count.Reset()
+		require.Equal(t, http.StatusOK, c.do("GET", "/api/profile").status)
+		assert.NotZero(t, a.count.Commands(), "past the refresh window: read from Redis")
+	}
+	seen, err := a.raw.HGet(context.Background(), key, metaLastSeen).Int64()
+	require.NoError(t, err)
+	assert.Equal(t, int64(16_000), seen, "the last read wrote the activity")
+	a.clock.Advance(7 * time.Second)
+	assert.Equal(t, http.StatusUnauthorized, c.do("GET", "/api/profile").status, "idle past the timeout")
+}
+
+// TestLocalCacheConfig checks that the cache needs the cookie name and a
+// sane duration, and that a Store without it has nothing to close.
+func TestLocalCacheConfig(t *testing.T) {
+	rdb := redistest.Client(t)
+	for _, cfg := range []Config{
+		{LocalCache: time.Second},
+		{LocalCache: -time.Second, CookieName: "id"},
+		{LocalCache: time.Microsecond, CookieName: "id"},
+	} {
+		cfg.Secrets = [][]byte{[]byte(testSecret)}
+		_, err := NewStore(rdb, cfg)
+		assert.ErrorIs(t, err, ErrConfig, "%v", cfg.LocalCache)
+	}
+	s, err := NewStore(rdb, Config{Secrets: [][]byte{[]byte(testSecret)}})
+	require.NoError(t, err)
+	assert.NoError(t, s.Close())
+	assert.Equal(t, CacheStats{}, s.CacheStats())
+}
