@@ -112,9 +112,9 @@ func New(cfg Config, rdb redis.UniversalClient) (*App, error) {
 	appPrefix := cfg.KeyPrefix + "app:"
 	return &App{
 		closers: []func(){func() { _ = store.Close() }},
-		cfg:   cfg,
-		rdb:   rdb,
-		store: store,
+		cfg:     cfg,
+		rdb:     rdb,
+		store:   store,
 		users: newUsers(rdb, appPrefix, cfg.Password, cfg.Now, log,
 			newHashQueue(cfg.HashConcurrency, cfg.HashQueue, cfg.HashMaxWait)),
 		throttle: &throttle{
