@@ -103,8 +103,8 @@ func (s *Store) clientIP(c *gin.Context) string {
 // destroyed) or {"error":"session expired"}, or 503 {"error":"session store
 // unavailable"} when Redis fails, always with Cache-Control: no-store and
 // Vary: Cookie; a dead cookie is expired. It costs one round trip for a live
-// session (docs/design.md lists the others) and re-signs a cookie or
-// fingerprint an older secret made.
+// session, none for a hit of Config.LocalCache (docs/design.md lists the
+// others), and re-signs a cookie or fingerprint an older secret made.
 //
 // It panics with ErrNoSessionMiddleware, ErrNotLoaded, or an ErrConfig error
 // for a cookie name the settings make unusable (set Config.CookieName to
