@@ -1,6 +1,7 @@
 package ginsession
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -62,6 +63,10 @@ type cacheEntry struct {
 	remember  bool
 	until     int64 // min(read start + LocalCache, activity write + refreshEvery)
 }
+
+// receiveHook, when set, runs before each message of the channel is
+// applied: tests hold the ends there.
+var receiveHook atomic.Pointer[func(payload string)]
 
 // stores maps each Store with a running cache, by address, to itself: the
 // middleware finds the Store behind gin-contrib's session this way without
@@ -149,6 +154,9 @@ func (s *Store) receive(ctx context.Context) {
 			default:
 			}
 		case *redis.Message:
+			if h := receiveHook.Load(); h != nil {
+				(*h)(m.Payload)
+			}
 			lc.handle(m.Payload, s.now())
 		}
 	}
@@ -330,8 +338,8 @@ func authenticateCached(c *gin.Context) bool {
 	if s == nil || s.cache == nil {
 		return false
 	}
-	if (s.cfg.CookieName != "" && name != s.cfg.CookieName) || (c.GetString(sessionNameKey) != "" && name != c.GetString(sessionNameKey)) {
-		return false
+	if want := cmp.Or(c.GetString(sessionNameKey), s.cfg.CookieName); name != want {
+		return false // the cookie this request's session reads is not the one named
 	}
 	if sess, _ := loaded(c.Request.Context(), s, name); sess != nil {
 		return false

@@ -3,6 +3,7 @@ package ginsession
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,7 +117,6 @@ func TestLocalCacheEndOnThisInstance(t *testing.T) {
 			require.Equal(t, http.StatusUnauthorized, thief.do("GET", "/api/profile").status)
 		}},
 		{"session cap", func(h *harness, c *client) {
-			h.clock.Advance(time.Second)
 			h.login(firefoxLinx, "bo")
 		}},
 		{"login again", func(h *harness, c *client) {
@@ -129,10 +129,21 @@ func TestLocalCacheEndOnThisInstance(t *testing.T) {
 			a, _ := newCachePair(t, func(c *Config) { c.MaxSessionsPerUser = 1 })
 			c := primed(t, a, a.login(chromeWin, "bo"))
 			old := c.cookie
+			// The channel delivers no end until the test is over: only the
+			// local invalidation can refuse the session.
+			release := make(chan struct{})
+			hold := func(payload string) {
+				if strings.HasPrefix(payload, "e ") {
+					<-release
+				}
+			}
+			receiveHook.Store(&hold)
+			t.Cleanup(func() { receiveHook.Store(nil); close(release) })
 			tc.end(a, c)
 			cl := a.client(chromeWin)
 			cl.cookie = old
 			assert.Equal(t, http.StatusUnauthorized, cl.do("GET", "/api/profile").status)
+			assert.Zero(t, a.store.CacheStats().Invalidations, "no end came through the channel")
 		})
 	}
 }
@@ -193,9 +204,10 @@ func TestLocalCacheOtherInstance(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, onB.do("GET", "/api/profile").status, "B refuses it once told, the clock unmoved")
 }
 
-// TestLocalCacheLostSubscription checks that when B's invalidation
-// connection is killed, B empties its cache and refuses a session revoked
-// meanwhile, then serves hits again once its heartbeat is back.
+// TestLocalCacheLostSubscription checks, on a server of its own, that when
+// B's invalidation connection is killed (CLIENT KILL TYPE pubsub) or Redis
+// restarts, B empties its cache and refuses a session revoked meanwhile,
+// then serves hits again once its heartbeat is back.
 func TestLocalCacheLostSubscription(t *testing.T) {
 	srv := redistest.StartServer(t)
 	opts := &redis.Options{Addr: srv.Addr}
@@ -205,18 +217,80 @@ func TestLocalCacheLostSubscription(t *testing.T) {
 	rdbB.AddHook(countB)
 	t.Cleanup(func() { _, _, _ = rdbA.Close(), rdbB.Close(), raw.Close() })
 	a, b := cachePair(t, rdbA, rdbB, countA, countB, raw, nil)
-	ctx := context.Background()
+	checkCrossInstance(t, a, b, "ed")
+	checkLostSubscription(t, a, b, "fay", func() {
+		require.NoError(t, raw.Do(context.Background(), "CLIENT", "KILL", "TYPE", "pubsub").Err())
+	})
 
-	c := a.login(chromeWin, "ed")
-	other := a.login(chromeWin2, "fay")
-	onB, otherOnB := primed(t, b, c), primed(t, b, other)
-
-	require.NoError(t, raw.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub").Err())
+	c := a.login(chromeWin, "gil")
+	onB := primed(t, b, c)
+	srv.Restart(t) // no persistence: every session is gone
 	require.Eventually(t, func() bool { return b.store.CacheStats().Entries == 0 }, 10*time.Second, 5*time.Millisecond, "the cache is emptied")
-	_, err := a.store.RevokeUser(ctx, "ed")
+	assert.Equal(t, http.StatusUnauthorized, onB.do("GET", "/api/profile").status)
+	require.NoError(t, raw.ScriptLoad(context.Background(), loadScript.src).Err())
+	a.clock.Advance(time.Millisecond)
+	waitProven(t, b)
+	a.clock.Advance(time.Millisecond)
+	primed(t, b, a.login(chromeWin, "gil")) // hits again
+}
+
+// TestLocalCacheOnRedisCluster checks the cross-instance invalidation and a
+// killed subscription on a Cluster: the ends and heartbeats go to the
+// channel's slot node, and a subscriber on any node receives them.
+func TestLocalCacheOnRedisCluster(t *testing.T) {
+	cluster := redistest.StartCluster(t)
+	count := &redistest.Counter{}
+	cluster.AddHook(count)
+	a, b := cachePair(t, cluster, cluster, count, count, cluster, nil)
+	checkCrossInstance(t, a, b, "hal")
+	checkLostSubscription(t, a, b, "ida", func() {
+		require.NoError(t, cluster.ForEachShard(context.Background(), func(ctx context.Context, node *redis.Client) error {
+			return node.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub").Err()
+		}))
+	})
+}
+
+// TestLocalCacheThroughSentinel checks the cross-instance invalidation
+// through a Sentinel client.
+func TestLocalCacheThroughSentinel(t *testing.T) {
+	master := redistest.StartServer(t)
+	rdb := redistest.StartSentinel(t, master.Addr)
+	count := &redistest.Counter{}
+	rdb.AddHook(count)
+	raw := redis.NewClient(&redis.Options{Addr: master.Addr})
+	t.Cleanup(func() { _ = raw.Close() })
+	a, b := cachePair(t, rdb, rdb, count, count, raw, nil)
+	checkCrossInstance(t, a, b, "jo")
+	checkLostSubscription(t, a, b, "kai", func() {
+		require.NoError(t, raw.Do(context.Background(), "CLIENT", "KILL", "TYPE", "pubsub").Err())
+	})
+}
+
+// checkCrossInstance checks that a session of user that B has cached is
+// refused by B once A revoked it, the clock unmoved: B was told.
+func checkCrossInstance(t *testing.T, a, b *harness, user string) {
+	t.Helper()
+	onB := primed(t, b, a.login(chromeWin, user))
+	before := b.store.CacheStats().Invalidations
+	_, err := a.store.RevokeUser(context.Background(), user)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return b.store.CacheStats().Invalidations > before }, 10*time.Second, 5*time.Millisecond)
+	assert.Equal(t, http.StatusUnauthorized, onB.do("GET", "/api/profile").status)
+}
+
+// checkLostSubscription checks that after kill drops B's subscription, B
+// empties its cache, refuses a session of user revoked meanwhile, and hits
+// again once its heartbeat is back.
+func checkLostSubscription(t *testing.T, a, b *harness, user string, kill func()) {
+	t.Helper()
+	a.clock.Advance(time.Millisecond)
+	c, other := a.login(chromeWin, user), a.login(chromeWin2, user+"-other")
+	onB, otherOnB := primed(t, b, c), primed(t, b, other)
+	kill()
+	require.Eventually(t, func() bool { return b.store.CacheStats().Entries == 0 }, 10*time.Second, 5*time.Millisecond, "the cache is emptied")
+	_, err := a.store.RevokeUser(context.Background(), user)
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusUnauthorized, onB.do("GET", "/api/profile").status)
-
 	a.clock.Advance(time.Millisecond)
 	waitProven(t, b)
 	a.clock.Advance(time.Millisecond)
