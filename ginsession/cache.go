@@ -18,7 +18,9 @@ import (
 )
 
 // MaxCacheEntries is the most sessions a Store's local cache holds (see
-// Config.LocalCache); beyond it, a new entry replaces an arbitrary one.
+// Config.LocalCache); beyond it, a new entry replaces an arbitrary one. It
+// also remembers at most this many recent ends; beyond that it empties
+// itself.
 const MaxCacheEntries = 100_000
 
 // CacheStats is what a Store's local cache has done since NewStore.
@@ -221,6 +223,13 @@ func (lc *localCache) invalidate(atRestNames []string, now int64) {
 				delete(lc.ended, h)
 			}
 		}
+	}
+	if len(lc.ended) > MaxCacheEntries {
+		// More recent ends than it may hold: a flush at now refuses every
+		// read any of them would, so they can go.
+		clear(lc.entries)
+		clear(lc.ended)
+		lc.flushed = max(lc.flushed, now)
 	}
 }
 

@@ -2,6 +2,7 @@ package ginsession
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -335,4 +336,29 @@ func TestLocalCacheConfig(t *testing.T) {
 	require.NoError(t, err)
 	assert.NoError(t, s.Close())
 	assert.Equal(t, CacheStats{}, s.CacheStats())
+}
+
+// TestLocalCacheBounded checks that the cache holds at most MaxCacheEntries
+// sessions, and that more recent ends than that empty it rather than grow.
+func TestLocalCacheBounded(t *testing.T) {
+	a, _ := newCachePair(t, nil)
+	lc := a.store.cache
+	now := a.store.now()
+	st := &state{user: "lu", created: now}
+	for i := range MaxCacheEntries + 10 {
+		a.store.cacheInsert(fmt.Sprintf("s%06d", i), st, now)
+	}
+	assert.Equal(t, MaxCacheEntries, a.store.CacheStats().Entries)
+	names := make([]string, MaxCacheEntries+1)
+	for i := range names {
+		names[i] = fmt.Sprintf("e%06d", i)
+	}
+	lc.invalidate(names, now+1)
+	assert.Zero(t, a.store.CacheStats().Entries)
+	lc.mu.Lock()
+	assert.Empty(t, lc.ended)
+	lc.mu.Unlock()
+	a.store.cacheInsert("e000001", st, now) // began before the ends it no longer lists
+	_, ok := lc.lookup("e000001", now+1)
+	assert.False(t, ok)
 }
