@@ -69,7 +69,7 @@ type Target struct {
 // Close deletes every key the target wrote and closes its clients.
 func (t *Target) Close() error {
 	var errs []error
-	if t.Prefix != "" {
+	if t.Prefix != "" && t.env != nil {
 		errs = append(errs, t.env.Cleanup(context.Background(), t.Prefix))
 	}
 	for _, c := range t.closers {
@@ -136,12 +136,25 @@ func newSessionShieldCached(ctx context.Context, env *Env, prefix string) (*Targ
 }
 
 func newSessionShieldWith(env *Env, prefix string, localCache time.Duration) (*Target, error) {
-	t := &Target{Counter: new(Counter), Prefix: prefix, env: env}
-	rdb, err := goRedisClient(env, t.Counter)
+	c := new(Counter)
+	rdb, err := goRedisClient(env, c)
 	if err != nil {
 		return nil, err
 	}
+	t, err := newSessionShieldOn(rdb, c, prefix, localCache)
+	if err != nil {
+		_ = rdb.Close()
+		return nil, err
+	}
+	t.env = env
 	t.closers = append(t.closers, rdb.Close)
+	return t, nil
+}
+
+// newSessionShieldOn builds sessionshield on rdb, whose commands c counts
+// and which it does not close.
+func newSessionShieldOn(rdb redis.UniversalClient, c *Counter, prefix string, localCache time.Duration) (*Target, error) {
+	t := &Target{Counter: c, Prefix: prefix}
 	indexPrefix := t.Prefix + "u:"
 	t.IsIndex = func(key string) bool { return strings.HasPrefix(key, indexPrefix) }
 	store, err := ginsession.NewStore(rdb, ginsession.Config{

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/sessionshield/sessionshield/internal/redistest"
 )
 
 var lagTrials = flag.Int("lag.trials", 1000, "how many revocations TestRevocationLag times (LAG=1 only)")
@@ -40,6 +42,34 @@ func TestRevocationLag(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
+	measureLag(t, a, b, life)
+}
+
+// TestRevocationLagCluster is TestRevocationLag on a three-master Redis
+// Cluster started for it (redis-server on loopback ports), both Stores on
+// one ClusterClient. It runs only with LAG=1.
+func TestRevocationLagCluster(t *testing.T) {
+	if os.Getenv("LAG") != "1" {
+		t.Skip("set LAG=1 to measure the cross-instance revocation lag")
+	}
+	const life = time.Second
+	cluster := redistest.StartCluster(t)
+	a, err := newSessionShieldOn(cluster, new(Counter), "lag:", life)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := newSessionShieldOn(cluster, new(Counter), "lag:", life)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	measureLag(t, a, b, life)
+}
+
+// measureLag times -lag.trials revocations on a of a session b has cached.
+func measureLag(t *testing.T, a, b *Target, life time.Duration) {
+	t.Helper()
 	for a.Store.CacheStats().ProvenLag < 0 || b.Store.CacheStats().ProvenLag < 0 {
 		time.Sleep(time.Millisecond)
 	}
