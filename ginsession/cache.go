@@ -29,7 +29,7 @@ type CacheStats struct {
 	Misses        uint64        // guarded reads that went to Redis with the cache on
 	Invalidations uint64        // ended sessions announced on the channel, this Store's own included
 	Entries       int           // sessions cached now
-	ProvenLag     time.Duration // how old the newest heartbeat received back is; the cache serves while it is below LocalCache
+	ProvenLag     time.Duration // how old the newest own heartbeat received back is, negative when none came back since the last (re)subscription; the cache serves while it is below LocalCache
 }
 
 // localCache holds the authentication checks of recently read sessions
@@ -40,7 +40,7 @@ type localCache struct {
 	life     int64 // Config.LocalCache, in ms
 	channel  string
 	token    string // this Store's heartbeat token
-	mu       sync.Mutex
+	mu       sync.RWMutex
 	entries  map[string]cacheEntry // by at-rest name
 	ended    map[string]int64      // at-rest name -> when it was invalidated here
 	flushed  int64                 // when the cache was last emptied (a (re)subscribe, a lost connection)
@@ -59,7 +59,7 @@ type localCache struct {
 // cacheEntry is one session's authentication check.
 type cacheEntry struct {
 	user      string
-	fp        string
+	fp        []byte // never written after the load that read it
 	created   int64
 	seenAfter int64
 	remember  bool
@@ -249,7 +249,7 @@ func (s *Store) cacheInsert(atRest string, st *state, readAt int64) {
 	if readAt-lastWrite >= s.everyMS {
 		lastWrite = readAt // loadScript wrote it at readAt
 	}
-	e := cacheEntry{user: st.user, fp: string(st.fp), created: st.created, seenAfter: lastWrite - st.created,
+	e := cacheEntry{user: st.user, fp: st.fp, created: st.created, seenAfter: lastWrite - st.created,
 		remember: st.remember, until: min(readAt+lc.life, lastWrite+s.everyMS)}
 	lc.mu.Lock()
 	defer lc.mu.Unlock()
@@ -280,9 +280,9 @@ func (lc *localCache) lookup(atRest string, now int64) (cacheEntry, bool) {
 	if p := lc.proven.Load(); p == 0 || now-p >= lc.life {
 		return cacheEntry{}, false
 	}
-	lc.mu.Lock()
+	lc.mu.RLock()
 	e, ok := lc.entries[atRest]
-	lc.mu.Unlock()
+	lc.mu.RUnlock()
 	return e, ok && now < e.until
 }
 
@@ -368,7 +368,7 @@ func authenticateCached(c *gin.Context) bool {
 		s.cache.misses.Add(1)
 		return false
 	}
-	res := s.fp.Check([]byte(e.fp), c.Request, s.clientIP(c))
+	res := s.fp.Check(e.fp, c.Request, s.clientIP(c))
 	if !res.OK() || len(res.Soft) > 0 || res.OldKey {
 		s.cache.misses.Add(1)
 		return false
