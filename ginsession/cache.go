@@ -67,8 +67,8 @@ type cacheEntry struct {
 }
 
 // receiveHook, when set, runs before each message of the channel is
-// applied: tests hold the ends there.
-var receiveHook atomic.Pointer[func(payload string)]
+// applied, and drops it when it returns false: tests lose ends there.
+var receiveHook atomic.Pointer[func(payload string) bool]
 
 // stores maps each Store with a running cache, by address, to itself: the
 // middleware finds the Store behind gin-contrib's session this way without
@@ -156,8 +156,8 @@ func (s *Store) receive(ctx context.Context) {
 			default:
 			}
 		case *redis.Message:
-			if h := receiveHook.Load(); h != nil {
-				(*h)(m.Payload)
+			if h := receiveHook.Load(); h != nil && !(*h)(m.Payload) {
+				continue
 			}
 			lc.handle(m.Payload, s.now())
 		}

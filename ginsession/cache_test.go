@@ -130,16 +130,7 @@ func TestLocalCacheEndOnThisInstance(t *testing.T) {
 			a, _ := newCachePair(t, func(c *Config) { c.MaxSessionsPerUser = 1 })
 			c := primed(t, a, a.login(chromeWin, "bo"))
 			old := c.cookie
-			// The channel delivers no end until the test is over: only the
-			// local invalidation can refuse the session.
-			release := make(chan struct{})
-			hold := func(payload string) {
-				if strings.HasPrefix(payload, "e ") {
-					<-release
-				}
-			}
-			receiveHook.Store(&hold)
-			t.Cleanup(func() { receiveHook.Store(nil); close(release) })
+			loseEnds(t) // only the local invalidation can refuse the session
 			tc.end(a, c)
 			cl := a.client(chromeWin)
 			cl.cookie = old
@@ -361,4 +352,38 @@ func TestLocalCacheBounded(t *testing.T) {
 	a.store.cacheInsert("e000001", st, now) // began before the ends it no longer lists
 	_, ok := lc.lookup("e000001", now+1)
 	assert.False(t, ok)
+}
+
+// loseEnds makes every Store drop the ends it receives on the channel until
+// the test ends.
+func loseEnds(t *testing.T) {
+	drop := func(payload string) bool { return !strings.HasPrefix(payload, "e ") }
+	receiveHook.Store(&drop)
+	t.Cleanup(func() { receiveHook.Store(nil) })
+}
+
+// TestLocalCacheEntryLivesAtMostLocalCache checks the bound that holds
+// even when an end never reaches an instance: B serves a session revoked on
+// A (whose end it lost) only until LocalCache after the read that cached
+// it, by the injected clock, with its heartbeat proven throughout.
+func TestLocalCacheEntryLivesAtMostLocalCache(t *testing.T) {
+	const life = 100 * time.Millisecond // below the refresh window (1 s): the entry's bound is LocalCache
+	a, b := newCachePair(t, func(c *Config) { c.LocalCache = life })
+	loseEnds(t)
+	onB := primed(t, b, a.login(chromeWin, "lou"))
+	_, err := a.store.RevokeUser(context.Background(), "lou")
+	require.NoError(t, err)
+
+	provenNow := func() {
+		require.Eventually(t, func() bool { return b.store.CacheStats().ProvenLag == 0 }, 10*time.Second, time.Millisecond)
+	}
+	a.clock.Advance(life - time.Millisecond)
+	provenNow()
+	hits := b.store.CacheStats().Hits
+	assert.Equal(t, http.StatusOK, onB.do("GET", "/api/profile").status, "within LocalCache: the lost end is not known yet")
+	assert.Equal(t, hits+1, b.store.CacheStats().Hits)
+
+	a.clock.Advance(time.Millisecond)
+	provenNow()
+	assert.Equal(t, http.StatusUnauthorized, onB.do("GET", "/api/profile").status, "LocalCache after the read: refused")
 }
