@@ -75,6 +75,10 @@ var receiveHook atomic.Pointer[func(payload string) bool]
 // loading it.
 var stores sync.Map // uintptr -> *Store
 
+// caching counts the Stores in stores: with none, the middleware does not
+// look.
+var caching atomic.Int32
+
 // startCache starts s's cache: the subscriber and the heartbeat goroutines.
 func (s *Store) startCache() {
 	tok := make([]byte, 8)
@@ -95,6 +99,7 @@ func (s *Store) startCache() {
 	go s.receive(ctx)
 	go s.heartbeat(ctx)
 	stores.Store(reflect.ValueOf(s).Pointer(), s)
+	caching.Add(1)
 }
 
 // Close stops the goroutines of the local cache (Config.LocalCache) and
@@ -114,6 +119,7 @@ func (s *Store) Close() error {
 	lc.isClosed = true
 	lc.closeMu.Unlock()
 	stores.Delete(reflect.ValueOf(s).Pointer())
+	caching.Add(-1)
 	lc.stop()
 	_ = lc.pubsub.Close()
 	lc.done.Wait()
@@ -309,6 +315,9 @@ func (s *Store) CacheStats() CacheStats {
 // name, without loading it, or nil when there is none or the session was
 // loaded already.
 func cachedStore(c *gin.Context) (*Store, string) {
+	if caching.Load() == 0 {
+		return nil, ""
+	}
 	v, ok := c.Get(sessions.DefaultKey)
 	if !ok {
 		return nil, ""
