@@ -60,6 +60,8 @@ type Target struct {
 	// IsIndex reports whether a key is a secondary index rather than the
 	// session itself (sessionshield's per-user sorted set).
 	IsIndex func(key string) bool
+	// Store is sessionshield's store; nil for the other contenders.
+	Store   *ginsession.Store
 	env     *Env
 	closers []func() error
 }
@@ -67,7 +69,7 @@ type Target struct {
 // Close deletes every key the target wrote and closes its clients.
 func (t *Target) Close() error {
 	var errs []error
-	if t.Prefix != "" {
+	if t.Prefix != "" && t.env != nil {
 		errs = append(errs, t.env.Cleanup(context.Background(), t.Prefix))
 	}
 	for _, c := range t.closers {
@@ -80,6 +82,7 @@ func (t *Target) Close() error {
 func Contenders() []Contender {
 	return []Contender{
 		{Name: "sessionshield", Slug: "sessionshield", Redis: true, New: newSessionShield},
+		{Name: "sessionshield, LocalCache 1s", Slug: "sessionshield-cache", Redis: true, New: newSessionShieldCached},
 		{Name: "gin-contrib/sessions redis (redistore)", Slug: "gincontrib-redis", Redis: true, New: newGinContribRedis(true)},
 		{Name: "gin-contrib/sessions redis, no PING on borrow", Slug: "gincontrib-redis-noping", Redis: true, New: newGinContribRedis(false)},
 		{Name: "scs v2 + goredisstore", Slug: "scs-goredis", Redis: true, New: newSCS},
@@ -123,12 +126,35 @@ var (
 )
 
 func newSessionShield(ctx context.Context, env *Env, prefix string) (*Target, error) {
-	t := &Target{Counter: new(Counter), Prefix: prefix, env: env}
-	rdb, err := goRedisClient(env, t.Counter)
+	return newSessionShieldWith(env, prefix, 0)
+}
+
+// newSessionShieldCached is sessionshield with Config.LocalCache at 1 s:
+// guarded reads answered from the local cache.
+func newSessionShieldCached(ctx context.Context, env *Env, prefix string) (*Target, error) {
+	return newSessionShieldWith(env, prefix, time.Second)
+}
+
+func newSessionShieldWith(env *Env, prefix string, localCache time.Duration) (*Target, error) {
+	c := new(Counter)
+	rdb, err := goRedisClient(env, c)
 	if err != nil {
 		return nil, err
 	}
+	t, err := newSessionShieldOn(rdb, c, prefix, localCache)
+	if err != nil {
+		_ = rdb.Close()
+		return nil, err
+	}
+	t.env = env
 	t.closers = append(t.closers, rdb.Close)
+	return t, nil
+}
+
+// newSessionShieldOn builds sessionshield on rdb, whose commands c counts
+// and which it does not close.
+func newSessionShieldOn(rdb redis.UniversalClient, c *Counter, prefix string, localCache time.Duration) (*Target, error) {
+	t := &Target{Counter: c, Prefix: prefix}
 	indexPrefix := t.Prefix + "u:"
 	t.IsIndex = func(key string) bool { return strings.HasPrefix(key, indexPrefix) }
 	store, err := ginsession.NewStore(rdb, ginsession.Config{
@@ -136,12 +162,16 @@ func newSessionShield(ctx context.Context, env *Env, prefix string) (*Target, er
 		KeyPrefix:   t.Prefix,
 		IdleTimeout: idleTimeout,
 		Insecure:    true, // plain http in tests
+		CookieName:  CookieName,
+		LocalCache:  localCache,
 		// Login logs an event at Info; a benchmark should not measure stderr.
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		return nil, err
 	}
+	t.Store = store
+	t.closers = append([]func() error{store.Close}, t.closers...) // before its client closes
 	e := newEngine()
 	e.Use(sessions.Sessions(CookieName, store))
 	e.POST(loginPath, func(c *gin.Context) {

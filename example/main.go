@@ -14,6 +14,8 @@
 //	                 the request's own host
 //	KEY_PREFIX       put in front of every Redis key
 //	METRICS_ADDR     host:port of a separate listener for /metrics
+//	LOCAL_CACHE      a duration such as 1s: the store's local cache of
+//	                 guarded reads (off unless set)
 //	GIN_MODE         Gin's mode; release unless set
 //
 // It stops gracefully on SIGINT or SIGTERM.

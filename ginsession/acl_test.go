@@ -21,9 +21,11 @@ import (
 // its Lua scripts (Redis checks their commands too) and go-redis under it
 // send, on a single server, through Sentinel and on a Cluster. A command
 // the store starts sending goes in the first group.
-const aclRules = "resetkeys ~sess:* resetchannels -@all" +
+const aclRules = "resetkeys ~sess:* resetchannels &sess:* -@all" +
 	// The store's commands and its scripts'.
 	" +evalsha +eval +hgetall +hset +hdel +exists +del +pexpire +zadd +zrem +zrange +zremrangebyscore +zscore +zcard +pttl +hexists +hmget" +
+	// Config.LocalCache: the ends and heartbeats on <KeyPrefix>inval.
+	" +publish +subscribe" +
 	// Store.CheckRedis.
 	" +config|get" +
 	// A ClusterClient: its slot map, the command table it routes by, the
@@ -85,9 +87,14 @@ func assertRefused(t *testing.T, app redis.UniversalClient) {
 
 // aclHarness is the test harness on app, a client logged in as sessapp,
 // with the prefix aclRules allows.
-func aclHarness(t *testing.T, app, admin redis.UniversalClient) *harness {
+func aclHarness(t *testing.T, app, admin redis.UniversalClient, mutate ...func(*Config)) *harness {
 	t.Helper()
-	h := newHarnessOn(t, app, &redistest.Counter{}, admin, func(c *Config) { c.KeyPrefix = "sess:" })
+	h := newHarnessOn(t, app, &redistest.Counter{}, admin, func(c *Config) {
+		c.KeyPrefix = "sess:"
+		for _, m := range mutate {
+			m(c)
+		}
+	})
 	h.prefix = "sess:"
 	return h
 }
@@ -139,6 +146,16 @@ func TestLeastPrivilegeACL(t *testing.T) {
 	t.Cleanup(func() { _ = app.Close() })
 
 	runLifecycle(t, aclHarness(t, app, admin), "ann")
+
+	// With the local cache: its subscription, heartbeats and ends.
+	h := aclHarness(t, app, admin, func(c *Config) { c.LocalCache, c.CookieName = time.Minute, cookieName })
+	t.Cleanup(func() { _ = h.store.Close() })
+	waitProven(t, h)
+	h.clock.Advance(time.Millisecond)
+	runLifecycle(t, h, "bea")
+	primed(t, h, h.login(chromeWin, "cy"))
+	require.NoError(t, h.store.Close())
+
 	assertNoACLDenials(t, srv.Addr)
 	assertRefused(t, app)
 }

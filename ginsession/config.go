@@ -151,6 +151,18 @@ type Config struct {
 	// thief claim the victim's address.
 	ClientIP func(*gin.Context) string
 
+	// LocalCache, when positive, lets RequireAuth and Authenticate answer
+	// a logged-in session read in the last LocalCache (and within its
+	// refresh window) from an in-process cache of its authentication check,
+	// at no Redis command; session values are never cached. A session ended
+	// on this Store is refused on its next request, and on every other Store
+	// with the cache on within LocalCache (ends are published on the channel
+	// <KeyPrefix>inval; a Store that cannot prove it receives them stops
+	// serving from the cache). It needs CookieName, starts two goroutines and
+	// a subscription (stop them with Store.Close) and holds at most
+	// MaxCacheEntries sessions. Default (0): off, every read goes to Redis.
+	LocalCache time.Duration
+
 	// Now returns the current time. Default: time.Now. Tests inject a clock.
 	Now func() time.Time
 }
@@ -230,6 +242,14 @@ func (cfg *Config) validate() error {
 	if cfg.MaxSessionsPerUser < 0 && cfg.MaxSessionsPerUser != NoSessionLimit {
 		return fmt.Errorf("%w: MaxSessionsPerUser must be positive, 0 for the default (%d) or NoSessionLimit, got %d",
 			ErrConfig, DefaultMaxSessionsPerUser, cfg.MaxSessionsPerUser)
+	}
+	switch {
+	case cfg.LocalCache < 0:
+		return fmt.Errorf("%w: LocalCache must not be negative, got %v", ErrConfig, cfg.LocalCache)
+	case cfg.LocalCache > 0 && cfg.LocalCache < time.Millisecond:
+		return fmt.Errorf("%w: LocalCache must be 0 (off) or at least 1ms, got %v", ErrConfig, cfg.LocalCache)
+	case cfg.LocalCache > 0 && cfg.CookieName == "":
+		return fmt.Errorf("%w: LocalCache needs CookieName, the name given to sessions.Sessions, to read the cookie without loading the session", ErrConfig)
 	}
 	if cfg.CookieName != "" {
 		return checkName(cfg.CookieName, defaultOptions(cfg))

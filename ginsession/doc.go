@@ -44,8 +44,10 @@
 // forged, tampered, malformed or oversized cookie is no session, at no
 // Redis command. A valid one costs one round trip, which checks the
 // timeouts and slides the expiry. RequireAuth then checks the user and the
-// fingerprint in memory. Save writes only the fields that changed,
-// atomically and only if the session still exists. docs/design.md
+// fingerprint in memory; with Config.LocalCache, a session it checked
+// recently is answered from memory at no Redis command. Save writes only
+// the fields that changed, atomically and only if the session still
+// exists. docs/design.md
 // describes the read path, the refresh memo, the revocation marks and
 // tombstones, and what each operation costs.
 //

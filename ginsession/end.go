@@ -29,6 +29,10 @@ const loginGiveUp = inFlightSeconds * time.Second / 2
 func (s *Store) endKeys(ctx context.Context, userID string, atRestNames []string, scores []float64) ([]bool, error) {
 	found := make([]bool, len(atRestNames))
 	var ends []redis.Cmder
+	if s.cache != nil {
+		s.cache.invalidate(atRestNames, s.now())
+		defer func() { s.cache.invalidate(atRestNames, s.now()) }() // after the DELs: a read begun before them is not cached
+	}
 	err := s.pipelineScripts(ctx, func(p redis.Pipeliner, eval evalFunc) {
 		if ends != nil { // sent again after NOSCRIPT: what the first run deleted counts
 			for i, c := range ends {
@@ -42,6 +46,9 @@ func (s *Store) endKeys(ctx context.Context, userID string, atRestNames []string
 			} else {
 				ends[i] = p.Del(ctx, s.atRestKey(h))
 			}
+		}
+		if s.cache != nil {
+			p.Publish(ctx, s.cache.channel, endMessage(atRestNames))
 		}
 	})
 	ended := make([]any, 0, len(atRestNames))

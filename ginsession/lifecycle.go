@@ -101,6 +101,10 @@ func Login(c *gin.Context, userID string, opts ...LoginOption) error {
 	member := indexMember(f.atRest)
 	var created, added *redis.Cmd
 	var delOld *redis.IntCmd
+	if old.exists && s.cache != nil {
+		s.cache.invalidate([]string{old.atRest}, s.now())
+		defer s.cache.invalidate([]string{old.atRest}, s.now())
+	}
 	began := time.Now()
 	err = s.pipelineScripts(ctx, func(p redis.Pipeliner, eval evalFunc) {
 		// On one node, Redis runs a connection's commands in order, so the
@@ -108,6 +112,9 @@ func Login(c *gin.Context, userID string, opts ...LoginOption) error {
 		created = eval(createScript, []string{f.key}, f.args...)
 		if old.exists {
 			delOld = p.Del(ctx, old.key)
+			if s.cache != nil {
+				p.Publish(ctx, s.cache.channel, endMessage([]string{old.atRest}))
+			}
 		}
 		added = eval(indexScript, []string{idx}, now/1000, deadlineSeconds(now+abs), member,
 			abs, s.cfg.MaxSessionsPerUser, replaced, checked)

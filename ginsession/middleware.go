@@ -103,8 +103,8 @@ func (s *Store) clientIP(c *gin.Context) string {
 // destroyed) or {"error":"session expired"}, or 503 {"error":"session store
 // unavailable"} when Redis fails, always with Cache-Control: no-store and
 // Vary: Cookie; a dead cookie is expired. It costs one round trip for a live
-// session (docs/design.md lists the others) and re-signs a cookie or
-// fingerprint an older secret made.
+// session, none for a hit of Config.LocalCache (docs/design.md lists the
+// others), and re-signs a cookie or fingerprint an older secret made.
 //
 // It panics with ErrNoSessionMiddleware, ErrNotLoaded, or an ErrConfig error
 // for a cookie name the settings make unusable (set Config.CookieName to
@@ -154,6 +154,9 @@ const (
 // verdict; it sets the user for UserID when the session passes. It panics as
 // RequireAuth does.
 func authenticate(c *gin.Context) verdict {
+	if authenticateCached(c) {
+		return verdictOK
+	}
 	s, sess, st, err := current(c)
 	if err != nil {
 		panic(err)
@@ -196,6 +199,9 @@ func authenticate(c *gin.Context) verdict {
 	}
 	if st.resign {
 		s.sendCookie(c.Writer, c.Request, c, st, s.sessionOptions(sess.Options), now)
+	}
+	if s.cache != nil && st.readAt != 0 && !st.resign && !res.OldKey && len(res.Soft) == 0 {
+		s.cacheInsert(st.atRest, st, st.readAt)
 	}
 	c.Set(userIDKey, st.user)
 	return verdictOK

@@ -14,6 +14,7 @@ func (s *Store) load(ctx context.Context, sess *gsessions.Session, st *state, id
 	key := s.sessionKey(id)
 	atRest := key[len(s.cfg.KeyPrefix):]
 	now := s.now()
+	st.readAt = now
 	res, status, err := s.read(ctx, key, atRest, now)
 	if err != nil {
 		st.loadErr = s.unavailable("loading session", err)

@@ -22,6 +22,7 @@ type state struct {
 	opaque    int               // stored fields that could not be decoded (kept as they are)
 	created   int64             // Unix ms
 	seenAfter int64             // last activity, ms after created, as it was before this request
+	readAt    int64             // when the load began, Unix ms
 	user      string
 	fp        []byte
 	device    string

@@ -46,6 +46,7 @@ type Store struct {
 	cluster    *redis.ClusterClient // rdb, when it is one: see reloadAfter
 	nextReload atomic.Int64         // when reloadAfter may next ask for a reload, in Unix ns
 	warned     sync.Map             // the keys of the warnings already logged (see firstWarning)
+	cache      *localCache          // Config.LocalCache; nil when off
 }
 
 // NewStore returns a Store that keeps sessions in rdb. It returns an error
@@ -87,6 +88,9 @@ func NewStore(rdb redis.UniversalClient, cfg Config) (*Store, error) {
 	}
 	opts := defaultOptions(&cfg)
 	s.opts.Store(&opts)
+	if cfg.LocalCache > 0 {
+		s.startCache()
+	}
 	return s, nil
 }
 

@@ -98,6 +98,7 @@ func New(cfg Config, rdb redis.UniversalClient) (*App, error) {
 		AbsoluteTimeout: cfg.AbsoluteTimeout,
 		Insecure:        !cfg.Production(),
 		CookieName:      cfg.CookieName(),
+		LocalCache:      cfg.LocalCache,
 		Logger:          log,
 		Now:             cfg.Now,
 		OnEvent:         m.event,
@@ -105,11 +106,15 @@ func New(cfg Config, rdb redis.UniversalClient) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
+	if cfg.LocalCache > 0 {
+		m.registry.MustRegister(newCacheCollector(store))
+	}
 	appPrefix := cfg.KeyPrefix + "app:"
 	return &App{
-		cfg:   cfg,
-		rdb:   rdb,
-		store: store,
+		closers: []func(){func() { _ = store.Close() }},
+		cfg:     cfg,
+		rdb:     rdb,
+		store:   store,
 		users: newUsers(rdb, appPrefix, cfg.Password, cfg.Now, log,
 			newHashQueue(cfg.HashConcurrency, cfg.HashQueue, cfg.HashMaxWait)),
 		throttle: &throttle{

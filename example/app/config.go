@@ -82,6 +82,13 @@ type Config struct {
 	// listener and production serves no metrics.
 	MetricsAddr string
 
+	// LocalCache turns on the session store's local cache of guarded
+	// reads for this long (LOCAL_CACHE, a Go duration such as 1s; see
+	// ginsession.Config.LocalCache): hits answer without Redis, and a
+	// session ended on another instance is refused within it. Default: 0,
+	// off.
+	LocalCache time.Duration
+
 	// HealthTimeout bounds GET /healthz: when Redis has not answered by
 	// then, it answers 503. Default: 2 seconds.
 	HealthTimeout time.Duration
@@ -222,6 +229,14 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			return Config{}, fmt.Errorf("%w: METRICS_ADDR must be host:port, like 127.0.0.1:9090, got %q", ErrConfig, a)
 		}
 		c.MetricsAddr = a
+	}
+
+	if lc := strings.TrimSpace(getenv("LOCAL_CACHE")); lc != "" {
+		d, err := time.ParseDuration(lc)
+		if err != nil || d < 0 || (d > 0 && d < time.Millisecond) {
+			return Config{}, fmt.Errorf("%w: LOCAL_CACHE must be 0 (off) or a duration of at least 1ms, like 1s, got %q", ErrConfig, lc)
+		}
+		c.LocalCache = d
 	}
 
 	if s := getenv("SESSION_SECRET"); s != "" {

@@ -81,6 +81,8 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"origin with a path", map[string]string{"ALLOWED_ORIGINS": "https://app.example.com/"}},
 		{"origin without scheme", map[string]string{"ALLOWED_ORIGINS": "app.example.com"}},
 		{"origin with credentials", map[string]string{"ALLOWED_ORIGINS": "https://u:p@app.example.com"}},
+		{"bad LOCAL_CACHE", map[string]string{"LOCAL_CACHE": "1 second"}},
+		{"negative LOCAL_CACHE", map[string]string{"LOCAL_CACHE": "-1s"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := LoadConfig(env(tc.env))

@@ -126,6 +126,7 @@ func newTestEnv(t *testing.T, edit func(*Config)) *testEnv {
 func (e *testEnv) serve(a *App) {
 	e.t.Helper()
 	e.app = a
+	e.t.Cleanup(a.Close)
 	router, err := a.Router()
 	require.NoError(e.t, err)
 	e.srv = httptest.NewServer(router)

@@ -158,3 +158,45 @@ func (p *poolCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(p.idle, float64(s.IdleConns))
 	gauge(p.pending, float64(s.PendingRequests))
 }
+
+// cacheCollector reports the session store's local cache statistics
+// (ginsession.Store.CacheStats) each time the registry is gathered.
+type cacheCollector struct {
+	store                                     *ginsession.Store
+	hits, misses, invalidations, entries, lag *prometheus.Desc
+}
+
+func newCacheCollector(store *ginsession.Store) *cacheCollector {
+	desc := func(name, help string) *prometheus.Desc {
+		return prometheus.NewDesc(prometheus.BuildFQName(metricsNamespace, "local_cache", name), help, nil, nil)
+	}
+	return &cacheCollector{
+		store:         store,
+		hits:          desc("hits_total", "Guarded reads answered from the local cache, without Redis."),
+		misses:        desc("misses_total", "Guarded reads that went to Redis with the local cache on."),
+		invalidations: desc("invalidations_total", "Ended sessions announced on the invalidation channel."),
+		entries:       desc("entries", "Sessions in the local cache."),
+		lag:           desc("proven_lag_seconds", "Age of the newest heartbeat received back on the invalidation channel (-1: none since the last subscription); the cache serves while it is below LOCAL_CACHE."),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.hits, c.misses, c.invalidations, c.entries, c.lag} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.store.CacheStats()
+	ch <- prometheus.MustNewConstMetric(c.hits, prometheus.CounterValue, float64(s.Hits))
+	ch <- prometheus.MustNewConstMetric(c.misses, prometheus.CounterValue, float64(s.Misses))
+	ch <- prometheus.MustNewConstMetric(c.invalidations, prometheus.CounterValue, float64(s.Invalidations))
+	ch <- prometheus.MustNewConstMetric(c.entries, prometheus.GaugeValue, float64(s.Entries))
+	lag := s.ProvenLag.Seconds()
+	if s.ProvenLag < 0 {
+		lag = -1
+	}
+	ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, lag)
+}

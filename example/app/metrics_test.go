@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -79,6 +80,34 @@ func TestMetrics(t *testing.T) {
 	assert.True(t, ok)
 	_, ok = m["go_goroutines"]
 	assert.True(t, ok, "the Go runtime collector")
+}
+
+// TestMetricsLocalCache turns the local cache on with LOCAL_CACHE and
+// reads its hits, misses and invalidations back from /metrics; without it
+// there are no such metrics.
+func TestMetricsLocalCache(t *testing.T) {
+	cfg, err := LoadConfig(env(map[string]string{"LOCAL_CACHE": "1m"}))
+	require.NoError(t, err)
+	require.Equal(t, time.Minute, cfg.LocalCache)
+	e := newTestEnv(t, func(c *Config) { c.LocalCache = cfg.LocalCache })
+	e.signup("lu@example.com", "lu's password")
+	c := e.login("lu@example.com", "lu's password")
+	require.Eventually(t, func() bool { return e.app.Store().CacheStats().ProvenLag >= 0 }, 10*time.Second, 5*time.Millisecond)
+	e.clock.Advance(time.Millisecond)
+	for range 3 {
+		require.Equal(t, http.StatusOK, e.do(http.MethodGet, "/profile", "", withCookie(c)).status)
+	}
+	require.Equal(t, http.StatusOK, e.do(http.MethodPost, "/logout", "", withCookie(c)).status)
+	require.Equal(t, http.StatusUnauthorized, e.do(http.MethodGet, "/profile", "", withCookie(c)).status)
+	m := e.scrape()
+	assert.Positive(t, m["sessionshield_local_cache_hits_total"], "the second and third reads")
+	assert.Positive(t, m["sessionshield_local_cache_misses_total"])
+	assert.Positive(t, m["sessionshield_local_cache_invalidations_total"], "the logout")
+	_, ok := m["sessionshield_local_cache_proven_lag_seconds"]
+	assert.True(t, ok)
+
+	_, ok = newTestEnv(t, nil).scrape()["sessionshield_local_cache_hits_total"]
+	assert.False(t, ok, "no cache metrics with the cache off")
 }
 
 // TestMetricsLabelsAreBounded sends requests no route matches, with a

@@ -93,7 +93,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		release()
 		return nil, err
 	}
-	a.closers = closers
+	a.closers = append(closers, a.closers...) // run in reverse: the store stops before its client closes
 	if !inProc {
 		if err := checkEviction(ctx, a); err != nil {
 			a.Close()
