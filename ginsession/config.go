@@ -1,6 +1,7 @@
 package ginsession
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -170,30 +171,14 @@ type Config struct {
 // withDefaults returns cfg with each zero field that has a default set to
 // it (see each field).
 func (cfg Config) withDefaults() Config {
-	if cfg.KeyPrefix == "" {
-		cfg.KeyPrefix = DefaultKeyPrefix
-	}
-	if cfg.IdleTimeout == 0 {
-		cfg.IdleTimeout = DefaultIdleTimeout
-	}
-	if cfg.AbsoluteTimeout == 0 {
-		cfg.AbsoluteTimeout = DefaultAbsoluteTimeout
-	}
-	if cfg.RememberIdleTimeout == 0 {
-		cfg.RememberIdleTimeout = DefaultRememberIdleTimeout
-	}
-	if cfg.RememberAbsoluteTimeout == 0 {
-		cfg.RememberAbsoluteTimeout = DefaultRememberAbsoluteTimeout
-	}
-	if cfg.SameSite == 0 {
-		cfg.SameSite = http.SameSiteStrictMode
-	}
-	if cfg.MaxSessionBytes == 0 {
-		cfg.MaxSessionBytes = DefaultMaxSessionBytes
-	}
-	if cfg.MaxSessionsPerUser == 0 {
-		cfg.MaxSessionsPerUser = DefaultMaxSessionsPerUser
-	}
+	cfg.KeyPrefix = cmp.Or(cfg.KeyPrefix, DefaultKeyPrefix)
+	cfg.IdleTimeout = cmp.Or(cfg.IdleTimeout, DefaultIdleTimeout)
+	cfg.AbsoluteTimeout = cmp.Or(cfg.AbsoluteTimeout, DefaultAbsoluteTimeout)
+	cfg.RememberIdleTimeout = cmp.Or(cfg.RememberIdleTimeout, DefaultRememberIdleTimeout)
+	cfg.RememberAbsoluteTimeout = cmp.Or(cfg.RememberAbsoluteTimeout, DefaultRememberAbsoluteTimeout)
+	cfg.SameSite = cmp.Or(cfg.SameSite, http.SameSiteStrictMode)
+	cfg.MaxSessionBytes = cmp.Or(cfg.MaxSessionBytes, DefaultMaxSessionBytes)
+	cfg.MaxSessionsPerUser = cmp.Or(cfg.MaxSessionsPerUser, DefaultMaxSessionsPerUser)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}

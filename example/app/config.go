@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -320,48 +321,20 @@ func (c Config) needsRedisURL() error {
 
 // withDefaults returns c with its zero fields set to the defaults.
 func (c Config) withDefaults() Config {
-	if c.Env == "" {
-		c.Env = EnvDevelopment
-	}
-	if c.AccountLimit == 0 {
-		c.AccountLimit = DefaultAccountLimit
-	}
-	if c.IPLimit == 0 {
-		c.IPLimit = DefaultIPLimit
-	}
-	if c.SignupLimit == 0 {
-		c.SignupLimit = DefaultSignupLimit
-	}
-	if c.devRedisAddr == "" {
-		c.devRedisAddr = devRedisAddr
-	}
-	if c.RedisMode == "" {
-		c.RedisMode = RedisStandalone
-	}
-	if c.HealthTimeout == 0 {
-		c.HealthTimeout = DefaultHealthTimeout
-	}
-	if c.Window == 0 {
-		c.Window = DefaultWindow
-	}
-	if c.SuccessLimit == 0 {
-		c.SuccessLimit = DefaultSuccessLimit
-	}
-	if c.SuccessWindow == 0 {
-		c.SuccessWindow = DefaultSuccessWindow
-	}
-	if c.RefusalDelay == 0 {
-		c.RefusalDelay = DefaultRefusalDelay
-	}
-	if c.HashConcurrency == 0 {
-		c.HashConcurrency = max(2, runtime.GOMAXPROCS(0))
-	}
-	if c.HashQueue == 0 {
-		c.HashQueue = DefaultHashQueuePerSlot * c.HashConcurrency
-	}
-	if c.HashMaxWait == 0 {
-		c.HashMaxWait = DefaultHashMaxWait
-	}
+	c.Env = cmp.Or(c.Env, EnvDevelopment)
+	c.AccountLimit = cmp.Or(c.AccountLimit, DefaultAccountLimit)
+	c.IPLimit = cmp.Or(c.IPLimit, DefaultIPLimit)
+	c.SignupLimit = cmp.Or(c.SignupLimit, DefaultSignupLimit)
+	c.devRedisAddr = cmp.Or(c.devRedisAddr, devRedisAddr)
+	c.RedisMode = cmp.Or(c.RedisMode, RedisStandalone)
+	c.HealthTimeout = cmp.Or(c.HealthTimeout, DefaultHealthTimeout)
+	c.Window = cmp.Or(c.Window, DefaultWindow)
+	c.SuccessLimit = cmp.Or(c.SuccessLimit, DefaultSuccessLimit)
+	c.SuccessWindow = cmp.Or(c.SuccessWindow, DefaultSuccessWindow)
+	c.RefusalDelay = cmp.Or(c.RefusalDelay, DefaultRefusalDelay)
+	c.HashConcurrency = cmp.Or(c.HashConcurrency, max(2, runtime.GOMAXPROCS(0)))
+	c.HashQueue = cmp.Or(c.HashQueue, DefaultHashQueuePerSlot*c.HashConcurrency)
+	c.HashMaxWait = cmp.Or(c.HashMaxWait, DefaultHashMaxWait)
 	if c.Password == (Params{}) {
 		c.Password = DefaultParams
 	}
