@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/sessionshield/sessionshield/internal/redistest"
 )
 
@@ -60,6 +62,29 @@ func TestRevocationLagCluster(t *testing.T) {
 	}
 	defer a.Close()
 	b, err := newSessionShieldOn(cluster, new(Counter), "lag:", life)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	measureLag(t, a, b, life)
+}
+
+// TestRevocationLagSentinel is TestRevocationLag through Redis Sentinel: a
+// master, its replica and three Sentinels started for it (loopback ports),
+// both Stores on one failover client (redis.NewFailoverClient). It runs
+// only with LAG=1.
+func TestRevocationLagSentinel(t *testing.T) {
+	if os.Getenv("LAG") != "1" {
+		t.Skip("set LAG=1 to measure the cross-instance revocation lag")
+	}
+	const life = time.Second
+	rdb := redistest.StartSentinels(t, 5*time.Second).Client(t, &redis.FailoverOptions{})
+	a, err := newSessionShieldOn(rdb, new(Counter), "lag:", life)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := newSessionShieldOn(rdb, new(Counter), "lag:", life)
 	if err != nil {
 		t.Fatal(err)
 	}

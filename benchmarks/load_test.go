@@ -47,13 +47,15 @@ func (r loadResult) String() string {
 		q(0.50).Round(time.Microsecond), q(0.99).Round(time.Microsecond), r.errors, r.crossUser)
 }
 
-// TestLoad serves sessionshield and gin-contrib's Redis store, one after
-// the other, on real loopback sockets (httptest.NewServer) and drives each
+// TestLoad serves the example app, sessionshield (cache off and
+// LocalCache 1s) and gin-contrib's Redis store, one after the other, on real loopback sockets (httptest.NewServer) and drives each
 // with -load.clients clients for -load.duration. Each client logs in as its
 // own user and then reads /profile in a loop, checking that the body names
 // its own user. It runs only with LOAD=1:
 //
 //	LOAD=1 go test -run TestLoad -v -load.duration 10s
+//
+// -run 'TestLoad/^sessionshield' runs the two sessionshield servers only.
 func TestLoad(t *testing.T) {
 	if os.Getenv("LOAD") != "1" {
 		t.Skip("set LOAD=1 to run the load test")
@@ -64,7 +66,7 @@ func TestLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = env.Close() })
-	for _, slug := range []string{"example-app", "sessionshield", "gincontrib-redis"} {
+	for _, slug := range []string{"example-app", "sessionshield", "sessionshield-cache", "gincontrib-redis"} {
 		t.Run(slug, func(t *testing.T) {
 			var (
 				name  string

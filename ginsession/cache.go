@@ -144,6 +144,7 @@ func (s *Store) receive(ctx context.Context) {
 		if err != nil {
 			lc.proven.Store(0)
 			lc.flush(s.now())
+			s.reloadAfter(err) // on a Cluster, the next Receive goes to the channel's new master
 			fails++
 			select { // the next Receive reconnects; not in a busy loop while Redis is down
 			case <-ctx.Done():

@@ -65,17 +65,22 @@ func recommendedFailoverOptions() *redis.FailoverOptions {
 // production) and no log output.
 func faultHarness(t *testing.T, rdb, raw redis.UniversalClient) *harness {
 	t.Helper()
-	// gin-contrib/sessions logs every failed load and go-redis every failed
-	// dial: thousands of lines that would bury a failure's message.
+	quietLogs(t)
+	return newHarnessOn(t, rdb, &redistest.Counter{}, raw, func(c *Config) {
+		c.Now = time.Now
+		c.Logger = discardLogger
+	})
+}
+
+// quietLogs silences the standard logger and go-redis's until t ends:
+// gin-contrib/sessions logs every failed load and go-redis every failed
+// dial, thousands of lines that would bury a failure's message.
+func quietLogs(t *testing.T) {
 	log.SetOutput(io.Discard)
 	logging.Disable()
 	t.Cleanup(func() {
 		log.SetOutput(os.Stderr)
 		logging.Enable()
-	})
-	return newHarnessOn(t, rdb, &redistest.Counter{}, raw, func(c *Config) {
-		c.Now = time.Now
-		c.Logger = discardLogger
 	})
 }
 
