@@ -205,7 +205,7 @@ func (s *Store) heartbeat(ctx context.Context) {
 		case <-lc.kick:
 		}
 		msg := "h " + lc.token + " " + strconv.FormatInt(s.now(), 10)
-		_ = s.rdb.Publish(ctx, lc.channel, msg).Err() // a failure only lets the proof age: hits stop
+		_ = s.rdb.Process(ctx, lc.publish(ctx, msg)) // a failure only lets the proof age: hits stop
 	}
 }
 
@@ -291,6 +291,17 @@ func (lc *localCache) lookup(atRest string, now int64) (cacheEntry, bool) {
 	e, ok := lc.entries[atRest]
 	lc.mu.RUnlock()
 	return e, ok && now < e.until
+}
+
+// publish returns a PUBLISH of msg on the cache's channel, routed as if
+// the channel were a key: a ClusterClient sends a plain PUBLISH to any
+// master, and a heartbeat proves the ends published before it only when
+// both travel the same way, to the channel's slot node, where the
+// subscription is.
+func (lc *localCache) publish(ctx context.Context, msg string) *redis.IntCmd {
+	cmd := redis.NewIntCmd(ctx, "publish", lc.channel, msg)
+	cmd.SetFirstKeyPos(1)
+	return cmd
 }
 
 // CacheStats returns what the local cache has done; the zero CacheStats

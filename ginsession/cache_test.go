@@ -242,6 +242,35 @@ func TestLocalCacheOnRedisCluster(t *testing.T) {
 	})
 }
 
+// TestLocalCachePublishesOnOneNode checks that on a Cluster every end and
+// heartbeat is published on the channel's slot node, where the subscription
+// is: go-redis sends a plain PUBLISH to any master, and a heartbeat proves
+// the ends published before it only when both travel the same way.
+func TestLocalCachePublishesOnOneNode(t *testing.T) {
+	cluster := redistest.StartCluster(t)
+	a, b := cachePair(t, cluster, cluster, &redistest.Counter{}, &redistest.Counter{}, cluster, nil)
+	ctx := context.Background()
+	for _, user := range []string{"lia", "max", "ned", "oda", "pam", "quy"} {
+		c := a.login(chromeWin, user)
+		require.Equal(t, http.StatusOK, c.do("POST", "/logout").status)
+		_, err := a.store.RevokeUser(ctx, user)
+		require.NoError(t, err)
+	}
+	waitProven(t, b)
+	var withPublishes []string
+	require.NoError(t, cluster.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+		info, err := node.Info(ctx, "commandstats").Result()
+		if err != nil {
+			return err
+		}
+		if strings.Contains(info, "cmdstat_publish:") {
+			withPublishes = append(withPublishes, node.Options().Addr)
+		}
+		return nil
+	}))
+	assert.Len(t, withPublishes, 1, "masters that received a PUBLISH: %v", withPublishes)
+}
+
 // TestLocalCacheThroughSentinel checks the cross-instance invalidation
 // through a Sentinel client.
 func TestLocalCacheThroughSentinel(t *testing.T) {

@@ -48,7 +48,7 @@ func (s *Store) endKeys(ctx context.Context, userID string, atRestNames []string
 			}
 		}
 		if s.cache != nil {
-			p.Publish(ctx, s.cache.channel, endMessage(atRestNames))
+			_ = p.Process(ctx, s.cache.publish(ctx, endMessage(atRestNames)))
 		}
 	})
 	ended := make([]any, 0, len(atRestNames))

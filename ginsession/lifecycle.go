@@ -113,7 +113,7 @@ func Login(c *gin.Context, userID string, opts ...LoginOption) error {
 		if old.exists {
 			delOld = p.Del(ctx, old.key)
 			if s.cache != nil {
-				p.Publish(ctx, s.cache.channel, endMessage([]string{old.atRest}))
+				_ = p.Process(ctx, s.cache.publish(ctx, endMessage([]string{old.atRest})))
 			}
 		}
 		added = eval(indexScript, []string{idx}, now/1000, deadlineSeconds(now+abs), member,
