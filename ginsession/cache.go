@@ -42,8 +42,9 @@ type localCache struct {
 	token    string // this Store's heartbeat token
 	mu       sync.RWMutex
 	entries  map[string]cacheEntry // by at-rest name
-	ended    map[string]int64      // at-rest name -> when it was invalidated here
-	flushed  int64                 // when the cache was last emptied (a (re)subscribe, a lost connection)
+	ended    map[string]endMark    // at-rest name -> when it was invalidated here
+	flushed  uint64                // the seq of the last emptying (a (re)subscribe, a lost connection)
+	seq      atomic.Uint64         // counts ends and flushes: orders reads against them, whatever the wall clock does
 	proven   atomic.Int64          // the send time of the newest own heartbeat received back; 0: none
 	kick     chan struct{}         // asks the heartbeat goroutine for a heartbeat now
 	hits     atomic.Uint64
@@ -63,7 +64,16 @@ type cacheEntry struct {
 	created   int64
 	seenAfter int64
 	remember  bool
+	readAt    int64 // when the read that made it began
 	until     int64 // min(read start + LocalCache, activity write + refreshEvery)
+}
+
+// endMark is when a session ended on this instance (or was announced to):
+// at, on the wall clock, to forget it after LocalCache; seq, to refuse the
+// entry of a read that began before it.
+type endMark struct {
+	at  int64
+	seq uint64
 }
 
 // receiveHook, when set, runs before each message of the channel is
@@ -88,7 +98,7 @@ func (s *Store) startCache() {
 		channel: s.cfg.KeyPrefix + "inval",
 		token:   hex.EncodeToString(tok),
 		entries: make(map[string]cacheEntry),
-		ended:   make(map[string]int64),
+		ended:   make(map[string]endMark),
 		kick:    make(chan struct{}, 1),
 	}
 	s.cache = lc
@@ -220,13 +230,14 @@ func endMessage(atRestNames []string) string {
 func (lc *localCache) invalidate(atRestNames []string, now int64) {
 	lc.mu.Lock()
 	defer lc.mu.Unlock()
+	seq := lc.seq.Add(1)
 	for _, h := range atRestNames {
 		delete(lc.entries, h)
-		lc.ended[h] = now
+		lc.ended[h] = endMark{at: now, seq: seq}
 	}
 	if len(lc.ended) > MaxCacheEntries {
-		for h, at := range lc.ended {
-			if now-at > lc.life {
+		for h, m := range lc.ended {
+			if now-m.at > lc.life {
 				delete(lc.ended, h)
 			}
 		}
@@ -236,7 +247,7 @@ func (lc *localCache) invalidate(atRestNames []string, now int64) {
 		// read any of them would, so they can go.
 		clear(lc.entries)
 		clear(lc.ended)
-		lc.flushed = max(lc.flushed, now)
+		lc.flushed = seq
 	}
 }
 
@@ -245,11 +256,12 @@ func (lc *localCache) flush(now int64) {
 	lc.mu.Lock()
 	defer lc.mu.Unlock()
 	clear(lc.entries)
-	lc.flushed = max(lc.flushed, now)
+	lc.flushed = lc.seq.Add(1)
 }
 
 // insert caches the check of a session read live at readAt, unless it ended
-// or the cache was flushed since. lastWrite is its activity write.
+// or the cache was flushed since the read began (st.readSeq). lastWrite is
+// its activity write.
 func (s *Store) cacheInsert(atRest string, st *state, readAt int64) {
 	lc := s.cache
 	lastWrite := st.created + st.seenAfter
@@ -257,17 +269,17 @@ func (s *Store) cacheInsert(atRest string, st *state, readAt int64) {
 		lastWrite = readAt // loadScript wrote it at readAt
 	}
 	e := cacheEntry{user: st.user, fp: st.fp, created: st.created, seenAfter: lastWrite - st.created,
-		remember: st.remember, until: min(readAt+lc.life, lastWrite+s.everyMS)}
+		remember: st.remember, readAt: readAt, until: min(readAt+lc.life, lastWrite+s.everyMS)}
 	lc.mu.Lock()
 	defer lc.mu.Unlock()
-	if readAt <= lc.flushed {
+	if st.readSeq < lc.flushed {
 		return
 	}
-	if at, ok := lc.ended[atRest]; ok {
-		if readAt <= at {
+	if m, ok := lc.ended[atRest]; ok {
+		if st.readSeq < m.seq {
 			return
 		}
-		if readAt-at > lc.life {
+		if readAt-m.at > lc.life {
 			delete(lc.ended, atRest)
 		}
 	}
@@ -284,13 +296,13 @@ func (s *Store) cacheInsert(atRest string, st *state, readAt int64) {
 
 // lookup returns the entry of atRest when it may answer at now.
 func (lc *localCache) lookup(atRest string, now int64) (cacheEntry, bool) {
-	if p := lc.proven.Load(); p == 0 || now-p >= lc.life {
-		return cacheEntry{}, false
+	if p := lc.proven.Load(); p == 0 || now < p || now-p >= lc.life {
+		return cacheEntry{}, false // unproven, or the clock went back: no age can be trusted
 	}
 	lc.mu.RLock()
 	e, ok := lc.entries[atRest]
 	lc.mu.RUnlock()
-	return e, ok && now < e.until
+	return e, ok && e.readAt <= now && now < e.until
 }
 
 // publish returns a PUBLISH of msg on the cache's channel, routed as if

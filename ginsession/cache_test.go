@@ -142,25 +142,39 @@ func TestLocalCacheEndOnThisInstance(t *testing.T) {
 
 // TestLocalCacheRefusesAReadBegunBeforeAnEnd checks the race of a read
 // that began before an end and finishes after its invalidation: its entry
-// is not cached. Neither is one begun before a flush.
+// is not cached, even when the wall clock stepped back in between. Neither
+// is one begun before a flush. And no entry or heartbeat answers from the
+// future (a clock that went back).
 func TestLocalCacheRefusesAReadBegunBeforeAnEnd(t *testing.T) {
 	a, _ := newCachePair(t, nil)
+	lc := a.store.cache
 	now := a.store.now()
-	st := &state{user: "cy", created: now, fp: []byte("x")}
-	a.store.cache.invalidate([]string{"name1"}, now+1)
-	a.store.cacheInsert("name1", st, now)
-	_, ok := a.store.cache.lookup("name1", now+2)
+	read := func() *state { return &state{user: "cy", created: now, fp: []byte("x"), readSeq: lc.seq.Load()} }
+	before := read()
+	lc.invalidate([]string{"name1"}, now-2000) // the clock stepped back 2 s before the end
+	a.store.cacheInsert("name1", before, now)
+	_, ok := lc.lookup("name1", now+2)
 	assert.False(t, ok, "a read begun before the end")
-	a.store.cacheInsert("name1", st, now+2)
-	_, ok = a.store.cache.lookup("name1", now+3)
+	a.store.cacheInsert("name1", read(), now+2)
+	_, ok = lc.lookup("name1", now+3)
 	assert.True(t, ok, "a read begun after the end")
-	_, ok = a.store.cache.lookup("name", now+3)
+	_, ok = lc.lookup("name1", now+1)
+	assert.False(t, ok, "not before its own read: the clock went back")
+	_, ok = lc.lookup("name", now+3)
 	assert.False(t, ok, "an entry answers for its whole name only")
 
-	a.store.cache.flush(now + 5)
-	a.store.cacheInsert("name3", st, now+4)
-	_, ok = a.store.cache.lookup("name3", now+6)
+	before = read()
+	lc.flush(now + 5)
+	a.store.cacheInsert("name3", before, now+4)
+	_, ok = lc.lookup("name3", now+6)
 	assert.False(t, ok, "a read begun before a flush")
+
+	a.store.cacheInsert("name4", read(), now+6)
+	_, ok = lc.lookup("name4", now+7)
+	require.True(t, ok)
+	lc.proven.Store(now + 100)
+	_, ok = lc.lookup("name4", now+7)
+	assert.False(t, ok, "a heartbeat from the future proves nothing: the clock went back")
 }
 
 // TestLocalCacheOtherInstance checks that a session revoked on A is refused
@@ -364,7 +378,7 @@ func TestLocalCacheBounded(t *testing.T) {
 	a, _ := newCachePair(t, nil)
 	lc := a.store.cache
 	now := a.store.now()
-	st := &state{user: "lu", created: now}
+	st := &state{user: "lu", created: now, readSeq: lc.seq.Load()}
 	for i := range MaxCacheEntries + 10 {
 		a.store.cacheInsert(fmt.Sprintf("s%06d", i), st, now)
 	}

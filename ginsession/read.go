@@ -15,6 +15,9 @@ func (s *Store) load(ctx context.Context, sess *gsessions.Session, st *state, id
 	atRest := key[len(s.cfg.KeyPrefix):]
 	now := s.now()
 	st.readAt = now
+	if s.cache != nil {
+		st.readSeq = s.cache.seq.Load()
+	}
 	res, status, err := s.read(ctx, key, atRest, now)
 	if err != nil {
 		st.loadErr = s.unavailable("loading session", err)

@@ -23,6 +23,7 @@ type state struct {
 	created   int64             // Unix ms
 	seenAfter int64             // last activity, ms after created, as it was before this request
 	readAt    int64             // when the load began, Unix ms
+	readSeq   uint64            // the local cache's seq when the load began (see localCache.seq)
 	user      string
 	fp        []byte
 	device    string
