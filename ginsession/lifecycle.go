@@ -48,8 +48,9 @@ func Remember() LoginOption {
 // Config.MaxSessionsPerUser it then ends the user's oldest sessions. It
 // returns ErrStaleLogin when the user's sessions were revoked after the
 // credential check (see CheckedAt), ErrInvalidUserID, ErrTooLarge or
-// ErrEncode, and an error wrapping ErrStoreUnavailable when Redis failed:
-// then no one is logged in and no cookie is set.
+// ErrEncode, and an error wrapping ErrStoreUnavailable when Redis failed
+// or the round trip took 5 s or more: then no one is logged in and no
+// cookie is set.
 func Login(c *gin.Context, userID string, opts ...LoginOption) error {
 	if userID == "" || len(userID) > maxUserIDLen {
 		return ErrInvalidUserID

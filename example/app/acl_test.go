@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"os"
@@ -118,22 +117,8 @@ func TestRestrictedRedisUser(t *testing.T) {
 			laptop := e.login(email, pw)
 			phone := e.login(email, pw)
 			require.Equal(t, http.StatusOK, e.do(http.MethodGet, "/profile", "", withCookie(laptop)).status)
-			r = e.do(http.MethodGet, "/sessions", "", withCookie(laptop))
+			r = e.do(http.MethodDelete, "/sessions/"+e.refOf(phone, chromeUA), "", withCookie(laptop))
 			require.Equal(t, http.StatusOK, r.status, r.body)
-			var list struct {
-				Sessions []struct {
-					Ref     string
-					Current bool
-				}
-			}
-			require.NoError(t, json.Unmarshal([]byte(r.body), &list))
-			require.Len(t, list.Sessions, 2)
-			for _, s := range list.Sessions {
-				if !s.Current {
-					r = e.do(http.MethodDelete, "/sessions/"+s.Ref, "", withCookie(laptop))
-					require.Equal(t, http.StatusOK, r.status, r.body)
-				}
-			}
 			assert.Equal(t, http.StatusUnauthorized, e.do(http.MethodGet, "/profile", "", withCookie(phone)).status)
 			r = e.do(http.MethodPost, "/password", passwordBody(pw, "a new password"), withCookie(laptop))
 			require.Equal(t, http.StatusOK, r.status, r.body)
