@@ -34,7 +34,11 @@ import (
 // whoever holds the password could otherwise keep the server's cores busy
 // and slow every other user's login. It is reserved with the others before
 // the password is checked, so parallel logins cannot overshoot it either;
-// a failure gives it back (failed), a success keeps it.
+// a failure gives it back (failed), a success keeps it. The counters of one
+// attempt are reserved one by one (they may live on different Cluster
+// nodes), so in a burst an attempt can be refused by one counter while it
+// holds another, and a parallel attempt refused by that one: a burst may get
+// fewer than a limit's attempts through, never more.
 type throttle struct {
 	rdb           redis.UniversalClient
 	prefix        string

@@ -15,9 +15,10 @@ import (
 
 // TestLoginThrottleParallelGuesses fires many wrong passwords for one
 // account at once: the limit must hold, counted by how many ran argon2id,
-// not only by the statuses.
+// not only by the statuses. The other counters are set out of reach so the
+// account's alone decides (see TestLoginThrottleParallelDefaults).
 func TestLoginThrottleParallelGuesses(t *testing.T) {
-	e := newTestEnv(t, func(c *Config) { c.IPLimit = 1000 })
+	e := newTestEnv(t, func(c *Config) { c.IPLimit, c.SuccessLimit = 1000, 1000 })
 	const password = "holly's password"
 	e.signup("holly@example.com", password)
 	before := e.app.users.verifies.Load()
@@ -29,6 +30,25 @@ func TestLoginThrottleParallelGuesses(t *testing.T) {
 	assert.Equal(t, map[int]int{http.StatusUnauthorized: DefaultAccountLimit, http.StatusTooManyRequests: guesses - DefaultAccountLimit}, count)
 	assert.Equal(t, int64(DefaultAccountLimit), e.app.users.verifies.Load()-before, "argon2id runs: one per counted guess, none past the limit")
 	assert.Equal(t, http.StatusTooManyRequests, e.do(http.MethodPost, "/login", creds("holly@example.com", password)).status)
+}
+
+// TestLoginThrottleParallelDefaults: with the default limits the guesses
+// of a burst also hold the account's success counter while they run, so a
+// guess can be refused by one counter and give back what it held in the
+// other: a burst gets at most the account limit of guesses (sometimes
+// fewer), and every guess that ran argon2id is a 401.
+func TestLoginThrottleParallelDefaults(t *testing.T) {
+	e := newTestEnv(t, nil)
+	e.signup("hank@example.com", "hank's password")
+	before := e.app.users.verifies.Load()
+
+	const guesses = 24
+	count := e.sendAll(guesses, http.MethodPost, "/login", func(i int) string {
+		return creds("hank@example.com", "guess "+strconv.Itoa(i))
+	})
+	ran := int(e.app.users.verifies.Load() - before)
+	assert.LessOrEqual(t, ran, DefaultAccountLimit, "argon2id runs: never past the account limit")
+	assert.Equal(t, map[int]int{http.StatusUnauthorized: ran, http.StatusTooManyRequests: guesses - ran}, count)
 }
 
 // TestLoginSuccessGivesBackItsAttempt: logging in successfully again and
@@ -214,7 +234,8 @@ func TestLoginSuccessLimit(t *testing.T) {
 // cannot all slip under the success limit, counted by argon2id runs.
 func TestLoginSuccessLimitParallel(t *testing.T) {
 	const limit = 3
-	e := newTestEnv(t, func(c *Config) { c.SuccessLimit = limit })
+	// The failure counters out of reach: a login holds them while it runs.
+	e := newTestEnv(t, func(c *Config) { c.SuccessLimit, c.AccountLimit, c.IPLimit = limit, 1000, 1000 })
 	e.signup("xena@example.com", "xena's password")
 	before := e.app.users.verifies.Load()
 	const logins = 12
