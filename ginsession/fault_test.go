@@ -628,5 +628,5 @@ func TestFaultRestart(t *testing.T) {
 // (loginGiveUp), so the session it wrote late is ended, not left alive and
 // unlisted.
 func TestFaultLoginWriteLate(t *testing.T) {
-	loginWriteOnItsWay(t, false, (inFlightSeconds+1)*time.Second)
+	loginWriteOnItsWay(t, false, (inFlightSeconds+1)*time.Second, 0)
 }

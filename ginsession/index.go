@@ -161,16 +161,23 @@ const inFlightSeconds = 10
 // inFlight reports whether an index entry's score is that of a login of the
 // last inFlightSeconds, whose session write may still be on its way on a
 // Cluster: such an entry is kept when its session is not found (see
-// docs/design.md).
+// docs/design.md). The login's instance may have a clock ahead of this one
+// (by the margin loginGiveUp leaves), so a deadline up to that much later
+// than this instance's counts too: its login is not in the future, only
+// its clock.
 func (s *Store) inFlight(score float64) bool {
 	now := s.now()
 	for _, abs := range [2]int64{s.absMS, s.rAbsMS} { // an entry's score does not say which it has
-		if d := deadlineSeconds(now + abs); int64(score) > d-inFlightSeconds && int64(score) <= d {
+		if d := deadlineSeconds(now + abs); int64(score) > d-inFlightSeconds && int64(score) <= d+clockMarginSeconds {
 			return true
 		}
 	}
 	return false
 }
+
+// clockMarginSeconds is how far, in seconds, the instances' clocks may
+// differ for inFlight: what loginGiveUp leaves of inFlightSeconds.
+const clockMarginSeconds = inFlightSeconds - int64(loginGiveUp/time.Second)
 
 // indexed returns the at-rest names of userID's sessions that have not
 // passed their absolute deadline, and their scores, pruning the ones that

@@ -331,18 +331,28 @@ func passwordChangeDuringLogin(t *testing.T, h *harness) {
 // written, the write is refused and Login answers ErrStaleLogin: the login
 // does not survive, listed or not.
 func TestRevocationMeetsALoginWriteOnItsWay(t *testing.T) {
-	t.Run("first write", func(t *testing.T) { loginWriteOnItsWay(t, false, 0) })
-	t.Run("write sent again", func(t *testing.T) { loginWriteOnItsWay(t, true, 0) })
+	t.Run("first write", func(t *testing.T) { loginWriteOnItsWay(t, false, 0, 0) })
+	t.Run("write sent again", func(t *testing.T) { loginWriteOnItsWay(t, true, 0, 0) })
+	// RevokeUser on an instance whose clock is behind the login's, within
+	// the 5 s the design allows: the login's deadline, in seconds, is then
+	// later than the revoking instance's now+AbsoluteTimeout.
+	t.Run("revoker's clock behind", func(t *testing.T) { loginWriteOnItsWay(t, false, 0, 1500*time.Millisecond) })
 }
 
 // loginWriteOnItsWay runs one such login on a Cluster of its own: its
 // session write is held until RevokeUser, run wait after the index entry
 // is in, has returned; with again, the write first runs once and its reply
 // is dropped, as when go-redis sends it again after a read timeout.
-func loginWriteOnItsWay(t *testing.T, again bool, wait time.Duration) {
+// RevokeUser runs on another Store whose clock is behind the login's by
+// behind.
+func loginWriteOnItsWay(t *testing.T, again bool, wait, behind time.Duration) {
 	cluster := redistest.StartCluster(t)
 	h := newHarnessOn(t, cluster, &redistest.Counter{}, cluster, func(c *Config) { c.Now = time.Now })
 	ctx := context.Background()
+	cfg := h.store.cfg
+	cfg.Now = func() time.Time { return time.Now().Add(-behind) }
+	revoker, err := NewStore(cluster, cfg)
+	require.NoError(t, err)
 	hold := &holdCreate{again: again, held: make(chan struct{}, 1), release: make(chan struct{})}
 	require.NoError(t, cluster.ForEachShard(ctx, func(ctx context.Context, node *redis.Client) error {
 		node.AddHook(hold)
@@ -371,7 +381,7 @@ func loginWriteOnItsWay(t *testing.T, again bool, wait time.Duration) {
 		}
 		waitFor(t, func() bool { return len(h.indexMembers("kai")) > attempt }) // the index entry is in
 		time.Sleep(wait)
-		n, err := h.store.RevokeUser(ctx, "kai")
+		n, err := revoker.RevokeUser(ctx, "kai")
 		require.NoError(t, err)
 		if again {
 			assert.Equal(t, attempt+1, n, "the earlier logins and the held one, written once")

@@ -46,9 +46,10 @@ return 1
 
 // updateScript writes the fields of a session that changed, deletes the ones
 // that were removed and sets the TTL, atomically, and only if the session
-// still exists: a save that races a logout never recreates the session.
+// still exists: a save that races a logout never recreates the session, and
+// one that races an end with a tombstone (endScript) writes nothing into it.
 var updateScript = newScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], '_t') == 1 then return 0 end
 local n = tonumber(ARGV[2])
 for i = 3, 2 + n, 1000 do
   redis.call('HDEL', KEYS[1], unpack(ARGV, i, math.min(i + 999, 2 + n)))

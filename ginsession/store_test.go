@@ -613,3 +613,43 @@ func TestUndecodableValueKeptBySaveDroppedByLogin(t *testing.T) {
 	assert.NotContains(t, all, "bad", "Login drops it")
 	assert.Equal(t, "s3", all["good"], "and carries the values it decoded")
 }
+
+// TestSaveRacingARevocationOfARecentLogin is TestSaveRacingDestroyDoesNotResurrect
+// for a session ended with a tombstone (RevokeUser within seconds of its
+// login, see endScript): the Save finds a key, the tombstone, and must
+// still report ErrSessionGone and write nothing into it.
+func TestSaveRacingARevocationOfARecentLogin(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx := context.Background()
+	c := h.login(chromeWin, "tia")
+	key := h.keyOf(c.cookie)
+	loaded, proceed := make(chan struct{}), make(chan struct{})
+	var saveErr error
+	h.handler = func(c *gin.Context) {
+		s := sessions.Default(c)
+		_ = s.Get("a") // load
+		close(loaded)
+		<-proceed
+		s.Set("b", 2)
+		saveErr = s.Save()
+		c.Status(http.StatusNoContent)
+	}
+	racer := h.client(chromeWin)
+	racer.cookie = c.cookie
+	done := make(chan reply)
+	go func() { done <- racer.do("POST", "/hook") }()
+	<-loaded
+	n, err := h.store.RevokeUser(ctx, "tia")
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.Equal(t, "1", h.raw.HGet(ctx, key, metaTombstone).Val(), "ended with a tombstone")
+	ttl := h.raw.PTTL(ctx, key).Val()
+	close(proceed)
+	<-done
+	assert.ErrorIs(t, saveErr, ErrSessionGone)
+	fields, err := h.raw.HKeys(ctx, key).Result()
+	require.NoError(t, err)
+	assert.Equal(t, []string{metaTombstone}, fields, "nothing written into the tombstone")
+	assert.LessOrEqual(t, h.raw.PTTL(ctx, key).Val(), ttl, "the tombstone's TTL is not the session's")
+	assert.Equal(t, http.StatusUnauthorized, h.status(c))
+}
