@@ -2,8 +2,8 @@ package redistest
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -25,8 +25,50 @@ type Server struct {
 	args   []string
 	mu     sync.Mutex
 	cmd    *exec.Cmd
+	exited chan struct{} // closed once cmd has exited and been reaped
+	log    *tailBuffer   // the end of the process's output, for errors
 	done   bool
 	frozen bool
+}
+
+// launch starts s.bin with s.args and a goroutine that reaps it. The
+// caller holds s.mu or owns s alone.
+func (s *Server) launch() error {
+	cmd := exec.Command(s.bin, s.args...)
+	s.log = &tailBuffer{}
+	cmd.Stdout, cmd.Stderr = s.log, s.log
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	s.cmd, s.exited, s.done = cmd, exited, false
+	return nil
+}
+
+// tailBuffer keeps the last 4 KiB written to it, safely for concurrent use.
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (b *tailBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	if over := len(b.buf) - 4096; over > 0 {
+		b.buf = append(b.buf[:0], b.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+func (b *tailBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
 }
 
 // Stop kills the server with SIGKILL (kill -9: no shutdown, nothing
@@ -39,7 +81,7 @@ func (s *Server) Stop() {
 	}
 	s.done = true
 	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
+	<-s.exited
 }
 
 // Freeze stops the server's process with SIGSTOP: it keeps its port and
@@ -82,14 +124,14 @@ func (s *Server) Restart(t testing.TB) {
 	t.Helper()
 	s.Stop()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	cmd := exec.Command(s.bin, s.args...)
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-	if err := cmd.Start(); err != nil {
+	err := s.launch()
+	s.mu.Unlock()
+	if err != nil {
 		t.Fatalf("redistest: restarting redis-server: %v", err)
 	}
-	s.cmd, s.done = cmd, false
-	waitPing(t, s.Addr)
+	if err := s.waitUp(); err != nil {
+		t.Fatalf("redistest: restarting redis-server on %s: %v", s.Addr, err)
+	}
 }
 
 // Hang makes the server stop answering for d, rounded down to whole
@@ -123,22 +165,73 @@ func StartServer(t testing.TB, args ...string) *Server {
 	if err != nil {
 		t.Skip("redis-server is not installed (.ci/run installs it)")
 	}
-	port := freePort(t)
 	dir := t.TempDir()
-	all := []string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir}
-	if debugFlag(bin) {
-		all = append(all, "--enable-debug-command", "local")
+	return start(t, bin, func(port int) []string {
+		all := []string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir}
+		if debugFlag(bin) {
+			all = append(all, "--enable-debug-command", "local")
+		}
+		return append(all, args...)
+	})
+}
+
+// start starts bin with the arguments argsFor gives for a free loopback
+// port, stopped when t ends, and waits until it answers. A port is only
+// free until something takes it: when the server exits before answering
+// (another process bound the port, or a Cluster node's bus port, the port
+// + 10000, since freePort closed it), it tries again on another port, up
+// to 5 times.
+func start(t testing.TB, bin string, argsFor func(port int) []string) *Server {
+	t.Helper()
+	var failures []string
+	for range 5 {
+		port := freePort(t)
+		s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), bin: bin, args: argsFor(port)}
+		if err := s.launch(); err != nil {
+			t.Fatalf("redistest: starting %s: %v", bin, err)
+		}
+		t.Cleanup(s.Stop)
+		err := s.waitUp()
+		if err == nil {
+			return s
+		}
+		s.Stop()
+		failures = append(failures, fmt.Sprintf("%s: %v\n%s", s.Addr, err, s.log))
+		if !errors.Is(err, errExited) {
+			break
+		}
 	}
-	all = append(all, args...)
-	s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), bin: bin, args: all}
-	s.cmd = exec.Command(bin, all...)
-	s.cmd.Stdout, s.cmd.Stderr = io.Discard, io.Discard
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("redistest: starting redis-server: %v", err)
+	t.Fatalf("redistest: redis-server did not start:\n%s", strings.Join(failures, "\n"))
+	return nil
+}
+
+// errExited is waitUp's error when the process exited before it answered.
+var errExited = errors.New("exited before it answered")
+
+// waitUp waits up to 10 s for s to answer PING (for a Sentinel too), and
+// returns errExited at once if its process exits first.
+func (s *Server) waitUp() error {
+	s.mu.Lock()
+	exited := s.exited
+	s.mu.Unlock()
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1})
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := c.Ping(context.Background()).Err()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-exited:
+			return errExited
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("did not answer in 10 s: %w", err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	t.Cleanup(s.Stop)
-	waitPing(t, s.Addr)
-	return s
 }
 
 var (
@@ -161,20 +254,6 @@ func debugFlag(bin string) bool {
 		debugNeed = err == nil && n >= 7
 	})
 	return debugNeed
-}
-
-// waitPing waits up to 10 s for the server at addr to answer PING.
-func waitPing(t testing.TB, addr string) {
-	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
-	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for c.Ping(context.Background()).Err() != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("redistest: redis-server on %s did not answer", addr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func freePort(t testing.TB) int {
@@ -405,22 +484,17 @@ func startSentinel(t testing.TB, masterAddr string, quorum, downAfterMS, failove
 		t.Skip("redis-server is not installed (.ci/run installs it)")
 	}
 	host, mport, _ := strings.Cut(masterAddr, ":")
-	port := freePort(t)
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "sentinel.conf")
-	body := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor mymaster %s %s %d\n"+
-		"sentinel down-after-milliseconds mymaster %d\nsentinel failover-timeout mymaster %d\n",
-		port, dir, host, mport, quorum, downAfterMS, failoverMS)
-	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
-		t.Fatalf("redistest: %v", err)
-	}
-	s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), bin: bin, args: []string{conf, "--sentinel"}}
-	s.cmd = exec.Command(bin, s.args...)
-	s.cmd.Stdout, s.cmd.Stderr = io.Discard, io.Discard
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("redistest: starting sentinel: %v", err)
-	}
-	t.Cleanup(s.Stop)
+	s := start(t, bin, func(port int) []string {
+		body := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor mymaster %s %s %d\n"+
+			"sentinel down-after-milliseconds mymaster %d\nsentinel failover-timeout mymaster %d\n",
+			port, dir, host, mport, quorum, downAfterMS, failoverMS)
+		if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+			t.Fatalf("redistest: %v", err)
+		}
+		return []string{conf, "--sentinel"}
+	})
 	sc := redis.NewSentinelClient(&redis.Options{Addr: s.Addr})
 	defer sc.Close()
 	deadline := time.Now().Add(10 * time.Second)
