@@ -47,9 +47,6 @@ func (s *Store) endKeys(ctx context.Context, userID string, atRestNames []string
 				ends[i] = p.Del(ctx, s.atRestKey(h))
 			}
 		}
-		if s.cache != nil {
-			_ = p.Process(ctx, s.cache.publish(ctx, endMessage(atRestNames)))
-		}
 	})
 	ended := make([]any, 0, len(atRestNames))
 	for i, h := range atRestNames {
@@ -59,6 +56,9 @@ func (s *Store) endKeys(ctx context.Context, userID string, atRestNames []string
 		found[i] = found[i] || deleted(ends[i])
 		ended = append(ended, indexMember(h))
 	}
+	if len(ended) > 0 {
+		s.announceEnds(ctx, atRestNames)
+	}
 	if userID != "" && len(ended) > 0 {
 		s.unindex(ctx, userID, ended...)
 	}
@@ -66,6 +66,21 @@ func (s *Store) endKeys(ctx context.Context, userID string, atRestNames []string
 		return found, s.unavailable("ending sessions", err)
 	}
 	return found, nil
+}
+
+// announceEnds publishes the ends of atRestNames to the other Stores' local
+// caches, once their DELs have replied: on a Cluster the channel's node is
+// not the sessions', and a message that overtook its DEL would let another
+// Store read the session again and cache it. A failed PUBLISH is reported
+// as EventStoreError and not returned: the sessions have ended, and the
+// other caches still drop them within LocalCache.
+func (s *Store) announceEnds(ctx context.Context, atRestNames []string) {
+	if s.cache == nil {
+		return
+	}
+	if err := s.rdb.Process(ctx, s.cache.publish(ctx, endMessage(atRestNames))); err != nil {
+		s.emit(ctx, Event{Type: EventStoreError, Err: s.unavailable("announcing ended sessions", err)})
+	}
 }
 
 // deleted reports whether c, a DEL or endScript, deleted a session.

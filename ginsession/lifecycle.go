@@ -113,9 +113,6 @@ func Login(c *gin.Context, userID string, opts ...LoginOption) error {
 		created = eval(createScript, []string{f.key}, f.args...)
 		if old.exists {
 			delOld = p.Del(ctx, old.key)
-			if s.cache != nil {
-				_ = p.Process(ctx, s.cache.publish(ctx, endMessage([]string{old.atRest})))
-			}
 		}
 		added = eval(indexScript, []string{idx}, now/1000, deadlineSeconds(now+abs), member,
 			abs, s.cfg.MaxSessionsPerUser, replaced, checked)
@@ -133,8 +130,11 @@ func Login(c *gin.Context, userID string, opts ...LoginOption) error {
 		s.emit(ctx, Event{Type: EventStoreError, UserID: userID, Err: err})
 		return err
 	}
-	if old.exists && old.user != "" && delOld.Err() == nil {
-		s.unindex(ctx, old.user, indexMember(old.atRest)) // only now that its DEL has succeeded
+	if old.exists && delOld.Err() == nil { // only now that its DEL has succeeded
+		s.announceEnds(ctx, []string{old.atRest})
+		if old.user != "" {
+			s.unindex(ctx, old.user, indexMember(old.atRest))
+		}
 	}
 	others, _ := added.StringSlice()
 	if n, _ := created.Int64(); n != 1 || (len(others) == 1 && others[0] == markMember) {
