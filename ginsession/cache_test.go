@@ -199,9 +199,12 @@ func TestLocalCacheOtherInstance(t *testing.T) {
 	assert.Equal(t, hits, b.store.CacheStats().Hits, "no hit without a proof younger than LocalCache")
 	assert.NotZero(t, b.count.Commands())
 
-	// A fresh proof, a cached entry, then a revocation on A.
-	b.store.cache.kick <- struct{}{}
+	// A fresh proof, a cached entry, then a revocation on A. The clock
+	// moves before the kick: the heartbeat reads it when it runs, which may
+	// be before the next statement here, and one sent at the old time would
+	// leave ProvenLag at 1 ms until the next tick, 15 s away.
 	a.clock.Advance(time.Millisecond)
+	b.store.cache.kick <- struct{}{}
 	require.Eventually(t, func() bool { return b.store.CacheStats().ProvenLag == 0 }, 10*time.Second, 5*time.Millisecond)
 	onB = primed(t, b, c)
 	_, err := a.store.RevokeUser(ctx, "di")
