@@ -111,6 +111,14 @@ func newTestEnv(t *testing.T, edit func(*Config)) *testEnv {
 		// Throttled answers wait 1 ms, not the default second; the
 		// tests of the hold set their own.
 		RefusalDelay: time.Millisecond,
+		// A request waits for a hashing slot up to a minute, not the
+		// default 2 s: tests that send parallel signups or logins queue
+		// for the slots (two on a 2-core machine), and with -race on a
+		// busy machine 8 parallel signups took more than 2 s, so one got
+		// 503 in TestSignupRace. The wait bound is tested on its own
+		// (TestHashQueueAcquire) and its default in
+		// TestThrottleAndHashSettings.
+		HashMaxWait: time.Minute,
 	}
 	if edit != nil {
 		edit(&cfg)
