@@ -208,8 +208,8 @@ func TestFaultExampleHang(t *testing.T) {
 	stop, results := make(chan struct{}), make(chan []outcome, 1)
 	go func() { results <- load(e, clients, stop) }()
 	time.Sleep(time.Second)
-	// Hang returns once its own connection answered and the DEBUG SLEEP is
-	// on its way, so the sleep starts at about this moment.
+	// Hang returns once Redis is asleep (a PING got no reply within 250
+	// ms), so the sleep began at most about that long before this moment.
 	woke := srv.Hang(t, 8*time.Second)
 	sleepStart := time.Now()
 	<-woke

@@ -135,9 +135,11 @@ func (s *Server) Restart(t testing.TB) {
 }
 
 // Hang makes the server stop answering for d, rounded down to whole
-// seconds (DEBUG SLEEP, sent on a connection of its own), and returns at
-// once; the returned channel is closed when the server answers again.
-// Servers from StartServer allow DEBUG from loopback (Redis 7 needs
+// seconds (DEBUG SLEEP, sent on a connection of its own), and returns once
+// the server has stopped answering: a PING on another connection gets no
+// reply within 250 ms. It fails t when the server still answers after 10 s.
+// The returned channel is closed when the server answers again. Servers
+// from StartServer allow DEBUG from loopback (Redis 7 needs
 // --enable-debug-command for it, which StartServer passes).
 func (s *Server) Hang(t testing.TB, d time.Duration) <-chan struct{} {
 	t.Helper()
@@ -152,7 +154,27 @@ func (s *Server) Hang(t testing.TB, d time.Duration) <-chan struct{} {
 		defer c.Close()
 		_ = c.Do(context.Background(), "debug", "sleep", int(d/time.Second)).Err()
 	}()
-	return done
+	// The goroutine's command may reach the server some time from now on
+	// a busy machine: wait until it is asleep, not a fixed time.
+	probe := redis.NewClient(&redis.Options{Addr: s.Addr, ReadTimeout: 250 * time.Millisecond, MaxRetries: -1, PoolSize: 1})
+	defer probe.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := probe.Ping(context.Background()).Err()
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return done // asleep
+		}
+		select {
+		case <-done:
+			t.Fatalf("redistest: %s was never seen hung (the DEBUG SLEEP ended or failed)", s.Addr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redistest: %s still answers 10 s after DEBUG SLEEP was sent: %v", s.Addr, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // StartServer starts a redis-server with nothing on disk on a free loopback
