@@ -25,18 +25,18 @@ type Server struct {
 	args   []string
 	mu     sync.Mutex
 	cmd    *exec.Cmd
-	exited chan struct{} // closed once cmd has exited and been reaped
-	log    *tailBuffer   // the end of the process's output, for errors
+	exited chan struct{} // closed when cmd has exited (and was reaped)
+	out    *syncBuffer   // what cmd printed, for the error when it exits early
 	done   bool
 	frozen bool
 }
 
-// launch starts s.bin with s.args and a goroutine that reaps it. The
-// caller holds s.mu or owns s alone.
-func (s *Server) launch() error {
+// start runs the server's command, and a goroutine that reaps it and
+// closes s.exited when it exits.
+func (s *Server) start() error {
 	cmd := exec.Command(s.bin, s.args...)
-	s.log = &tailBuffer{}
-	cmd.Stdout, cmd.Stderr = s.log, s.log
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -45,30 +45,31 @@ func (s *Server) launch() error {
 		_ = cmd.Wait()
 		close(exited)
 	}()
-	s.cmd, s.exited, s.done = cmd, exited, false
+	s.cmd, s.exited, s.out, s.done = cmd, exited, out, false
 	return nil
 }
 
-// tailBuffer keeps the last 4 KiB written to it, safely for concurrent use.
-type tailBuffer struct {
-	mu  sync.Mutex
-	buf []byte
+// syncBuffer is a bytes.Buffer safe for concurrent use, keeping the last
+// 4 KiB written.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  []byte
 }
 
-func (b *tailBuffer) Write(p []byte) (int, error) {
+func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	if over := len(b.buf) - 4096; over > 0 {
-		b.buf = append(b.buf[:0], b.buf[over:]...)
+	b.b = append(b.b, p...)
+	if len(b.b) > 4096 {
+		b.b = b.b[len(b.b)-4096:]
 	}
 	return len(p), nil
 }
 
-func (b *tailBuffer) String() string {
+func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return string(b.buf)
+	return string(b.b)
 }
 
 // Stop kills the server with SIGKILL (kill -9: no shutdown, nothing
@@ -124,13 +125,12 @@ func (s *Server) Restart(t testing.TB) {
 	t.Helper()
 	s.Stop()
 	s.mu.Lock()
-	err := s.launch()
-	s.mu.Unlock()
-	if err != nil {
+	defer s.mu.Unlock()
+	if err := s.start(); err != nil {
 		t.Fatalf("redistest: restarting redis-server: %v", err)
 	}
-	if err := s.waitUp(); err != nil {
-		t.Fatalf("redistest: restarting redis-server on %s: %v", s.Addr, err)
+	if !s.waitReady(t) {
+		t.Fatalf("redistest: redis-server on %s exited at its restart:\n%s", s.Addr, s.out)
 	}
 }
 
@@ -187,70 +187,63 @@ func StartServer(t testing.TB, args ...string) *Server {
 	if err != nil {
 		t.Skip("redis-server is not installed (.ci/run installs it)")
 	}
-	dir := t.TempDir()
-	return start(t, bin, func(port int) []string {
+	return launch(t, "redis-server", func(port int) *Server {
+		dir := t.TempDir() // a new one for each attempt: a Cluster node writes nodes.conf there
 		all := []string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir}
 		if debugFlag(bin) {
 			all = append(all, "--enable-debug-command", "local")
 		}
-		return append(all, args...)
+		all = append(all, args...)
+		return &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), bin: bin, args: all}
 	})
 }
 
-// start starts bin with the arguments argsFor gives for a free loopback
-// port, stopped when t ends, and waits until it answers. A port is only
-// free until something takes it: when the server exits before answering
-// (another process bound the port, or a Cluster node's bus port, the port
-// + 10000, since freePort closed it), it tries again on another port, up
-// to 5 times.
-func start(t testing.TB, bin string, argsFor func(port int) []string) *Server {
+// launch starts the server that build returns for a free port, stops it
+// when t ends, and waits until it answers PING. A port found free may be
+// taken before the server binds it (by another test binary, or by a
+// connection's local port), and a Cluster node also binds its port +
+// 10000 for the cluster bus, which nothing checked: a server that exits
+// before it answers is started again on another port, up to five times.
+func launch(t testing.TB, what string, build func(port int) *Server) *Server {
 	t.Helper()
-	var failures []string
-	for range 5 {
-		port := freePort(t)
-		s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), bin: bin, args: argsFor(port)}
-		if err := s.launch(); err != nil {
-			t.Fatalf("redistest: starting %s: %v", bin, err)
+	for attempt := 1; ; attempt++ {
+		s := build(freePort(t))
+		if err := s.start(); err != nil {
+			t.Fatalf("redistest: starting %s: %v", what, err)
 		}
 		t.Cleanup(s.Stop)
-		err := s.waitUp()
-		if err == nil {
+		if s.waitReady(t) {
 			return s
 		}
-		s.Stop()
-		failures = append(failures, fmt.Sprintf("%s: %v\n%s", s.Addr, err, s.log))
-		if !errors.Is(err, errExited) {
-			break
+		if attempt == 5 {
+			t.Fatalf("redistest: %s exited before it answered, %d times; the last, on %s:\n%s", what, attempt, s.Addr, s.out)
 		}
+		t.Logf("redistest: %s on %s exited before it answered (port taken?); starting it on another port", what, s.Addr)
 	}
-	t.Fatalf("redistest: redis-server did not start:\n%s", strings.Join(failures, "\n"))
-	return nil
 }
 
-// errExited is waitUp's error when the process exited before it answered.
-var errExited = errors.New("exited before it answered")
-
-// waitUp waits up to 10 s for s to answer PING (for a Sentinel too), and
-// returns errExited at once if its process exits first.
-func (s *Server) waitUp() error {
-	s.mu.Lock()
-	exited := s.exited
-	s.mu.Unlock()
-	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1})
+// waitReady waits up to 10 s for the server to answer, failing t if it
+// does not, and reports false, at once, if its process exits first. The
+// answer must come from its own process (INFO's process_id): another
+// test binary's server may have the port.
+func (s *Server) waitReady(t testing.TB) bool {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1, ReadTimeout: time.Second})
 	defer c.Close()
+	pid := "process_id:" + strconv.Itoa(s.cmd.Process.Pid)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		err := c.Ping(context.Background()).Err()
-		if err == nil {
-			return nil
+		info, err := c.Info(context.Background(), "server").Result()
+		if err == nil && strings.Contains(info, pid+"\r\n") {
+			return true
 		}
 		select {
-		case <-exited:
-			return errExited
+		case <-s.exited:
+			return false
 		default:
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("did not answer in 10 s: %w", err)
+			t.Fatalf("redistest: %s did not answer within 10 s", s.Addr)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -508,14 +501,15 @@ func startSentinel(t testing.TB, masterAddr string, quorum, downAfterMS, failove
 	host, mport, _ := strings.Cut(masterAddr, ":")
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "sentinel.conf")
-	s := start(t, bin, func(port int) []string {
+	s := launch(t, "sentinel", func(port int) *Server {
+		// Sentinel rewrites its configuration: a new one for each attempt.
 		body := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor mymaster %s %s %d\n"+
 			"sentinel down-after-milliseconds mymaster %d\nsentinel failover-timeout mymaster %d\n",
 			port, dir, host, mport, quorum, downAfterMS, failoverMS)
 		if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
 			t.Fatalf("redistest: %v", err)
 		}
-		return []string{conf, "--sentinel"}
+		return &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), bin: bin, args: []string{conf, "--sentinel"}}
 	})
 	sc := redis.NewSentinelClient(&redis.Options{Addr: s.Addr})
 	defer sc.Close()

@@ -27,12 +27,13 @@ func TestStartTriesAnotherPort(t *testing.T) {
 	held := taken.Addr().(*net.TCPAddr).Port
 
 	attempts := 0
-	s := start(t, bin, func(port int) []string {
+	s := launch(t, "redis-server", func(port int) *Server {
 		attempts++
 		if attempts == 1 {
 			port = held
 		}
-		return []string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir()}
+		args := []string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir()}
+		return &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), bin: bin, args: args}
 	})
 	if attempts != 2 {
 		t.Fatalf("attempts: got %d, want 2 (the first port was taken)", attempts)
@@ -44,5 +45,26 @@ func TestStartTriesAnotherPort(t *testing.T) {
 	}
 	if strings.HasSuffix(s.Addr, fmt.Sprintf(":%d", held)) {
 		t.Fatalf("the server claims the taken port %d", held)
+	}
+}
+
+// TestStartIgnoresAnotherServersAnswer: when another redis-server holds the
+// port, its answer is not taken for the new server's: the new one exits,
+// and is started again on another port.
+func TestStartIgnoresAnotherServersAnswer(t *testing.T) {
+	other := StartServer(t)
+	_, held, _ := strings.Cut(other.Addr, ":")
+	attempts := 0
+	s := launch(t, "redis-server", func(port int) *Server {
+		attempts++
+		p := fmt.Sprint(port)
+		if attempts == 1 {
+			p = held
+		}
+		args := []string{"--port", p, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir()}
+		return &Server{Addr: "127.0.0.1:" + p, bin: other.bin, args: args}
+	})
+	if attempts != 2 || s.Addr == other.Addr {
+		t.Fatalf("attempts %d, address %s (the other server's is %s): the other server's answer was taken", attempts, s.Addr, other.Addr)
 	}
 }
