@@ -259,14 +259,15 @@ func (lc *localCache) flush(now int64) {
 	lc.flushed = lc.seq.Add(1)
 }
 
-// insert caches the check of a session read live at readAt, unless it ended
-// or the cache was flushed since the read began (st.readSeq). lastWrite is
-// its activity write.
+// cacheInsert caches the check of a session read live at readAt, unless it
+// ended or the cache was flushed since the read began (st.readSeq), or its
+// activity write is due (the read's refresh was refused): an entry never
+// stands in for that write.
 func (s *Store) cacheInsert(atRest string, st *state, readAt int64) {
 	lc := s.cache
-	lastWrite := st.created + st.seenAfter
+	lastWrite := st.created + st.seenAfter // as in Redis after the read
 	if readAt-lastWrite >= s.everyMS {
-		lastWrite = readAt // loadScript wrote it at readAt
+		return
 	}
 	e := cacheEntry{user: st.user, fp: st.fp, created: st.created, seenAfter: lastWrite - st.created,
 		remember: st.remember, readAt: readAt, until: min(readAt+lc.life, lastWrite+s.everyMS)}

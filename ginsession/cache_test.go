@@ -356,6 +356,44 @@ func TestLocalCacheIdleTimeoutSlides(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, c.do("GET", "/api/profile").status, "idle past the timeout")
 }
 
+// TestLocalCacheRefusedSlideIsNotCached checks, on a server of its own,
+// that when Redis is out of memory and refuses a read's activity write, the
+// read still answers but its check is not cached: an entry never stands in
+// for an activity write that did not happen, so the idle timeout Redis
+// holds is the one the cache honours.
+func TestLocalCacheRefusedSlideIsNotCached(t *testing.T) {
+	srv := redistest.StartServer(t, "--maxmemory-policy", "noeviction")
+	opts := &redis.Options{Addr: srv.Addr}
+	rdbA, rdbB, raw := redis.NewClient(opts), redis.NewClient(opts), redis.NewClient(opts)
+	countA, countB := &redistest.Counter{}, &redistest.Counter{}
+	rdbA.AddHook(countA)
+	rdbB.AddHook(countB)
+	t.Cleanup(func() { _, _, _ = rdbA.Close(), rdbB.Close(), raw.Close() })
+	a, _ := cachePair(t, rdbA, rdbB, countA, countB, raw, nil)
+	c := primed(t, a, a.login(chromeWin, "oona"))
+	key := a.keyOf(c.cookie)
+	seen := a.lastSeen(key)
+
+	ctx := context.Background()
+	require.NoError(t, raw.ConfigSet(ctx, "maxmemory", "1").Err()) // every write that may grow memory is refused
+	t.Cleanup(func() { _ = raw.ConfigSet(ctx, "maxmemory", "0").Err() })
+	require.Error(t, raw.Set(ctx, a.prefix+"probe", "x", 0).Err(), "Redis refuses writes")
+
+	a.clock.Advance(2 * time.Second) // the activity write is due
+	hits := a.store.CacheStats().Hits
+	require.Equal(t, http.StatusOK, c.do("GET", "/api/profile").status, "the read still succeeds")
+	assert.Equal(t, seen, a.lastSeen(key), "the activity write was refused")
+	require.Equal(t, http.StatusOK, c.do("GET", "/api/profile").status)
+	assert.Equal(t, hits, a.store.CacheStats().Hits, "no hit: the entry would have assumed the refused write")
+
+	require.NoError(t, raw.ConfigSet(ctx, "maxmemory", "0").Err())
+	a.clock.Advance(2 * time.Second)
+	require.Equal(t, http.StatusOK, c.do("GET", "/api/profile").status, "the write goes through again")
+	assert.Equal(t, seen+4000, a.lastSeen(key))
+	require.Equal(t, http.StatusOK, c.do("GET", "/api/profile").status)
+	assert.Equal(t, hits+1, a.store.CacheStats().Hits, "and is cached again")
+}
+
 // TestLocalCacheConfig checks that the cache needs the cookie name and a
 // sane duration, and that a Store without it has nothing to close.
 func TestLocalCacheConfig(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	gsessions "github.com/gorilla/sessions"
 	"github.com/redis/go-redis/v9"
@@ -76,7 +77,8 @@ func (s *Store) runLoad(ctx context.Context, key string, now int64) ([]string, e
 	return res, nil
 }
 
-// read returns a session's fields and values and its status: '1' live, '2'
+// read returns a session's fields and values, as they are in Redis after
+// the read (its last activity included), and its status: '1' live, '2'
 // expired (now deleted), 0 no record. It is a plain HGETALL when the memo
 // says no refresh is due and loadScript otherwise: one round trip, two when
 // the HGETALL finds something the script must do (see docs/design.md).
@@ -107,14 +109,27 @@ func (s *Store) read(ctx context.Context, key, atRest string, now int64) ([]stri
 	}
 	status := res[len(res)-1][0]
 	res = res[:len(res)-1]
-	if c, a, _, ok := metaTimes(res); ok && status == '1' {
-		last := c + a // what loadScript did: refreshed now, or left as is
-		if now-last >= s.everyMS {
-			last = now
+	switch c, a, _, ok := metaTimes(res); {
+	case status == '3': // live, its refresh refused: nothing to remember
+		status = '1'
+	case ok && status == '1':
+		if now-(c+a) >= s.everyMS { // loadScript refreshed it
+			setField(res, metaLastSeen, strconv.FormatInt(now-c, 10))
+			a = now - c
 		}
-		s.memo.record(atRest, last)
+		s.memo.record(atRest, c+a)
 	}
 	return res, status, nil
+}
+
+// setField sets the value of field f in res, a hash's fields and values.
+func setField(res []string, f, v string) {
+	for i := 0; i+1 < len(res); i += 2 {
+		if res[i] == f {
+			res[i+1] = v
+			return
+		}
+	}
 }
 
 // metaTimes returns the creation time, the last activity (ms after it)

@@ -4,8 +4,9 @@ package ginsession
 // (idle and absolute ARGV[2] and [3], or [5] and [6] for a remembered one):
 // an expired session is deleted; a live one gets its last activity and TTL
 // refreshed when ARGV[4] ms have passed. The reply is the hash's fields and
-// values and a status, "1" live or "2" expired; a missing session, or a
-// tombstone (see endScript), replies an empty array.
+// values (as read, before the refresh) and a status: "1" live, "2" expired,
+// "3" live but its refresh refused (Redis out of memory); a missing session,
+// or a tombstone (see endScript), replies an empty array.
 var loadScript = newScript(`
 local v = redis.call('HGETALL', KEYS[1])
 if #v == 0 then return v end
@@ -23,7 +24,10 @@ if c == nil or a == nil or now - (c + a) >= idle or now - c >= abs then
 elseif now - (c + a) >= every then
   local ttl = c + abs - now
   if idle < ttl then ttl = idle end
-  redis.pcall('HSET', KEYS[1], '_a', string.format('%d', now - c)) -- refused when Redis is out of memory: the read still succeeds
+  local w = redis.pcall('HSET', KEYS[1], '_a', string.format('%d', now - c))
+  if type(w) == 'table' and w.err then
+    status = '3' -- refused when Redis is out of memory: the read still succeeds
+  end
   redis.call('PEXPIRE', KEYS[1], ttl)
 end
 v[#v + 1] = status
