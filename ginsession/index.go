@@ -164,11 +164,12 @@ const inFlightSeconds = 10
 // docs/design.md). The login's instance may have a clock ahead of this one
 // (by the margin loginGiveUp leaves), so a deadline up to that much later
 // than this instance's counts too: its login is not in the future, only
-// its clock.
+// its clock. Scores are rounded up to the second, so one more second counts
+// on the old side: every login of the last inFlightSeconds does.
 func (s *Store) inFlight(score float64) bool {
 	now := s.now()
 	for _, abs := range [2]int64{s.absMS, s.rAbsMS} { // an entry's score does not say which it has
-		if d := deadlineSeconds(now + abs); int64(score) > d-inFlightSeconds && int64(score) <= d+clockMarginSeconds {
+		if d := deadlineSeconds(now + abs); int64(score) >= d-inFlightSeconds && int64(score) <= d+clockMarginSeconds {
 			return true
 		}
 	}

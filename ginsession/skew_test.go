@@ -95,3 +95,21 @@ func (s *Store) indexedRefs(user string) ([]string, error) {
 	}
 	return refs, err
 }
+
+// TestInFlightCoversAWholeWindow: a login that began just under
+// inFlightSeconds ago counts as in flight whatever the fraction of a second
+// its deadline was rounded up from, and one that began inFlightSeconds + 1
+// ago does not.
+func TestInFlightCoversAWholeWindow(t *testing.T) {
+	h := newHarness(t, nil)
+	for _, frac := range []int64{1, 50, 500, 999, 1000} {
+		now := h.clock.Now().UnixMilli()
+		h.clock.Advance(time.Duration((frac-(now+h.store.absMS)%1000+1000)%1000) * time.Millisecond)
+		now = h.clock.Now().UnixMilli()
+		require.Equal(t, frac%1000, (now+h.store.absMS)%1000)
+		recent := float64(deadlineSeconds(now - inFlightSeconds*1000 + 100 + h.store.absMS))
+		assert.True(t, h.store.inFlight(recent), "a login just under %d s ago, deadline fraction %d ms", inFlightSeconds, frac)
+		old := float64(deadlineSeconds(now - (inFlightSeconds+1)*1000 - 1 + h.store.absMS))
+		assert.False(t, h.store.inFlight(old), "a login %d s ago, deadline fraction %d ms", inFlightSeconds+1, frac)
+	}
+}
