@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"strconv"
 	"time"
 )
@@ -167,12 +168,18 @@ func encodeKey(k any) (string, error) {
 // isMeta reports whether a hash field belongs to the store.
 func isMeta(field string) bool { return field != "" && field[0] == '_' }
 
-// decodeKey reverses encodeKey.
+// decodeKey reverses encodeKey. A key that cannot be a map key (a []byte,
+// a slice or map from gob), which encodeKey never writes but a corrupt or
+// hostile Redis field may hold, is an ErrDecode error, not a panic.
 func decodeKey(field string) (any, error) {
-	if field != "" && field[0] == '~' {
-		return decodeValue(field[1:])
+	if field == "" || field[0] != '~' {
+		return field, nil
 	}
-	return field, nil
+	k, err := decodeValue(field[1:])
+	if err == nil && k != nil && !reflect.ValueOf(k).Comparable() {
+		return nil, fmt.Errorf("%w: a key of type %T cannot be a map key", ErrDecode, k)
+	}
+	return k, err
 }
 
 // encodeValues encodes every session value into hash fields and reports
