@@ -66,7 +66,8 @@ type Config struct {
 	// RememberIdleTimeout and RememberAbsoluteTimeout replace IdleTimeout
 	// and AbsoluteTimeout for a session started with Login(c, id,
 	// Remember()) ("keep me signed in"), whose cookie always has a Max-Age:
-	// the time left to its absolute timeout. NewStore refuses values below
+	// the time left to its absolute timeout (request code may shorten it
+	// with session.Options). NewStore refuses values below
 	// IdleTimeout and AbsoluteTimeout, or an idle one above the absolute
 	// one. Default (0): 7 days and 30 days.
 	RememberIdleTimeout     time.Duration

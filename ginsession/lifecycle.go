@@ -34,8 +34,9 @@ func CheckedAt(t time.Time) LoginOption {
 // Remember makes Login start a remembered session ("keep me signed in"):
 // Config.RememberIdleTimeout and RememberAbsoluteTimeout instead of
 // IdleTimeout and AbsoluteTimeout, and a cookie with a Max-Age (the time
-// left to the absolute timeout) even with Config.BrowserSessionCookie.
-// UserSessions marks it Remembered.
+// left to the absolute timeout, or a shorter one request code set with
+// session.Options) even with Config.BrowserSessionCookie. UserSessions
+// marks it Remembered.
 func Remember() LoginOption {
 	return func(o *loginOptions) { o.remember = true }
 }

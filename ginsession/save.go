@@ -145,13 +145,14 @@ func (s *Store) encode(values map[any]any) (map[string]string, error) {
 
 // maxAge returns the Max-Age of the cookie of st's session, sent with
 // attributes o: the configured MaxAge (none for a browser-session cookie),
-// or for a remembered session its whole lifetime, capped at the time left
-// to the session's absolute deadline.
+// or for a remembered session its whole lifetime unless request code
+// shortened it (session.Options), capped at the time left to the session's
+// absolute deadline.
 func (s *Store) maxAge(o gsessions.Options, st *state, now int64) int {
 	_, abs := s.timeouts(st.remember)
 	left := int((st.created + abs - now) / 1000)
 	switch {
-	case st.remember:
+	case st.remember && (o.MaxAge <= 0 || o.MaxAge >= s.defaults().MaxAge):
 		return max(left, 1)
 	case o.MaxAge <= 0:
 		return 0
