@@ -130,10 +130,6 @@ func (s *Store) destroy(ctx context.Context, w http.ResponseWriter, sess *gsessi
 	if st.exists || st.hadCookie {
 		s.expireCookie(w, sess, st)
 	}
-	st.exists, st.user, st.fields, st.id = false, "", nil, ""
-	st.remember, st.fp, st.device = false, nil, ""
-	resetValues(sess, st)
-	sess.ID = ""
-	sess.IsNew = true
+	forget(sess, st, false)
 	return e, nil
 }

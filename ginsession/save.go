@@ -72,7 +72,10 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *gsessions.Ses
 			return err
 		}
 		if !live {
-			s.forgetGone(sess, st)
+			// A later Save starts a new anonymous session: neither remembered
+			// nor bound, and without a login's values (a Login of another
+			// user would inherit them); an anonymous session's values stay.
+			forget(sess, st, st.user == "")
 			return ErrSessionGone
 		}
 		st.fields = fields
@@ -82,21 +85,6 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *gsessions.Ses
 		s.sendCookie(w, r, nil, st, o, now)
 	}
 	return nil
-}
-
-// forgetGone resets st after a Save found its session destroyed by another
-// request: a later Save in this request starts a new anonymous session,
-// which must not be remembered nor bound, and, when the ended session was
-// logged in, must not carry that login's values (a Login of another user
-// would inherit them). An anonymous session's values stay, as before.
-func (s *Store) forgetGone(sess *gsessions.Session, st *state) {
-	if st.user != "" {
-		resetValues(sess, st)
-	}
-	st.exists, st.user, st.fields, st.opaque, st.id = false, "", nil, 0, ""
-	st.remember, st.fp, st.device = false, nil, ""
-	sess.ID = ""
-	sess.IsNew = true
 }
 
 // update runs updateScript on st's session: it deletes the fields del,

@@ -115,6 +115,19 @@ func attach(r *http.Request, sess *gsessions.Session, st *state) {
 	*r = *r.WithContext(context.WithValue(r.Context(), statesKey{}, rs))
 }
 
+// forget makes sess and st a new anonymous session that a write would
+// create under a new ID, after its session ended; its values go unless
+// keepValues.
+func forget(sess *gsessions.Session, st *state, keepValues bool) {
+	st.exists, st.user, st.fields, st.opaque, st.id = false, "", nil, 0, ""
+	st.remember, st.fp, st.device = false, nil, ""
+	if !keepValues {
+		resetValues(sess, st)
+	}
+	sess.ID = ""
+	sess.IsNew = true
+}
+
 // resetValues empties a session's values, keeping its state marker.
 func resetValues(sess *gsessions.Session, st *state) {
 	clear(sess.Values)
