@@ -109,8 +109,9 @@ type Config struct {
 	CookieName string
 
 	// MaxSessionBytes caps the encoded size of a session's values (each
-	// field name and tagged value, not the store's metadata nor values it
-	// could not decode); Save and Login return ErrTooLarge above it.
+	// field name and tagged value, not the store's metadata); Save and
+	// Login return ErrTooLarge above it. Save checks it in Redis too, with
+	// what other requests saved and values this instance could not decode.
 	// NewStore refuses a negative value. Default (0): 4096.
 	MaxSessionBytes int
 

@@ -218,7 +218,7 @@ func (s *Store) rekeyFingerprint(ctx context.Context, c *gin.Context, st *state)
 	}
 	now := s.now()
 	// The activity is written with the TTL, as Save does, so the two agree.
-	_, err := s.update(ctx, st, now, nil, []string{metaFP, string(fp)})
+	_, err := s.update(ctx, st, now, nil, []string{metaFP, string(fp)}, -1)
 	if err != nil {
 		s.emit(ctx, Event{Type: EventStoreError, Err: s.unavailable("re-keying a fingerprint", err)})
 		return

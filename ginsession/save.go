@@ -65,7 +65,10 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *gsessions.Ses
 		}
 	}
 	if len(del)+len(set) > 0 {
-		live, err := s.update(ctx, st, now, del, set)
+		live, err := s.update(ctx, st, now, del, set, s.cfg.MaxSessionBytes)
+		if errors.Is(err, ErrTooLarge) {
+			return err
+		}
 		if err != nil {
 			err = s.unavailable("saving session", err)
 			s.emit(ctx, Event{Type: EventStoreError, Err: err})
@@ -90,10 +93,12 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *gsessions.Ses
 // update runs updateScript on st's session: it deletes the fields del,
 // sets the field-value pairs set, and writes the last activity (now) and
 // the TTL, atomically and only if the session still exists (live reports
-// whether it did). It costs one round trip.
-func (s *Store) update(ctx context.Context, st *state, now int64, del, set []string) (live bool, err error) {
-	args := make([]any, 0, 2+len(del)+len(set)+2)
-	args = append(args, s.ttl(st.remember, st.created, now), len(del))
+// whether it did) and its values, with what other requests wrote, stay
+// within limit (negative: none; else an error wrapping ErrTooLarge, and
+// nothing written). It costs one round trip.
+func (s *Store) update(ctx context.Context, st *state, now int64, del, set []string, limit int) (live bool, err error) {
+	args := make([]any, 0, 3+len(del)+len(set)+2)
+	args = append(args, s.ttl(st.remember, st.created, now), len(del), limit)
 	for _, f := range del {
 		args = append(args, f)
 	}
@@ -102,6 +107,9 @@ func (s *Store) update(ctx context.Context, st *state, now int64, del, set []str
 	}
 	args = append(args, metaLastSeen, now-st.created)
 	n, err := runScript(ctx, s.rdb, updateScript, redis.NewIntCmd, []string{st.key}, args...).Result()
+	if err == nil && n == 2 {
+		return true, fmt.Errorf("%w: with what other requests saved, limit %d", ErrTooLarge, limit)
+	}
 	return n == 1, err
 }
 

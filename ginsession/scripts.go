@@ -52,13 +52,31 @@ return 1
 // that were removed and sets the TTL, atomically, and only if the session
 // still exists: a save that races a logout never recreates the session, and
 // one that races an end with a tombstone (endScript) writes nothing into it.
+// ARGV: the TTL, the number of fields to delete, the size limit of the
+// values (negative: none), the fields to delete, the field-value pairs to
+// set. It returns 1, 0 when the session is gone, or 2 when the values the
+// session would hold, its other requests' included, exceed the limit
+// (nothing is written).
 var updateScript = newScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], '_t') == 1 then return 0 end
-local n = tonumber(ARGV[2])
-for i = 3, 2 + n, 1000 do
-  redis.call('HDEL', KEYS[1], unpack(ARGV, i, math.min(i + 999, 2 + n)))
+local n, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
+if limit >= 0 then
+  local size, h = {}, redis.call('HGETALL', KEYS[1])
+  for i = 1, #h, 2 do
+    if string.sub(h[i], 1, 1) ~= '_' then size[h[i]] = #h[i] + #h[i + 1] end
+  end
+  for i = 4, 3 + n do size[ARGV[i]] = nil end
+  for i = 4 + n, #ARGV, 2 do
+    if string.sub(ARGV[i], 1, 1) ~= '_' then size[ARGV[i]] = #ARGV[i] + #ARGV[i + 1] end
+  end
+  local total = 0
+  for _, l in pairs(size) do total = total + l end
+  if total > limit then return 2 end
 end
-for i = 3 + n, #ARGV, 1000 do
+for i = 4, 3 + n, 1000 do
+  redis.call('HDEL', KEYS[1], unpack(ARGV, i, math.min(i + 999, 3 + n)))
+end
+for i = 4 + n, #ARGV, 1000 do
   redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])

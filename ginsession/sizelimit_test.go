@@ -66,3 +66,29 @@ func TestConcurrentSavesKeepTheSizeLimit(t *testing.T) {
 	c.do("POST", "/hook")
 	assert.False(t, errors.Is(loginErr, ErrTooLarge), "a login from this browser still works: %v", loginErr)
 }
+
+// TestSizeLimitCountsValuesThisInstanceCannotDecode: a value that another
+// instance wrote (here one of an unknown type) still takes room in Redis,
+// so Save counts it against MaxSessionBytes, and keeps it.
+func TestSizeLimitCountsValuesThisInstanceCannotDecode(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.client(chromeWin)
+	require.Equal(t, http.StatusOK, c.do("POST", "/set?k=a&v=1").status)
+	key := h.keyOf(c.cookie)
+	require.NoError(t, h.raw.HSet(context.Background(), key, "opaque", "\x00"+strings.Repeat("y", 3000)).Err())
+
+	save := func(v string) error {
+		r := httptest.NewRequest("POST", "/", nil)
+		r.AddCookie(&http.Cookie{Name: cookieName, Value: c.cookie})
+		sess, err := h.store.Get(r, cookieName)
+		require.ErrorIs(t, err, ErrDecode)
+		sess.Values["b"] = v
+		return h.store.Save(r, httptest.NewRecorder(), sess)
+	}
+	assert.ErrorIs(t, save(strings.Repeat("x", 2000)), ErrTooLarge, "2,000 bytes more do not fit beside the 3,000 it cannot decode")
+	assert.NotContains(t, h.raw.HGetAll(context.Background(), key).Val(), "b", "nothing written")
+	require.NoError(t, save(strings.Repeat("x", 500)))
+	all := h.raw.HGetAll(context.Background(), key).Val()
+	assert.Contains(t, all, "opaque", "the value it cannot decode is kept")
+	assert.Contains(t, all, "b")
+}
