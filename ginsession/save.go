@@ -65,7 +65,11 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *gsessions.Ses
 		}
 	}
 	if len(del)+len(set) > 0 {
-		live, err := s.update(ctx, st, now, del, set, s.cfg.MaxSessionBytes)
+		limit := s.cfg.MaxSessionBytes
+		if len(set) == 0 {
+			limit = -1 // only deletes: the values cannot grow
+		}
+		live, err := s.update(ctx, st, now, del, set, limit)
 		if errors.Is(err, ErrTooLarge) {
 			return err
 		}
