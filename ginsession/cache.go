@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
 )
@@ -343,17 +342,7 @@ func cachedStore(c *gin.Context) (*Store, string) {
 	if caching.Load() == 0 {
 		return nil, ""
 	}
-	v, ok := c.Get(sessions.DefaultKey)
-	if !ok {
-		return nil, ""
-	}
-	var gs sessions.Session
-	switch x := v.(type) {
-	case sessions.Session:
-		gs = x
-	case map[string]sessions.Session:
-		gs = x[c.GetString(sessionNameKey)]
-	}
+	gs, _ := registered(c)
 	if gs == nil {
 		return nil, ""
 	}

@@ -33,19 +33,9 @@ func UseSession(name string) gin.HandlerFunc {
 // sessions.SessionsMany, the one UseSession named), loading it if nothing
 // has yet.
 func current(c *gin.Context) (*Store, *gsessions.Session, *state, error) {
-	v, ok := c.Get(sessions.DefaultKey)
-	if !ok {
-		return nil, nil, nil, ErrNoSessionMiddleware
-	}
-	var gs sessions.Session
-	switch x := v.(type) {
-	case sessions.Session:
-		gs = x
-	case map[string]sessions.Session:
-		gs = x[c.GetString(sessionNameKey)]
-		if gs == nil {
-			return nil, nil, nil, fmt.Errorf("%w: behind sessions.SessionsMany, name the session with ginsession.UseSession", ErrNoSessionMiddleware)
-		}
+	gs, many := registered(c)
+	if gs == nil && many {
+		return nil, nil, nil, fmt.Errorf("%w: behind sessions.SessionsMany, name the session with ginsession.UseSession", ErrNoSessionMiddleware)
 	}
 	inner, ok := gs.(interface{ Session() *gsessions.Session })
 	if !ok {
@@ -64,6 +54,20 @@ func current(c *gin.Context) (*Store, *gsessions.Session, *state, error) {
 		return nil, nil, nil, ErrNotLoaded
 	}
 	return s, sess, st, nil
+}
+
+// registered returns gin-contrib's session that sessions.Sessions
+// registered for c (for sessions.SessionsMany, the one UseSession named:
+// many reports that there were several), without loading it, or nil.
+func registered(c *gin.Context) (gs sessions.Session, many bool) {
+	v, _ := c.Get(sessions.DefaultKey)
+	switch x := v.(type) {
+	case sessions.Session:
+		return x, false
+	case map[string]sessions.Session:
+		return x[c.GetString(sessionNameKey)], true
+	}
+	return nil, false
 }
 
 // clientIP returns the client address the fingerprint binds, or "" when it
