@@ -69,6 +69,20 @@ func newCachePair(t *testing.T, mutate func(*Config)) (*harness, *harness) {
 	return cachePair(t, rdbA, rdbB, countA, countB, redistest.Client(t), mutate)
 }
 
+// cachePairOn is newCachePair on the server srv, for tests that stop,
+// restart or configure it; it also returns a client of srv's own.
+func cachePairOn(t *testing.T, srv *redistest.Server) (a, b *harness, raw *redis.Client) {
+	t.Helper()
+	opts := &redis.Options{Addr: srv.Addr}
+	rdbA, rdbB, raw := redis.NewClient(opts), redis.NewClient(opts), redis.NewClient(opts)
+	countA, countB := &redistest.Counter{}, &redistest.Counter{}
+	rdbA.AddHook(countA)
+	rdbB.AddHook(countB)
+	t.Cleanup(func() { _, _, _ = rdbA.Close(), rdbB.Close(), raw.Close() })
+	a, b = cachePair(t, rdbA, rdbB, countA, countB, raw, nil)
+	return a, b, raw
+}
+
 // TestLocalCacheHitCostsNoRedisCommand checks that a cached guarded read
 // answers with the user at zero Redis commands, and that a handler reading
 // the session after it still loads it from Redis.
@@ -219,13 +233,7 @@ func TestLocalCacheOtherInstance(t *testing.T) {
 // then serves hits again once its heartbeat is back.
 func TestLocalCacheLostSubscription(t *testing.T) {
 	srv := redistest.StartServer(t)
-	opts := &redis.Options{Addr: srv.Addr}
-	rdbA, rdbB, raw := redis.NewClient(opts), redis.NewClient(opts), redis.NewClient(opts)
-	countA, countB := &redistest.Counter{}, &redistest.Counter{}
-	rdbA.AddHook(countA)
-	rdbB.AddHook(countB)
-	t.Cleanup(func() { _, _, _ = rdbA.Close(), rdbB.Close(), raw.Close() })
-	a, b := cachePair(t, rdbA, rdbB, countA, countB, raw, nil)
+	a, b, raw := cachePairOn(t, srv)
 	checkCrossInstance(t, a, b, "ed")
 	checkLostSubscription(t, a, b, "fay", func() {
 		require.NoError(t, raw.Do(context.Background(), "CLIENT", "KILL", "TYPE", "pubsub").Err())
@@ -363,13 +371,7 @@ func TestLocalCacheIdleTimeoutSlides(t *testing.T) {
 // holds is the one the cache honours.
 func TestLocalCacheRefusedSlideIsNotCached(t *testing.T) {
 	srv := redistest.StartServer(t, "--maxmemory-policy", "noeviction")
-	opts := &redis.Options{Addr: srv.Addr}
-	rdbA, rdbB, raw := redis.NewClient(opts), redis.NewClient(opts), redis.NewClient(opts)
-	countA, countB := &redistest.Counter{}, &redistest.Counter{}
-	rdbA.AddHook(countA)
-	rdbB.AddHook(countB)
-	t.Cleanup(func() { _, _, _ = rdbA.Close(), rdbB.Close(), raw.Close() })
-	a, _ := cachePair(t, rdbA, rdbB, countA, countB, raw, nil)
+	a, _, raw := cachePairOn(t, srv)
 	c := primed(t, a, a.login(chromeWin, "oona"))
 	key := a.keyOf(c.cookie)
 	seen := a.lastSeen(key)

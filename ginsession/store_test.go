@@ -422,11 +422,11 @@ func TestStrictModeNeverAdoptsAnID(t *testing.T) {
 	assert.True(t, h.exists(h.keyOf(ck.Value)))
 }
 
-func TestSaveRacingDestroyDoesNotResurrect(t *testing.T) {
-	h := newHarness(t, nil)
-	c := h.client(chromeWin)
-	require.Equal(t, http.StatusOK, c.do("POST", "/set?k=a&v=1").status)
-	key := h.keyOf(c.cookie)
+// heldSave starts a request on the session of cookie that loads it and
+// waits; once it has loaded, heldSave returns finish, which lets the
+// request set a value and Save, and returns its reply and Save's error.
+func (h *harness) heldSave(cookie string) (finish func() (reply, error)) {
+	h.t.Helper()
 	loaded, proceed := make(chan struct{}), make(chan struct{})
 	var saveErr error
 	h.handler = func(c *gin.Context) {
@@ -439,13 +439,25 @@ func TestSaveRacingDestroyDoesNotResurrect(t *testing.T) {
 		c.Status(http.StatusNoContent)
 	}
 	racer := h.client(chromeWin)
-	racer.cookie = c.cookie
+	racer.cookie = cookie
 	done := make(chan reply)
 	go func() { done <- racer.do("POST", "/hook") }()
 	<-loaded
+	return func() (reply, error) {
+		close(proceed)
+		r := <-done
+		return r, saveErr
+	}
+}
+
+func TestSaveRacingDestroyDoesNotResurrect(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.client(chromeWin)
+	require.Equal(t, http.StatusOK, c.do("POST", "/set?k=a&v=1").status)
+	key := h.keyOf(c.cookie)
+	finish := h.heldSave(c.cookie)
 	require.Equal(t, http.StatusOK, c.do("POST", "/destroy").status)
-	close(proceed)
-	r := <-done
+	r, saveErr := finish()
 	assert.ErrorIs(t, saveErr, ErrSessionGone)
 	assert.Empty(t, r.setCookies)
 	assert.False(t, h.isSession(key), "the destroyed session is not recreated")
@@ -623,29 +635,13 @@ func TestSaveRacingARevocationOfARecentLogin(t *testing.T) {
 	ctx := context.Background()
 	c := h.login(chromeWin, "tia")
 	key := h.keyOf(c.cookie)
-	loaded, proceed := make(chan struct{}), make(chan struct{})
-	var saveErr error
-	h.handler = func(c *gin.Context) {
-		s := sessions.Default(c)
-		_ = s.Get("a") // load
-		close(loaded)
-		<-proceed
-		s.Set("b", 2)
-		saveErr = s.Save()
-		c.Status(http.StatusNoContent)
-	}
-	racer := h.client(chromeWin)
-	racer.cookie = c.cookie
-	done := make(chan reply)
-	go func() { done <- racer.do("POST", "/hook") }()
-	<-loaded
+	finish := h.heldSave(c.cookie)
 	n, err := h.store.RevokeUser(ctx, "tia")
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 	require.Equal(t, "1", h.raw.HGet(ctx, key, metaTombstone).Val(), "ended with a tombstone")
 	ttl := h.raw.PTTL(ctx, key).Val()
-	close(proceed)
-	<-done
+	_, saveErr := finish()
 	assert.ErrorIs(t, saveErr, ErrSessionGone)
 	fields, err := h.raw.HKeys(ctx, key).Result()
 	require.NoError(t, err)
