@@ -37,7 +37,9 @@ const (
 	// EventStaleLogin: Login refused credentials checked before a
 	// revocation of the user's sessions (see CheckedAt).
 	EventStaleLogin EventType = "stale_login"
-	// EventStoreError: Redis failed; the request failed closed.
+	// EventStoreError: a Redis command failed (Err); what needed it failed
+	// closed. The sessions of an end whose announcement to the other
+	// Stores' caches failed (Config.LocalCache) have still ended.
 	EventStoreError EventType = "store_error"
 	// EventInvalidCookie: a request carried a session cookie that is forged,
 	// tampered, malformed or signed with a retired secret; it was treated
