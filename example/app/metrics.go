@@ -114,10 +114,14 @@ type poolCollector struct {
 	hits, misses, timeouts, waits, waitSeconds, stale, total, idle, pending *prometheus.Desc
 }
 
+// scrapedDesc describes the metric sessionshield_<subsystem>_<name>, without
+// labels, for the collectors that read their values when scraped.
+func scrapedDesc(subsystem, name, help string) *prometheus.Desc {
+	return prometheus.NewDesc(prometheus.BuildFQName(metricsNamespace, subsystem, name), help, nil, nil)
+}
+
 func newPoolCollector(rdb redis.UniversalClient) *poolCollector {
-	desc := func(name, help string) *prometheus.Desc {
-		return prometheus.NewDesc(prometheus.BuildFQName(metricsNamespace, "redis_pool", name), help, nil, nil)
-	}
+	desc := func(name, help string) *prometheus.Desc { return scrapedDesc("redis_pool", name, help) }
 	return &poolCollector{
 		rdb:         rdb,
 		hits:        desc("hits_total", "Times a free connection was found in the pool."),
@@ -167,9 +171,7 @@ type cacheCollector struct {
 }
 
 func newCacheCollector(store *ginsession.Store) *cacheCollector {
-	desc := func(name, help string) *prometheus.Desc {
-		return prometheus.NewDesc(prometheus.BuildFQName(metricsNamespace, "local_cache", name), help, nil, nil)
-	}
+	desc := func(name, help string) *prometheus.Desc { return scrapedDesc("local_cache", name, help) }
 	return &cacheCollector{
 		store:         store,
 		hits:          desc("hits_total", "Guarded reads answered from the local cache, without Redis."),
